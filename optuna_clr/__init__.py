@@ -5,8 +5,17 @@ Public names are re-exported here; import them as ``optuna_clr.X``.
 
 from __future__ import annotations
 
+from optuna_clr import models
 from optuna_clr import schedules
+from optuna_clr import tasks
+from optuna_clr.objective import IterationsToTarget
+from optuna_clr.objective import OutOfMemory
+from optuna_clr.plots import plot_range_test
 from optuna_clr.plots import plot_schedule
+from optuna_clr.pruners import TargetPruner
+from optuna_clr.range_test import RangeTestResult
+from optuna_clr.range_test import lr_range_test
+from optuna_clr.samplers import RangeTestPriorSampler
 from optuna_clr.schedules import BatchSizeIncrease
 from optuna_clr.schedules import CosineRestarts
 from optuna_clr.schedules import ExpRange
@@ -19,12 +28,26 @@ from optuna_clr.schedules import Schedule
 from optuna_clr.schedules import StepDecay
 from optuna_clr.schedules import Triangular
 from optuna_clr.schedules import Triangular2
+from optuna_clr.space import ScheduleSpace
+from optuna_clr.tracking import TargetTracker
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import TrainResult
+from optuna_clr.training import train
 
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchSizeIncrease",
+    "IterationsToTarget",
+    "OutOfMemory",
+    "RangeTestPriorSampler",
+    "RangeTestResult",
+    "ScheduleSpace",
+    "TargetPruner",
+    "TargetTracker",
+    "TrainConfig",
+    "TrainResult",
     "CosineRestarts",
     "ExpRange",
     "ExponentialDecay",
@@ -36,6 +59,11 @@ __all__ = [
     "StepDecay",
     "Triangular",
     "Triangular2",
+    "lr_range_test",
+    "models",
+    "plot_range_test",
     "plot_schedule",
     "schedules",
+    "tasks",
+    "train",
 ]

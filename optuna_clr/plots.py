@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from optuna_clr.range_test import RangeTestResult
     from optuna_clr.schedules import Schedule
 
 
@@ -43,4 +44,40 @@ def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -
         ax2.set_ylabel("batch size", color="tab:orange")
         ax2.set_yscale("log")
     ax.set_title(title or repr(schedule), fontsize=8)
+    return fig
+
+
+def plot_range_test(result: RangeTestResult) -> Figure:
+    """The range test's curve against the LR (each seed thin, their mean, the smoothed curve
+    dashed) with base_lr, best_lr and max_lr marked; the title says how clear the answer is."""
+    from matplotlib.figure import Figure
+
+    metric = result.settings.get("metric", "accuracy")
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    label = "validation accuracy" if metric == "accuracy" else "training loss"
+    for run in result.runs:
+        ys = run.accuracies if metric == "accuracy" else run.losses
+        ax.plot(run.lrs, ys, color="0.7", lw=0.8)
+    ys = result.accuracies if metric == "accuracy" else result.losses
+    ax.plot(result.lrs, ys, color="tab:blue", lw=1.2, label=label if not result.runs else f"{label}, mean of {len(result.runs)} seeds")
+    ax.plot(result.lrs, result.smoothed, color="tab:blue", lw=1.5, ls="--", label="smoothed")
+    for key, color in (("base_lr", "tab:green"), ("best_lr", "tab:orange"), ("max_lr", "tab:red")):
+        value = getattr(result, key)
+        if value is not None:
+            ax.axvline(value, color=color, lw=1.2, label=f"{key} = {value:.3g}")
+    if result.diverged_at_lr is not None:
+        ax.axvline(result.diverged_at_lr, color="black", lw=0.8, ls=":", label=f"diverged at {result.diverged_at_lr:.3g}")
+    if result.settings.get("mode") == "exponential":
+        ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    s = result.settings
+    ax.set_title(
+        f"LR range test: {s.get('task')} / {s.get('model')}, {s.get('mode')} {s.get('min_lr'):g} to "
+        f"{s.get('max_lr'):g} over {s.get('steps')} steps\n{'clear' if result.clear else 'NOT CLEAR'}: {result.message}",
+        fontsize=7,
+    )
     return fig

@@ -62,10 +62,11 @@ class Schedule:
 
     family: ClassVar[str] = ""
     moves_batch_size: ClassVar[bool] = False
+    cycles: ClassVar[bool] = False  # True for the families whose LR returns to a low point
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.family:
+        if cls.family and register:
             FAMILIES[cls.family] = cls
 
     def lr(self, step: int) -> float:
@@ -345,6 +346,7 @@ class Triangular(Schedule):
     """
 
     family: ClassVar[str] = "triangular"
+    cycles: ClassVar[bool] = True
     base_lr: float
     max_lr: float
     step_size: int
@@ -413,6 +415,7 @@ class CosineRestarts(Schedule):
     """
 
     family: ClassVar[str] = "cosine"
+    cycles: ClassVar[bool] = True
     max_lr: float
     min_lr: float
     period: int
@@ -464,6 +467,7 @@ class OneCycle(Schedule):
     """
 
     family: ClassVar[str] = "one_cycle"
+    cycles: ClassVar[bool] = True
     max_lr: float
     total_steps: int
     pct_start: float = 0.3

@@ -1,0 +1,322 @@
+"""The Optuna objective: iterations (or examples, or seconds) to a target validation accuracy.
+
+Each trial gets a schedule from the :class:`~optuna_clr.ScheduleSpace`, trains under it
+(:func:`optuna_clr.training.train`), reports the validation error at every evaluation so
+pruners work with ``direction="minimize"``, and returns the iterations it needed. A trial that
+never reaches the target returns a censored value (:func:`optuna_clr.tracking.censored_value`:
+``budget * (1 + target - best_accuracy)``), above the budget and smaller the closer it came.
+A trial whose loss turns NaN or infinite is pruned as diverged, with the reason in its user
+attrs; a trial that runs out of memory fails with :class:`OutOfMemory` (pass
+``catch=(optuna_clr.OutOfMemory,)`` to ``study.optimize`` to go on, as ``optuna-clr`` does).
+
+Everything a trial knows goes into the storage as JSON user attrs: ``schedule`` (its
+``to_dict()``), ``reached``, ``iterations_to_target``, ``best_accuracy``, ``test_accuracy``,
+``accuracy_curve``, ``loss_curve``, ``iterations``, ``examples_seen``, ``epochs``, ``seconds``,
+``stop_reason`` and, where it applies, ``pruned_reason`` / ``fail_reason``.
+
+Example:
+
+    .. testcode::
+
+        import optuna
+        import optuna_clr
+
+        objective = optuna_clr.IterationsToTarget(
+            task="digits", model="mlp", batch_size=32, target_accuracy=0.95,
+            max_iterations=1000, eval_every=25, device="cpu",
+            space=optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(0.005, 0.5),
+                                           iterations_per_epoch=35),
+        )
+        study = optuna.create_study(direction="minimize", pruner=optuna_clr.TargetPruner())
+        study.optimize(objective, n_trials=10)
+        print(study.best_value, study.best_trial.user_attrs["schedule"])
+
+        # One schedule, no Optuna:
+        result = objective.run(optuna_clr.Fixed(0.05))
+        print(result.iterations_to_target, result.test_accuracy)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import dataclasses
+import os
+import tempfile
+from typing import Any
+from typing import TYPE_CHECKING
+
+import optuna
+import torch
+
+from optuna_clr import tasks
+from optuna_clr.models import ModelSpec
+from optuna_clr.schedules import Schedule
+from optuna_clr.tracking import TargetTracker
+from optuna_clr.tracking import censored_value
+from optuna_clr.training import Evaluation
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import TrainResult
+from optuna_clr.training import resolve_device
+from optuna_clr.training import train
+
+
+if TYPE_CHECKING:
+    from optuna.artifacts._protocol import ArtifactStore
+
+    from optuna_clr.space import ScheduleSpace
+
+
+UNITS = ("iterations", "examples", "seconds")
+
+
+class OutOfMemory(RuntimeError):
+    """A trial ran out of (GPU or host) memory; the message says what to lower."""
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "not enough memory" in text
+                                                or "can't allocate memory" in text)
+
+
+class IterationsToTarget:
+    """Optuna objective: the iterations a trial's schedule needs to reach ``target_accuracy``.
+
+    Args:
+        task: a task name for :func:`optuna_clr.tasks.load` (``"digits"``, ``"mnist"``,
+            ``"cifar10"``...) or your own :class:`~optuna_clr.tasks.Task`.
+        model: a registered model name (:mod:`optuna_clr.models`) or a zero-argument factory.
+        space: the :class:`~optuna_clr.ScheduleSpace` trials draw from (not needed for
+            :meth:`run`).
+        target_accuracy: validation accuracy to reach.
+        max_iterations: update budget per trial.
+        eval_every: updates between validation evaluations; iterations to target is a
+            multiple of it.
+        seed: fixes the validation split, the initial weights and the batch order.
+        unit: what the value counts: ``"iterations"`` (parameter updates, default),
+            ``"examples"`` (training examples seen; budget ``max_examples``, by default
+            ``max_iterations * batch_size``) or ``"seconds"`` (wall time; needs ``max_seconds``).
+        data_dir: the data folder for file-backed tasks (default ``$OPTUNA_CLR_DATA``).
+        artifact_store: an Optuna artifact store; each trial then uploads its schedule plot.
+        show_progress_bar: a tqdm bar over each trial's iterations.
+
+    The remaining keywords (``batch_size``, ``optimizer``, ``momentum``, ``nesterov``,
+    ``weight_decay``, ``augment``, ``device``, ``precision``, ``channels_last``, ``compile``,
+    ``eval_batch_size``, ``validation``) are those of
+    :class:`~optuna_clr.training.TrainConfig` and :func:`optuna_clr.tasks.load`.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: str | tasks.Task = "digits",
+        model: ModelSpec = "mlp",
+        space: ScheduleSpace | None = None,
+        target_accuracy: float,
+        max_iterations: int,
+        eval_every: int = 100,
+        seed: int = 0,
+        device: str = "auto",
+        batch_size: int = 100,
+        optimizer: str = "sgd",
+        momentum: float | None = None,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        augment: bool = False,
+        unit: str = "iterations",
+        max_examples: int | None = None,
+        max_seconds: float | None = None,
+        data_dir: str | os.PathLike | None = None,
+        validation: float | int | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
+        eval_batch_size: int = 1000,
+        artifact_store: ArtifactStore | None = None,
+        show_progress_bar: bool = False,
+    ) -> None:
+        if unit not in UNITS:
+            raise ValueError(f"unit must be one of {list(UNITS)}, got {unit!r}")
+        if unit == "seconds" and max_seconds is None:
+            raise ValueError("unit='seconds' needs max_seconds, the time budget a censored trial is measured against")
+        if unit == "examples" and max_examples is None:
+            max_examples = max_iterations * batch_size
+        self.config = TrainConfig(
+            max_iterations=max_iterations,
+            eval_every=eval_every,
+            target_accuracy=target_accuracy,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            augment=augment,
+            seed=seed,
+            device=device,
+            max_examples=max_examples,
+            max_seconds=max_seconds,
+            eval_batch_size=eval_batch_size,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
+        )
+        self.space = space
+        self.model = model
+        self.unit = unit
+        self.data_dir = data_dir
+        self.validation = validation
+        self.artifact_store = artifact_store
+        self.show_progress_bar = show_progress_bar
+        self.device = resolve_device(device)
+        self._task_spec = task
+        self._tasks: dict[int, tasks.Task] = {}
+        self.task = self.task_for(seed)  # loads (and checks) the data now, before any training
+
+    @property
+    def target_accuracy(self) -> float:
+        return self.config.target_accuracy  # type: ignore[return-value]
+
+    @property
+    def budget(self) -> float:
+        """The budget in the objective's unit; censored values are measured against it."""
+        if self.unit == "examples":
+            return self.config.max_examples  # type: ignore[return-value]
+        if self.unit == "seconds":
+            return self.config.max_seconds  # type: ignore[return-value]
+        return self.config.max_iterations
+
+    def task_for(self, seed: int) -> tasks.Task:
+        """The task with the validation split of ``seed``, on the training device."""
+        if isinstance(self._task_spec, tasks.Task):
+            return self._task_spec.to(self.device)
+        if seed not in self._tasks:
+            self._tasks = {seed: tasks.load(self._task_spec, root=self.data_dir, validation=self.validation, seed=seed).to(self.device)}
+        return self._tasks[seed]
+
+    def iterations_for(self, schedule: Schedule) -> int:
+        """The update budget of a trial: ``max_iterations``, cut back to the last cycle end
+        when the space asks to end training at a cycle end (Smith's advice)."""
+        budget = self.config.max_iterations
+        if self.space is not None and self.space.end_at_cycle_end:
+            ends = schedule.cycle_ends(budget)
+            if ends:
+                return ends[-1]
+        return budget
+
+    def run(
+        self,
+        schedule: Schedule,
+        *,
+        seed: int | None = None,
+        callback: Callable[[Evaluation], bool | None] | None = None,
+        max_iterations: int | None = None,
+        progress_label: str = "",
+    ) -> TrainResult:
+        """Train one schedule, no Optuna involved (``result.iterations_to_target`` is None when
+        the target was not reached)."""
+        seed = self.config.seed if seed is None else seed
+        config = dataclasses.replace(
+            self.config, seed=seed, max_iterations=max_iterations or self.iterations_for(schedule)
+        )
+        bar = None
+        if self.show_progress_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=config.max_iterations, desc=progress_label or "training", unit="it", leave=False)
+
+        def on_eval(ev: Evaluation) -> bool:
+            if bar is not None:
+                bar.update(ev.step - bar.n)
+                bar.set_postfix(acc=f"{ev.accuracy:.4f}", lr=f"{ev.lr:.3g}")
+            return bool(callback(ev)) if callback is not None else False
+
+        try:
+            return train(self.task_for(seed), self.model, schedule, config, callback=on_eval)
+        except Exception as error:
+            if _is_out_of_memory(error):
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                raise OutOfMemory(
+                    f"out of memory training {schedule!r} at batch size {config.batch_size} on {self.device}: "
+                    f"{str(error).splitlines()[0]}. Lower batch_size (or --parallel), or use a smaller model."
+                ) from error
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        if self.space is None:
+            raise ValueError(
+                "IterationsToTarget needs space=ScheduleSpace(...) to suggest a schedule per trial; "
+                "use objective.run(schedule) to train a single schedule"
+            )
+        schedule = self.space.suggest(trial)
+        trial.set_user_attr("schedule", schedule.to_dict())
+        trial.set_user_attr("unit", self.unit)
+        tracker = TargetTracker(
+            trial,
+            target_accuracy=self.target_accuracy,
+            max_iterations=self.budget if self.unit != "seconds" else self.config.max_iterations,
+        )
+        pruned: list[optuna.TrialPruned] = []
+
+        def on_eval(ev: Evaluation) -> bool:
+            try:
+                return tracker.report(ev.examples if self.unit == "examples" else ev.step, ev.accuracy)
+            except optuna.TrialPruned as signal:
+                pruned.append(signal)
+                return True
+
+        try:
+            result = self.run(schedule, callback=on_eval, progress_label=f"trial {trial.number}")
+        except OutOfMemory as error:
+            trial.set_user_attr("fail_reason", str(error))
+            raise
+        self._record(trial, schedule, result)
+        if result.stop_reason == "diverged":
+            reason = f"diverged: non-finite training loss at iteration {result.diverged_at}"
+            trial.set_user_attr("pruned_reason", reason)
+            tracker.value()  # records the curve so far
+            raise optuna.TrialPruned(reason)
+        if pruned:
+            trial.set_user_attr("pruned_reason", str(pruned[0]))
+            raise pruned[0]
+        value = tracker.value()
+        if self.unit == "seconds":
+            value = (
+                result.seconds_to_target
+                if result.reached
+                else censored_value(self.budget, self.target_accuracy, result.best_accuracy)
+            )
+        return value
+
+    def _record(self, trial: optuna.Trial, schedule: Schedule, result: TrainResult) -> None:
+        attrs: dict[str, Any] = {
+            "test_accuracy": result.test_accuracy,
+            "iterations": result.iterations,
+            "examples_seen": result.examples_seen,
+            "epochs": result.epochs,
+            "seconds": result.seconds,
+            "stop_reason": result.stop_reason,
+            "loss_curve": [[e.step, e.loss] for e in result.curve],
+        }
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        if self.artifact_store is not None:
+            upload_schedule_plot(trial, schedule, max(result.iterations, 1), self.artifact_store)
+
+
+def upload_schedule_plot(trial: optuna.Trial, schedule: Schedule, steps: int, artifact_store: ArtifactStore) -> str:
+    """Save the schedule's plot as a PNG artifact of ``trial``; returns the artifact id."""
+    from optuna.artifacts import upload_artifact
+
+    from optuna_clr.plots import plot_schedule
+
+    fig = plot_schedule(schedule, steps, title=f"trial {trial.number}: {schedule!r}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"schedule_trial{trial.number}.png")
+        fig.savefig(path, dpi=80)
+        return upload_artifact(artifact_store=artifact_store, file_path=path, study_or_trial=trial)

@@ -1,0 +1,406 @@
+"""The LR range test (Smith 2017, section 3.3), with bounds a search can trust.
+
+Train for a few epochs while the LR rises from ``min_lr`` to ``max_lr``, and watch the
+validation accuracy: ``base_lr`` is where it starts to rise, ``max_lr`` where it stops rising;
+between them, ``best_lr`` (the best fixed LR) is where it rises fastest. Smith's CIFAR-10 test
+(linear 0 to 0.02 over 8 epochs) gave 0.001 and 0.006.
+
+``metric="loss"`` is the variant of torch-lr-finder and fastai's ``lr_find`` (exponential
+ramp, training loss, stop once the loss has diverged) for models whose accuracy moves late.
+
+What it does that those tools do not:
+
+* suggestions come from a smoothed curve, use nothing after a divergence or NaN, and always
+  satisfy ``min_lr <= base_lr < best_lr <= max_lr <= tested max``;
+* when the curve gives no clear answer (no rise above the noise, or still rising at the
+  tested max) it says so (``clear=False`` and a ``message``) instead of inventing one;
+* ``repeats=k`` runs k seeds and reports each suggestion's spread;
+* a model and optimizer you pass are left exactly as they were (weights, buffers, gradients,
+  optimizer state).
+
+Example:
+
+    .. testcode::
+
+        import optuna_clr
+
+        result = optuna_clr.lr_range_test(task="digits", model="mlp", min_lr=0.0, max_lr=1.0,
+                                          epochs=4, batch_size=32, device="cpu")
+        print(result.base_lr, result.best_lr, result.max_lr, result.clear, result.message)
+        result.plot().savefig("range_test.png")
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import statistics
+import tempfile
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from torch import nn
+
+from optuna_clr import models
+from optuna_clr import tasks
+from optuna_clr.schedules import Schedule
+from optuna_clr.training import Evaluation
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import make_optimizer
+from optuna_clr.training import resolve_device
+from optuna_clr.training import train
+
+
+SUGGESTIONS = ("base_lr", "best_lr", "max_lr")
+STUDY_ATTR = "range_test"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class LRRamp(Schedule, register=False):
+    """The range test's LR: from ``min_lr`` to ``max_lr`` over ``steps`` updates, linearly or
+    exponentially (geometric steps, for ``min_lr > 0``)."""
+
+    family = "range_ramp"
+    min_lr: float
+    max_lr: float
+    steps: int
+    mode: str = "linear"
+
+    def lr(self, step: int) -> float:  # type: ignore[override]
+        t = min(step, self.steps - 1) / max(1, self.steps - 1)
+        if self.mode == "exponential":
+            return self.min_lr * (self.max_lr / self.min_lr) ** t
+        return self.min_lr + (self.max_lr - self.min_lr) * t
+
+
+@dataclasses.dataclass
+class RangeTestResult:
+    """The curve, the suggested bounds and how sure the test is of them.
+
+    ``lrs``, ``accuracies`` and ``losses`` are the curve at each evaluation (the mean over
+    seeds when ``repeats > 1``; accuracies are None for ``metric="loss"``). ``base_lr``,
+    ``best_lr`` and ``max_lr`` are None when there is no clear answer. ``snr`` is the rise of
+    the smoothed curve over the noise around it. ``spread`` gives, per suggestion, every seed's
+    value and their min, max and standard deviation. ``runs`` holds the per-seed results.
+    """
+
+    lrs: list[float]
+    accuracies: list[float | None]
+    losses: list[float]
+    smoothed: list[float]
+    base_lr: float | None
+    best_lr: float | None
+    max_lr: float | None
+    clear: bool
+    message: str
+    snr: float
+    diverged_at_lr: float | None
+    settings: dict[str, Any]
+    spread: dict[str, dict[str, Any]] | None = None
+    runs: list[RangeTestResult] = dataclasses.field(default_factory=list)
+
+    def suggestions(self) -> dict[str, float | None]:
+        return {k: getattr(self, k) for k in SUGGESTIONS}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["runs"] = [r.to_dict() for r in self.runs]
+        return json.loads(json.dumps(d))  # plain JSON types only
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RangeTestResult:
+        d = dict(d)
+        d["runs"] = [cls.from_dict(r) for r in d.get("runs", [])]
+        return cls(**d)
+
+    def plot(self) -> Any:
+        """A matplotlib Figure: the curve (every seed, their mean, the smoothed curve) with
+        base_lr, best_lr and max_lr marked."""
+        from optuna_clr.plots import plot_range_test
+
+        return plot_range_test(self)
+
+    def attach(self, study: optuna.Study, *, artifact_store: Any = None) -> str | None:
+        """Store the result in ``study`` (user attr ``range_test``) and, with an Optuna artifact
+        store, its plot as a study artifact that optuna-dashboard shows; returns the artifact id."""
+        study.set_user_attr(STUDY_ATTR, self.to_dict())
+        if artifact_store is None:
+            return None
+        from optuna.artifacts import upload_artifact
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "range_test.png")
+            self.plot().savefig(path, dpi=90)
+            artifact_id = upload_artifact(artifact_store=artifact_store, file_path=path, study_or_trial=study)
+        study.set_user_attr("range_test_plot", artifact_id)
+        return artifact_id
+
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> RangeTestResult | None:
+        d = study.user_attrs.get(STUDY_ATTR)
+        return None if d is None else cls.from_dict(d)
+
+
+def lr_range_test(
+    *,
+    task: str | tasks.Task = "digits",
+    model: models.ModelSpec | nn.Module = "mlp",
+    min_lr: float,
+    max_lr: float,
+    steps: int | None = None,
+    epochs: float | None = None,
+    mode: str | None = None,
+    metric: str = "accuracy",
+    eval_every: int | None = None,
+    optimizer: str | torch.optim.Optimizer = "sgd",
+    momentum: float | None = None,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    batch_size: int = 100,
+    augment: bool = False,
+    seed: int = 0,
+    repeats: int = 1,
+    device: str = "auto",
+    data_dir: str | os.PathLike | None = None,
+    divergence_factor: float = 4.0,
+) -> RangeTestResult:
+    """Run the LR range test; see the module docstring.
+
+    Args:
+        task: a task name or your own :class:`~optuna_clr.tasks.Task`.
+        model: a model name or factory, or your own module (restored afterwards; then
+            ``optimizer`` may be your own optimizer over it, also restored).
+        min_lr, max_lr: the LR range tested (``min_lr > 0`` for ``mode="exponential"``).
+        steps, epochs: the test's length; give exactly one.
+        mode: ``"linear"`` (default for ``metric="accuracy"``) or ``"exponential"`` (default for
+            ``metric="loss"``).
+        metric: ``"accuracy"`` (validation accuracy, Smith) or ``"loss"`` (training loss, with a
+            stop once the smoothed loss exceeds ``divergence_factor`` times its minimum).
+        eval_every: updates between points of the curve (default: 100 points).
+        repeats: seeds ``seed, seed + 1, ...`` to run; suggestions are their medians.
+    """
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of steps=... or epochs=... for the range test's length")
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
+    mode = mode or ("linear" if metric == "accuracy" else "exponential")
+    if mode not in ("linear", "exponential"):
+        raise ValueError(f"mode must be 'linear' or 'exponential', got {mode!r}")
+    if not 0 <= min_lr < max_lr:
+        raise ValueError(f"need 0 <= min_lr < max_lr, got min_lr={min_lr}, max_lr={max_lr}")
+    if mode == "exponential" and min_lr <= 0:
+        raise ValueError("mode='exponential' needs min_lr > 0 (a geometric ramp cannot start at 0)")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if divergence_factor <= 1:
+        raise ValueError(f"divergence_factor must be > 1, got {divergence_factor}")
+
+    user_module = isinstance(model, nn.Module)
+    if isinstance(optimizer, torch.optim.Optimizer) and not user_module:
+        raise ValueError("an optimizer instance needs the model it optimizes: pass model=<your module> too")
+    if user_module and str(device) == "auto":
+        device = str(next(model.parameters()).device)  # type: ignore[union-attr]
+    dev = resolve_device(device)
+    loaded = {} if isinstance(task, tasks.Task) else {"root": data_dir}
+    base_task = task if isinstance(task, tasks.Task) else tasks.load(task, seed=seed, **loaded)
+    if steps is None:
+        steps = max(2, round(epochs * base_task.iterations_per_epoch(batch_size)))  # type: ignore[operator]
+    if steps < 2:
+        raise ValueError(f"the range test needs at least 2 steps, got {steps}")
+    eval_every = eval_every or max(1, steps // 100)
+    ramp = LRRamp(min_lr=float(min_lr), max_lr=float(max_lr), steps=int(steps), mode=mode)
+    settings = {
+        "task": base_task.name,
+        "model": model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__),
+        "min_lr": float(min_lr), "max_lr": float(max_lr), "steps": int(steps), "mode": mode,
+        "metric": metric, "eval_every": eval_every, "batch_size": batch_size,
+        "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
+        "momentum": momentum, "weight_decay": weight_decay, "seed": seed, "repeats": repeats,
+    }
+    saved = _snapshot(model, optimizer) if user_module else None
+    runs = []
+    try:
+        for k in range(repeats):
+            run_seed = seed + k
+            run_task = base_task if (k == 0 or isinstance(task, tasks.Task)) else tasks.load(task, seed=run_seed, **loaded)
+            config = TrainConfig(
+                max_iterations=int(steps), eval_every=eval_every, batch_size=batch_size,
+                optimizer=optimizer if isinstance(optimizer, str) else "sgd", momentum=momentum,
+                nesterov=nesterov, weight_decay=weight_decay, augment=augment, seed=run_seed, device=str(dev),
+            )
+            runs.append(_one_run(run_task, model, optimizer, ramp, config, metric, divergence_factor, settings))
+            if saved is not None:
+                _restore(model, optimizer, saved)  # every seed starts from the user's state
+    finally:
+        if saved is not None:
+            _restore(model, optimizer, saved)
+    return runs[0] if repeats == 1 else _combine(runs, settings)
+
+
+def _one_run(
+    task: tasks.Task,
+    model: Any,
+    optimizer: Any,
+    ramp: LRRamp,
+    config: TrainConfig,
+    metric: str,
+    divergence_factor: float,
+    settings: dict[str, Any],
+) -> RangeTestResult:
+    points: list[Evaluation] = []
+    best_loss = [math.inf]
+
+    def on_eval(ev: Evaluation) -> bool:
+        points.append(ev)
+        if metric != "loss":
+            return False
+        # a running mean of the last few points, so one noisy batch does not stop the test
+        recent = [p.loss for p in points[-3:]]
+        smooth = sum(recent) / len(recent)
+        best_loss[0] = min(best_loss[0], smooth)
+        return smooth > divergence_factor * best_loss[0]
+
+    opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+    if isinstance(model, nn.Module) and opt is None:
+        opt = make_optimizer(model, config)
+    result = train(task, model, ramp, config, callback=on_eval, optimizer=opt, validate=metric == "accuracy")
+    diverged_at = ramp.lr(result.diverged_at) if result.diverged_at is not None else None
+    if result.stop_reason == "callback":
+        diverged_at = points[-1].lr
+    lrs = [p.lr for p in points]
+    losses = [p.loss for p in points]
+    accs = [p.accuracy for p in points]
+    score = accs if metric == "accuracy" else [-v for v in losses]
+    found = suggest_bounds(lrs, score, log_x=ramp.mode == "exponential", metric=metric)
+    if diverged_at is not None and found["clear"] and metric == "accuracy":
+        found["message"] += f"; the loss diverged at LR {diverged_at:.4g}, nothing after it was used"
+    smoothed = found.pop("smoothed")
+    if metric == "loss":
+        smoothed = [-v for v in smoothed]
+    return RangeTestResult(
+        lrs=lrs, accuracies=accs, losses=losses, smoothed=smoothed, diverged_at_lr=diverged_at,
+        settings=settings, **found,
+    )
+
+
+def smooth(values: list[float]) -> list[float]:
+    """Centred moving average over about a fifteenth of the curve (3 points at least); the
+    window shrinks symmetrically at the ends, so the curve is not shifted."""
+    n = len(values)
+    half = max(1, n // 30)
+    out = []
+    for i in range(n):
+        h = min(half, i, n - 1 - i)
+        window = values[i - h : i + h + 1]
+        out.append(sum(window) / len(window))
+    return out
+
+
+def suggest_bounds(lrs: list[float], score: list[float], *, log_x: bool, metric: str) -> dict[str, Any]:
+    """base/best/max LR from a curve whose ``score`` rises with learning (accuracy, or minus
+    the loss). Returns the suggestions (None when unclear), ``clear``, ``message``, ``snr`` and
+    the ``smoothed`` score."""
+    n = len(score)
+    none = {"base_lr": None, "best_lr": None, "max_lr": None, "clear": False, "snr": 0.0}
+    if n < 5:
+        return {**none, "smoothed": list(score), "message": f"only {n} points before the test ended: run it longer or evaluate more often"}
+    s = smooth(score)
+    start, peak_i = s[0], int(np.argmax(s))
+    rise = s[peak_i] - start
+    noise = float(np.std(np.asarray(score) - np.asarray(s))) or 1e-12
+    snr = rise / noise
+    what = "validation accuracy" if metric == "accuracy" else "training loss"
+    least = 0.02 if metric == "accuracy" else 0.05 * abs(start)
+    if rise <= max(3 * noise, least):
+        return {**none, "snr": snr, "smoothed": s, "message": (
+            f"no clear improvement of the {what} over the tested range (rise {rise:.3g}, noise {noise:.3g}): "
+            "test a wider LR range, train longer, or check the model and data"
+        )}
+    base_i = next(i for i in range(n) if s[i] >= start + 0.1 * rise)
+    max_i = next(i for i in range(n) if s[i] >= start + 0.9 * rise)
+    max_i = max(max_i, min(base_i + 1, peak_i))
+    if max_i <= base_i:
+        return {**none, "snr": snr, "smoothed": s, "message": (
+            f"the {what} jumped between two evaluations: evaluate more often (eval_every) to place the bounds"
+        )}
+    x = np.log(lrs) if log_x else np.asarray(lrs, dtype=float)
+    slopes = [(s[i] - s[i - 1]) / max(x[i] - x[i - 1], 1e-300) for i in range(base_i + 1, max_i + 1)]
+    best_i = base_i + 1 + int(np.argmax(slopes))
+    found = {"base_lr": lrs[base_i], "best_lr": lrs[best_i], "max_lr": lrs[max_i], "snr": snr, "smoothed": s}
+    if peak_i >= n - max(2, n // 20):
+        return {**found, "clear": False, "message": (
+            f"the {what} was still improving at the end of the test (LR {lrs[-1]:.4g}): the tested max_lr is too "
+            "low to see where it stops; max_lr is a lower bound, rerun with a higher max_lr"
+        )}
+    return {**found, "clear": True, "message": (
+        f"the {what} starts improving at {lrs[base_i]:.4g}, improves fastest at {lrs[best_i]:.4g} "
+        f"and levels off at {lrs[max_i]:.4g} (signal/noise {snr:.1f})"
+    )}
+
+
+def _combine(runs: list[RangeTestResult], settings: dict[str, Any]) -> RangeTestResult:
+    n = min(len(r.lrs) for r in runs)
+
+    def mean(rows: list[list[Any]]) -> list[Any]:
+        if any(v is None for row in rows for v in row[:n]):
+            return [None] * n
+        return [float(np.mean([row[i] for row in rows])) for i in range(n)]
+
+    spread: dict[str, dict[str, Any]] = {}
+    for key in SUGGESTIONS:
+        values = [getattr(r, key) for r in runs]
+        known = [v for v in values if v is not None]
+        spread[key] = {
+            "values": values,
+            "min": min(known, default=None),
+            "max": max(known, default=None),
+            "std": statistics.stdev(known) if len(known) > 1 else None,
+        }
+    clear_runs = [r for r in runs if r.base_lr is not None]
+    medians = {k: (statistics.median(getattr(r, k) for r in clear_runs) if clear_runs else None) for k in SUGGESTIONS}
+    unclear = [f"seed {settings['seed'] + i}: {r.message}" for i, r in enumerate(runs) if not r.clear]
+    if unclear:
+        message = f"{len(unclear)} of {len(runs)} seeds gave no clear answer ({'; '.join(unclear)})"
+    else:
+        message = (
+            f"median over {len(runs)} seeds: base_lr {medians['base_lr']:.4g}, best_lr {medians['best_lr']:.4g}, "
+            f"max_lr {medians['max_lr']:.4g}"
+        )
+    diverged = [r.diverged_at_lr for r in runs if r.diverged_at_lr is not None]
+    return RangeTestResult(
+        lrs=runs[0].lrs[:n],
+        accuracies=mean([r.accuracies for r in runs]),
+        losses=mean([r.losses for r in runs]),
+        smoothed=mean([r.smoothed for r in runs]),
+        clear=not unclear,
+        message=message,
+        snr=float(np.median([r.snr for r in runs])),
+        diverged_at_lr=min(diverged) if diverged else None,
+        settings=settings,
+        spread=spread,
+        runs=runs,
+        **medians,
+    )
+
+
+def _snapshot(model: nn.Module, optimizer: Any) -> dict[str, Any]:
+    return {
+        "state": copy.deepcopy(model.state_dict()),
+        "grads": [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()],
+        "training": model.training,
+        "optimizer": copy.deepcopy(optimizer.state_dict()) if isinstance(optimizer, torch.optim.Optimizer) else None,
+    }
+
+
+def _restore(model: nn.Module, optimizer: Any, saved: dict[str, Any]) -> None:
+    model.load_state_dict(saved["state"])
+    for p, g in zip(model.parameters(), saved["grads"]):
+        p.grad = None if g is None else g.clone()
+    model.train(saved["training"])
+    if saved["optimizer"] is not None:
+        optimizer.load_state_dict(copy.deepcopy(saved["optimizer"]))

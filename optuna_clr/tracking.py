@@ -1,0 +1,134 @@
+"""Iterations to target in your own training loop: report, prune, censor.
+
+:class:`TargetTracker` is what :class:`~optuna_clr.IterationsToTarget` uses inside, offered for
+users who keep their own model and loop. Three lines join a loop to the search:
+
+    .. testcode::
+
+        import optuna
+        import torch
+        import optuna_clr
+
+        task = optuna_clr.tasks.load("digits")
+        space = optuna_clr.ScheduleSpace(
+            families=["fixed", "triangular2"], lr=(0.01, 0.5),
+            iterations_per_epoch=task.iterations_per_epoch(32),
+        )
+
+        def objective(trial):
+            torch.manual_seed(0)
+            model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
+            schedule = space.suggest(trial)                                     # 1
+            tracker = optuna_clr.TargetTracker(trial, target_accuracy=0.9, max_iterations=400)
+            for step in range(400):
+                schedule.apply(optimizer, step)                                 # 2
+                i = torch.randint(len(task.train), (32,))
+                loss = torch.nn.functional.cross_entropy(model(task.train.x[i]), task.train.y[i])
+                optimizer.zero_grad(); loss.backward(); optimizer.step()
+                if (step + 1) % 20 == 0:
+                    acc = (model(task.valid.x).argmax(1) == task.valid.y).float().mean().item()
+                    if tracker.report(step + 1, acc):                           # 3
+                        break
+            return tracker.value()
+
+        study = optuna.create_study(direction="minimize", pruner=optuna_clr.TargetPruner())
+        study.optimize(objective, n_trials=5)
+
+The value of a trial is the iterations to target; a trial that never reaches it gets a
+*censored* value, :func:`censored_value`, always above the budget and smaller the closer the
+trial came, so every trial that reached the target ranks first and the rest still order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+
+def censored_value(budget: float, target_accuracy: float, best_accuracy: float) -> float:
+    """The value of a trial that did not reach the target within ``budget``:
+    ``budget * (1 + target_accuracy - best_accuracy)``.
+
+    It is larger than ``budget`` (so larger than any reached trial's value) and shrinks as the
+    best accuracy approaches the target: with a budget of 1,000 iterations and a 0.95 target,
+    a trial that peaked at 0.90 scores 1,050 and one that peaked at 0.50 scores 1,450.
+    """
+    gap = target_accuracy - best_accuracy
+    if gap <= 0:
+        raise ValueError(f"best_accuracy {best_accuracy} reached the target {target_accuracy}: not censored")
+    return budget * (1.0 + gap)
+
+
+class TargetTracker:
+    """Counts a trial's iterations to a target accuracy, reports to the trial and prunes.
+
+    Args:
+        trial: the Optuna trial.
+        target_accuracy: validation accuracy that ends the trial.
+        max_iterations: the budget, in the same unit as the steps you report (iterations by
+            default; examples seen if you report those).
+
+    At each evaluation call :meth:`report` with the step count and the validation accuracy.
+    It reports the validation *error* (``1 - accuracy``) to the trial, so Optuna's pruners
+    work with ``direction="minimize"``; it returns True when the target is reached (stop
+    training) and raises ``optuna.TrialPruned`` when the study's pruner says so. Return
+    :meth:`value` from the objective.
+    """
+
+    def __init__(self, trial: optuna.Trial, *, target_accuracy: float, max_iterations: float) -> None:
+        if not 0 < target_accuracy <= 1:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
+        if max_iterations <= 0:
+            raise ValueError(f"max_iterations must be > 0, got {max_iterations!r}")
+        self.trial = trial
+        self.target_accuracy = target_accuracy
+        self.max_iterations = max_iterations
+        self.curve: list[tuple[int, float]] = []
+        self.best_accuracy = 0.0
+        self.iterations_to_target: int | None = None
+
+    @property
+    def reached(self) -> bool:
+        return self.iterations_to_target is not None
+
+    def report(self, step: int, accuracy: float) -> bool:
+        """Report the validation accuracy after ``step`` updates; True when the target is reached.
+
+        Raises ``optuna.TrialPruned`` (after recording the curve so far) when the trial should
+        be pruned. Reaching the target is checked first: a trial is never pruned at the
+        evaluation where it succeeds.
+        """
+        if self.reached:
+            return True
+        self.curve.append((int(step), float(accuracy)))
+        self.best_accuracy = max(self.best_accuracy, float(accuracy))
+        self.trial.report(1.0 - float(accuracy), int(step))
+        if accuracy >= self.target_accuracy:
+            self.iterations_to_target = int(step)
+            return True
+        if self.trial.should_prune():
+            self._record()
+            raise optuna.TrialPruned(
+                f"pruned at step {step}: validation accuracy {accuracy:.4f}, target {self.target_accuracy}"
+            )
+        return False
+
+    def value(self) -> float:
+        """The trial's value: iterations to target, or the censored value if not reached."""
+        self._record()
+        if self.reached:
+            return float(self.iterations_to_target)  # type: ignore[arg-type]
+        return censored_value(self.max_iterations, self.target_accuracy, self.best_accuracy)
+
+    def _record(self) -> None:
+        attrs: dict[str, Any] = {
+            "reached": self.reached,
+            "iterations_to_target": self.iterations_to_target,
+            "best_accuracy": self.best_accuracy,
+            "target_accuracy": self.target_accuracy,
+            "accuracy_curve": self.curve,
+        }
+        for key, value in attrs.items():
+            self.trial.set_user_attr(key, value)

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+import torch
+
+import optuna_clr
+from optuna_clr.range_test import RangeTestResult
+from optuna_clr.range_test import suggest_bounds
+
+
+def run(**kw):
+    base = dict(task="digits", model="mlp", min_lr=0.0, max_lr=1.0, epochs=4, batch_size=32, device="cpu")
+    return optuna_clr.lr_range_test(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run()
+
+
+def test_suggestions_are_ordered_and_inside_the_tested_range(result):
+    assert result.clear, result.message
+    assert 0.0 <= result.base_lr < result.best_lr <= result.max_lr <= 1.0
+    assert len(result.lrs) == len(result.accuracies) == len(result.losses) == 140  # 4 epochs of 35, eval every step
+    assert result.lrs == sorted(result.lrs)
+    # accuracy really rises between base_lr and max_lr
+    acc_at = dict(zip(result.lrs, result.smoothed))
+    assert acc_at[result.max_lr] - acc_at[result.base_lr] > 0.3
+    assert result.snr > 3
+
+
+def test_reproducible_for_one_seed(result):
+    again = run()
+    assert again.suggestions() == result.suggestions()
+    assert again.accuracies == result.accuracies
+
+
+def test_repeats_report_the_spread():
+    r = run(repeats=3)
+    assert len(r.runs) == 3 and r.settings["repeats"] == 3
+    for key in ("base_lr", "best_lr", "max_lr"):
+        s = r.spread[key]
+        assert s["values"] == [getattr(x, key) for x in r.runs]
+        assert s["min"] <= getattr(r, key) <= s["max"]  # the median lies inside the spread
+    assert r.base_lr < r.best_lr <= r.max_lr
+
+
+def test_json_round_trip(result, tmp_path):
+    d = json.loads(json.dumps(result.to_dict()))
+    back = RangeTestResult.from_dict(d)
+    assert back == result
+    assert back.plot() is not None
+
+
+def test_model_and_optimizer_left_exactly_as_found(digits):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32),
+                              torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.123, momentum=0.9)
+    # give the optimizer state (momentum buffers) and the parameters gradients first
+    loss = torch.nn.functional.cross_entropy(net(digits.train.x[:64]), digits.train.y[:64])
+    loss.backward()
+    opt.step()
+    net.eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    grads = [p.grad.clone() for p in net.parameters()]
+    opt_before = {i: {k: v.clone() for k, v in s.items()} for i, s in enumerate(opt.state.values())}
+
+    r = optuna_clr.lr_range_test(task=digits, model=net, optimizer=opt, min_lr=0.0, max_lr=1.0, steps=100, batch_size=32, repeats=2)
+    assert r.clear or r.base_lr is not None
+
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BatchNorm buffers
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, net.parameters()))
+    assert not net.training
+    assert opt.param_groups[0]["lr"] == 0.123
+    opt_after = {i: dict(s) for i, s in enumerate(opt.state.values())}
+    assert all(torch.equal(opt_before[i][k], opt_after[i][k]) for i in opt_before for k in opt_before[i])
+
+
+def test_nan_mid_test_is_handled():
+    r = run(max_lr=3000.0, epochs=2, mode="linear")
+    assert r.diverged_at_lr is not None
+    assert all(lr < r.diverged_at_lr for lr in r.lrs)  # nothing after the divergence is kept
+    assert all(v == v for v in r.losses)  # no NaN in the curve
+    if r.base_lr is not None:
+        assert r.base_lr < r.best_lr <= r.max_lr < r.diverged_at_lr
+
+
+def test_loss_metric_uses_an_exponential_ramp_and_stops_on_divergence():
+    r = run(metric="loss", min_lr=1e-4, max_lr=100.0)
+    assert r.settings["mode"] == "exponential" and r.accuracies[0] is None
+    assert r.diverged_at_lr is not None and r.lrs[-1] < 100.0  # stopped before the end
+    assert r.clear and 1e-4 <= r.base_lr < r.best_lr <= r.max_lr < r.diverged_at_lr
+
+
+def test_no_clear_answer_is_said_not_invented():
+    flat = run(min_lr=0.0, max_lr=1e-6)
+    assert not flat.clear and flat.base_lr is None and flat.best_lr is None and flat.max_lr is None
+    assert "no clear improvement" in flat.message
+    with pytest.raises(ValueError, match="no clear bounds"):
+        optuna_clr.ScheduleSpace(iterations_per_epoch=35).narrow(flat)
+    rising = run(min_lr=0.0, max_lr=0.03)
+    assert not rising.clear and "still improving" in rising.message
+    assert rising.max_lr <= 0.03
+
+
+def test_suggest_bounds_on_a_known_curve():
+    lrs = [i / 100 for i in range(100)]
+    acc = [0.1 if x < 0.2 else min(0.9, 0.1 + (x - 0.2) * 4) if x < 0.6 else 0.9 - (x - 0.6) for x in lrs]
+    found = suggest_bounds(lrs, acc, log_x=False, metric="accuracy")
+    assert found["clear"]
+    assert 0.18 <= found["base_lr"] <= 0.25 and 0.35 <= found["max_lr"] <= 0.45
+    assert found["base_lr"] < found["best_lr"] <= found["max_lr"]
+
+
+def test_attach_stores_the_result_and_its_plot(result, tmp_path):
+    from optuna.artifacts import FileSystemArtifactStore
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="rt")
+    (tmp_path / "artifacts").mkdir()
+    store = FileSystemArtifactStore(str(tmp_path / "artifacts"))
+    artifact_id = result.attach(study, artifact_store=store)
+    reloaded = optuna.load_study(study_name="rt", storage=storage)
+    assert RangeTestResult.from_study(reloaded) == result
+    assert (tmp_path / "artifacts" / artifact_id).stat().st_size > 5000  # the PNG
+    assert reloaded.user_attrs["range_test_plot"] == artifact_id
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="exactly one of steps"):
+        optuna_clr.lr_range_test(min_lr=0.0, max_lr=1.0)
+    with pytest.raises(ValueError, match="min_lr > 0"):
+        optuna_clr.lr_range_test(min_lr=0.0, max_lr=1.0, steps=10, mode="exponential")
+    with pytest.raises(ValueError, match="min_lr < max_lr"):
+        optuna_clr.lr_range_test(min_lr=1.0, max_lr=0.5, steps=10)

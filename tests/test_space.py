@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import math
+import warnings
+
+import optuna
+import pytest
+
+import optuna_clr
+from optuna_clr import schedules as S
+from optuna_clr.range_test import RangeTestResult
+from optuna_clr.space import FAMILY_PARAMS
+
+
+def full_space(**kw):
+    base = dict(families=list(FAMILY_PARAMS), lr=(1e-4, 1.0), iterations_per_epoch=450, max_iterations=70_000,
+                batch_size=100, max_batch_size=4500)
+    return optuna_clr.ScheduleSpace(**{**base, **kw})
+
+
+def test_thousands_of_sampled_trials_are_valid_schedules_of_every_family():
+    space = full_space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen: dict[str, int] = {}
+    distributions: dict[str, optuna.distributions.BaseDistribution] = {}
+    for _ in range(3000):
+        trial = study.ask()
+        schedule = space.suggest(trial)
+        family = trial.params["family"]
+        seen[family] = seen.get(family, 0) + 1
+        assert schedule.family == family
+        assert set(trial.params) == {"family", *FAMILY_PARAMS[family]}  # conditional on the family
+        for name, dist in trial.distributions.items():  # one distribution per name, every trial
+            assert distributions.setdefault(name, dist) == dist
+        for step in (0, 1, 449, 4499, 69_999):
+            lr = schedule.lr(step)
+            assert math.isfinite(lr) and lr >= 0
+        if hasattr(schedule, "base_lr"):
+            assert schedule.base_lr < schedule.max_lr
+            assert schedule.base_lr == pytest.approx(schedule.max_lr * trial.params["base_lr_ratio"])
+        if family in ("triangular", "triangular2", "exp_range"):
+            assert 900 <= schedule.step_size <= 4500  # 2 to 10 epochs of 450 updates
+        assert S.from_dict(schedule.to_dict()) == schedule
+        study.tell(trial, 0.0)
+    assert set(seen) == set(FAMILY_PARAMS) and min(seen.values()) > 150
+
+
+def test_epoch_parameters_become_steps():
+    space = full_space()
+    tri = space.build("exp_range", {"max_lr": 0.006, "base_lr_ratio": 1 / 6, "step_size_epochs": 4.0,
+                                    "exp_range.half_life_epochs": 20.0})
+    assert tri.step_size == 1800 and tri.base_lr == pytest.approx(0.001)
+    assert tri.gamma ** (20 * 450) == pytest.approx(0.5)
+    step = space.build("step", {"lr": 0.1, "step.interval_epochs": 50.0, "step.gamma": 0.1})
+    assert step.milestones == (22_500, 45_000, 67_500)
+    inv = space.build("inv", {"lr": 0.1, "inv.half_life_epochs": 10.0, "inv.power": 0.5})
+    assert inv.lr(4500) == pytest.approx(0.05)
+    grow = space.build("batch_growth", {"lr": 0.1, "batch_growth.interval_epochs": 20.0})
+    assert grow.milestones[:2] == (900_000, 1_800_000) and grow.batch_size(0) == 100
+
+
+def test_tpe_multivariate_group_and_gp_model_the_parameters():
+    space = full_space(families=["fixed", "triangular", "triangular2", "exp_range"])
+
+    def objective(trial):
+        s = space.suggest(trial)
+        peak = trial.params.get("max_lr", trial.params.get("lr"))
+        return abs(math.log(peak / 0.01)) + (0.5 if s.family == "exp_range" else 0.0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        tpe = optuna.samplers.TPESampler(multivariate=True, group=True, seed=0, n_startup_trials=10)
+    study = optuna.create_study(sampler=tpe)
+    for family in space.families:  # every family at least once, whatever the random start draws
+        study.enqueue_trial({"family": family})
+    study.optimize(objective, n_trials=40)
+    relative = tpe.infer_relative_search_space(study, study.ask())
+    assert {"family", "lr", "max_lr", "base_lr_ratio", "step_size_epochs", "exp_range.half_life_epochs"} <= set(relative)
+    assert study.best_value < 0.5
+
+    # GPSampler models what every trial has: a one-family space keeps all its parameters.
+    tri = full_space(families=["triangular2"])
+    gp = optuna.samplers.GPSampler(seed=0, n_startup_trials=5)
+    study = optuna.create_study(sampler=gp)
+    study.optimize(lambda t: abs(math.log(tri.suggest(t).max_lr / 0.01)), n_trials=12)
+    assert {"max_lr", "base_lr_ratio", "step_size_epochs"} <= set(gp.infer_relative_search_space(study, study.ask()))
+    assert study.best_value < 1.0
+
+
+def result_with(base, best, top, tested=(0.0, 0.02)):
+    return RangeTestResult(lrs=[], accuracies=[], losses=[], smoothed=[], base_lr=base, best_lr=best, max_lr=top,
+                           clear=True, message="", snr=10.0, diverged_at_lr=None,
+                           settings={"min_lr": tested[0], "max_lr": tested[1]})
+
+
+def test_narrow_takes_the_bounds_from_the_range_test():
+    space = full_space(families=["fixed", "triangular2"])
+    narrow = space.narrow(result_with(0.001, 0.003, 0.006), margin=2.0)
+    assert narrow.max_lr == pytest.approx((0.003, 0.012))
+    assert narrow.lr == pytest.approx((0.001, 0.006))
+    assert narrow.base_lr_ratio[0] < 1 / 6 < narrow.base_lr_ratio[1] < 1
+    assert narrow.families == space.families and narrow.iterations_per_epoch == 450
+    # bounds never leave the tested range
+    tight = space.narrow(result_with(0.001, 0.01, 0.015), margin=3.0)
+    assert tight.max_lr[1] == 0.02
+    assert optuna_clr.ScheduleSpace.from_dict(narrow.to_dict()).to_dict() == narrow.to_dict()
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(families=["fixed", "triangle"]), "families[1]: unknown family 'triangle'"),
+        (dict(lr=(1.0, 0.1)), "lr: low 1.0 > high 0.1"),
+        (dict(lr=(0.0, 0.1)), "values must be > 0"),
+        (dict(base_lr_ratio=(0.2, 1.5)), "base_lr_ratio: values must be < 1"),
+        (dict(step_size_epochs=(10, 2)), "step_size_epochs: low 10.0 > high 2.0"),
+        (dict(families=["step"], max_iterations=None), "need max_iterations"),
+        (dict(iterations_per_epoch=0), "iterations_per_epoch must be an integer >= 1"),
+        (dict(families=["batch_growth"], batch_size=None), "needs batch_size and max_batch_size"),
+    ],
+)
+def test_errors_name_the_field(kw, message):
+    with pytest.raises(ValueError) as info:
+        full_space(**kw)
+    assert message in str(info.value)
