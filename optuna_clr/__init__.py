@@ -15,6 +15,7 @@ from optuna_clr.plots import plot_schedule
 from optuna_clr.pruners import TargetPruner
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.range_test import lr_range_test
+from optuna_clr.runner import optimize
 from optuna_clr.samplers import RangeTestPriorSampler
 from optuna_clr.schedules import BatchSizeIncrease
 from optuna_clr.schedules import CosineRestarts
@@ -29,6 +30,8 @@ from optuna_clr.schedules import StepDecay
 from optuna_clr.schedules import Triangular
 from optuna_clr.schedules import Triangular2
 from optuna_clr.space import ScheduleSpace
+from optuna_clr.storage import StorageError
+from optuna_clr.storage import open_storage
 from optuna_clr.tracking import TargetTracker
 from optuna_clr.training import TrainConfig
 from optuna_clr.training import TrainResult
@@ -44,6 +47,7 @@ __all__ = [
     "RangeTestPriorSampler",
     "RangeTestResult",
     "ScheduleSpace",
+    "StorageError",
     "TargetPruner",
     "TargetTracker",
     "TrainConfig",
@@ -61,6 +65,8 @@ __all__ = [
     "Triangular2",
     "lr_range_test",
     "models",
+    "open_storage",
+    "optimize",
     "plot_range_test",
     "plot_schedule",
     "schedules",

@@ -105,9 +105,10 @@ def mlp(image_shape: tuple[int, int, int], num_classes: int, hidden: int = 128) 
 
 @register("lenet")
 def lenet(image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    small = image_shape[1] < 16  # 8x8 digits: pad the second conv too, or nothing is left
     features = nn.Sequential(
         nn.Conv2d(image_shape[0], 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Conv2d(6, 16, 5, padding=2 if small else 0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
     )
     return nn.Sequential(
         features,

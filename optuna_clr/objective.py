@@ -69,6 +69,26 @@ if TYPE_CHECKING:
 UNITS = ("iterations", "examples", "seconds")
 
 
+@dataclasses.dataclass
+class TrialJob:
+    """A begun trial: its schedule, its tracker and the callback that reports to it."""
+
+    trial: optuna.Trial
+    schedule: Schedule
+    tracker: TargetTracker
+    unit: str
+    max_iterations: int
+    pruned: optuna.TrialPruned | None = None
+
+    def on_eval(self, ev: Evaluation) -> bool:
+        """Report an evaluation; True when the run should stop (target reached or pruned)."""
+        try:
+            return self.tracker.report(ev.examples if self.unit == "examples" else ev.step, ev.accuracy)
+        except optuna.TrialPruned as signal:
+            self.pruned = signal
+            return True
+
+
 class OutOfMemory(RuntimeError):
     """A trial ran out of (GPU or host) memory; the message says what to lower."""
 
@@ -248,6 +268,17 @@ class IterationsToTarget:
                 bar.close()
 
     def __call__(self, trial: optuna.Trial) -> float:
+        job = self.begin(trial)
+        try:
+            result = self.run(job.schedule, callback=job.on_eval, progress_label=f"trial {trial.number}")
+        except OutOfMemory as error:
+            trial.set_user_attr("fail_reason", str(error))
+            raise
+        return self.end(job, result)
+
+    def begin(self, trial: optuna.Trial) -> TrialJob:
+        """Draw the trial's schedule and set up its reporting; :meth:`end` finishes it. The
+        fused K-trial engine trains many begun trials at once between the two."""
         if self.space is None:
             raise ValueError(
                 "IterationsToTarget needs space=ScheduleSpace(...) to suggest a schedule per trial; "
@@ -261,30 +292,22 @@ class IterationsToTarget:
             target_accuracy=self.target_accuracy,
             max_iterations=self.budget if self.unit != "seconds" else self.config.max_iterations,
         )
-        pruned: list[optuna.TrialPruned] = []
+        return TrialJob(trial, schedule, tracker, self.unit, self.iterations_for(schedule))
 
-        def on_eval(ev: Evaluation) -> bool:
-            try:
-                return tracker.report(ev.examples if self.unit == "examples" else ev.step, ev.accuracy)
-            except optuna.TrialPruned as signal:
-                pruned.append(signal)
-                return True
-
-        try:
-            result = self.run(schedule, callback=on_eval, progress_label=f"trial {trial.number}")
-        except OutOfMemory as error:
-            trial.set_user_attr("fail_reason", str(error))
-            raise
-        self._record(trial, schedule, result)
+    def end(self, job: TrialJob, result: TrainResult) -> float:
+        """Record the run in the trial and return its value, or raise ``optuna.TrialPruned``
+        (pruned, or diverged)."""
+        trial = job.trial
+        self._record(trial, job.schedule, result)
         if result.stop_reason == "diverged":
             reason = f"diverged: non-finite training loss at iteration {result.diverged_at}"
             trial.set_user_attr("pruned_reason", reason)
-            tracker.value()  # records the curve so far
+            job.tracker.value()  # records the curve so far
             raise optuna.TrialPruned(reason)
-        if pruned:
-            trial.set_user_attr("pruned_reason", str(pruned[0]))
-            raise pruned[0]
-        value = tracker.value()
+        if job.pruned is not None:
+            trial.set_user_attr("pruned_reason", str(job.pruned))
+            raise job.pruned
+        value = job.tracker.value()
         if self.unit == "seconds":
             value = (
                 result.seconds_to_target

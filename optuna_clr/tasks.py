@@ -62,8 +62,8 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
-    def to(self, device: torch.device | str) -> Split:
-        return Split(self.x.to(device), self.y.to(device))
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Split:
+        return Split(self.x.to(device, dtype), self.y.to(device))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,13 +95,14 @@ class Task:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         return max(1, len(self.train) // batch_size)
 
-    def to(self, device: torch.device | str) -> Task:
-        """The same task with every split on ``device`` (no copy where it is already there)."""
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Task:
+        """The same task with every split on ``device`` (and images in ``dtype``); no copy
+        where nothing changes."""
         return dataclasses.replace(
             self,
-            train=self.train.to(device),
-            valid=self.valid.to(device),
-            test=None if self.test is None else self.test.to(device),
+            train=self.train.to(device, dtype),
+            valid=self.valid.to(device, dtype),
+            test=None if self.test is None else self.test.to(device, dtype),
         )
 
     @classmethod

@@ -69,6 +69,7 @@ class TrainConfig:
     precision: str = "fp32"                # "fp32" or "bf16" (autocast; CUDA only)
     channels_last: bool = False            # NHWC memory format for conv nets on CUDA
     compile: bool = False                  # torch.compile the model
+    dtype: str = "float32"                 # "float64" for exact comparisons on a CPU
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -89,6 +90,11 @@ class TrainConfig:
         need(self.max_examples is None or self.max_examples >= 1, f"max_examples must be >= 1, got {self.max_examples!r}")
         need(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds!r}")
         need(self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        need(self.dtype in ("float32", "float64"), f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "float64" else torch.float32
 
 
 class Evaluation(NamedTuple):
@@ -219,11 +225,12 @@ def train(
         record_step_losses: keep every update's training loss in the result.
     """
     device = resolve_device(config.device)
-    task = task.to(device)
+    task = task.to(device, config.torch_dtype)
     if isinstance(model, nn.Module):
-        net = model.to(device)
+        net = model.to(device, config.torch_dtype)
     else:
-        net = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=config.seed).to(device)
+        net = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=config.seed)
+        net = net.to(device, config.torch_dtype)
     if config.channels_last and device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     opt = optimizer if optimizer is not None else make_optimizer(net, config)
@@ -241,7 +248,7 @@ def train(
     order = torch.randperm(n, generator=order_gen).to(device)
     position, epochs_done = 0, 0
 
-    losses = torch.empty(config.eval_every + 1, device=device)  # this window's per-update losses
+    losses = torch.empty(config.eval_every + 1, device=device, dtype=config.torch_dtype)  # this window's per-update losses
     window = 0
     step_losses: list[float] | None = [] if record_step_losses else None
     curve: list[Evaluation] = []
@@ -285,7 +292,7 @@ def train(
             continue
 
         # --- evaluation: the only place the host reads from the device ---
-        window_losses = losses[:window].float().cpu()
+        window_losses = losses[:window].double().cpu()
         window = 0
         finite = torch.isfinite(window_losses)
         if record_step_losses:

@@ -1,0 +1,342 @@
+"""K trials trained at once on one device: models stacked with ``torch.func``.
+
+A small network at batch 100 leaves a GPU mostly idle (the CLR paper's CIFAR-10 net trains at
+about 46k img/s on an H100, launch-bound). Stacking K models (``stack_module_state``) and
+running them as one (``vmap`` over ``functional_call``) turns K small launches into one wider
+one. Each trial keeps its own schedule, seed (weights, batch order, augmentation), step count
+and evaluations; SGD runs on the stacked tensors with per-trial LR and momentum vectors.
+
+A trial leaves the stack the moment it is done (target reached, pruned by its callback, its
+budget spent, or diverged) and a new one takes its place at the next evaluation boundary, so
+the stack stays full while there is work. New trials join only at multiples of
+``eval_every`` steps, which keeps every trial's evaluations on the same ticks.
+
+What is fused and what is not: SGD (with momentum / Nesterov), any LR and momentum schedule,
+Caffe's per-layer LR and decay multipliers, BatchNorm (running statistics are stacked too),
+augmentation (run per trial). Not fused: schedules that move the batch size (each trial would
+need its own batch shape) and the other optimizers; :func:`fusable` says why, and the study
+runner trains those one by one.
+
+Numbers: the stacked kernels (batched matmuls, grouped convolutions) round differently from the
+single-model ones in the last bit, so float32 weights agree to about 1e-7 after a step, not
+bitwise, and training at a high LR can amplify that until an evaluation lands on the other side
+of the target (seen: 1 of 12 LeNet schedules on digits ended 70 iterations apart). In float64
+(``TrainConfig(dtype="float64")``) the two engines give the same iterations to target, which
+the tests check on a CPU; on a GPU, expect float32's spread, one or two evaluations.
+
+Example:
+
+    .. testcode::
+
+        import optuna_clr
+        from optuna_clr.fused import FusedJob, train_fused
+        from optuna_clr.training import TrainConfig
+
+        task = optuna_clr.tasks.load("digits")
+        config = TrainConfig(max_iterations=600, eval_every=20, target_accuracy=0.95, batch_size=32, device="cpu")
+        jobs = [FusedJob(optuna_clr.Fixed(lr)) for lr in (0.02, 0.05, 0.1, 0.2)]
+        results = train_fused(task, "mlp", config, jobs, capacity=4)
+        print([r.iterations_to_target for r in results])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+import copy
+import dataclasses
+import time
+from typing import Any
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+from torch.func import functional_call
+from torch.func import stack_module_state
+from torch.func import vmap
+
+from optuna_clr import models
+from optuna_clr.schedules import Schedule
+from optuna_clr.tasks import Split
+from optuna_clr.tasks import Task
+from optuna_clr.training import Evaluation
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import TrainResult
+from optuna_clr.training import augment_batch
+from optuna_clr.training import resolve_device
+
+
+@dataclasses.dataclass
+class FusedJob:
+    """One trial for the fused engine. ``seed`` and ``max_iterations`` default to the config's."""
+
+    schedule: Schedule
+    seed: int | None = None
+    max_iterations: int | None = None
+    callback: Callable[[Evaluation], bool | None] | None = None
+    key: Any = None  # yours: handed back with the result
+
+
+def fusable(schedule: Schedule, config: TrainConfig) -> str | None:
+    """None if a trial with ``schedule`` can join a fused stack, else the reason it cannot."""
+    if config.optimizer not in ("sgd", "nesterov"):
+        return f"the fused engine implements SGD only, not {config.optimizer!r}"
+    if schedule.moves_batch_size:
+        return "the schedule moves the batch size, which differs between stacked trials"
+    if config.compile or config.precision != "fp32" or config.max_examples or config.max_seconds:
+        return "compile, bf16, max_examples and max_seconds are single-trial options"
+    return None
+
+
+class _Slot:
+    """A trial in the stack: its job and its own counters, generators and curve."""
+
+    def __init__(self, job: FusedJob, config: TrainConfig, n: int, device: torch.device, start: float) -> None:
+        self.job = job
+        self.seed = config.seed if job.seed is None else job.seed
+        self.budget = job.max_iterations or config.max_iterations
+        self.order_gen = torch.Generator().manual_seed(self.seed)
+        self.aug_gen = torch.Generator(device=device).manual_seed(self.seed + 1) if config.augment else None
+        self.order = torch.randperm(n, generator=self.order_gen)
+        self.position = 0
+        self.step = 0
+        self.examples = 0
+        self.curve: list[Evaluation] = []
+        self.best = 0.0
+        self.last = 0.0
+        self.start = start
+
+    def indices(self, batch: int, n: int) -> torch.Tensor:
+        if self.position + batch > n:
+            self.order = torch.randperm(n, generator=self.order_gen)
+            self.position = 0
+        idx = self.order[self.position : self.position + batch]
+        self.position += batch
+        return idx
+
+
+class _Stack:
+    """The stacked parameters, buffers and momentum of the trials in the slots."""
+
+    def __init__(self, template: nn.Module, config: TrainConfig) -> None:
+        self.base = copy.deepcopy(template).to("meta")
+        multipliers = getattr(template, "param_multipliers", {})
+        self.lr_scale = {name: multipliers.get(name, (1.0, 1.0))[0] for name, _ in template.named_parameters()}
+        self.decay = {
+            name: config.weight_decay * multipliers.get(name, (1.0, 1.0))[1] for name, _ in template.named_parameters()
+        }
+        self.params: dict[str, torch.Tensor] = {}
+        self.buffers: dict[str, torch.Tensor] = {}
+        self.momenta: dict[str, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return 0 if not self.params else next(iter(self.params.values())).shape[0]
+
+    def add(self, net: nn.Module) -> None:
+        params, buffers = stack_module_state([net])
+        for store, new in ((self.params, params), (self.buffers, buffers)):
+            for name, value in new.items():
+                value = value.detach()
+                store[name] = value if name not in store else torch.cat([store[name].detach(), value])
+        for name, p in params.items():
+            zero = torch.zeros_like(p.detach())
+            self.momenta[name] = zero if name not in self.momenta else torch.cat([self.momenta[name], zero])
+        for name in self.params:
+            self.params[name] = self.params[name].detach().requires_grad_(True)
+
+    def keep(self, rows: list[int]) -> None:
+        index = torch.tensor(rows, dtype=torch.long, device=next(iter(self.params.values())).device)
+        for store in (self.params, self.buffers, self.momenta):
+            for name, value in store.items():
+                store[name] = value.detach().index_select(0, index)
+        for name in self.params:
+            self.params[name].requires_grad_(True)
+
+    def forward(self, x: torch.Tensor, *, shared_input: bool, rows: list[int] | None = None) -> torch.Tensor:
+        params, buffers = self.params, self.buffers
+        if rows is not None:
+            index = torch.tensor(rows, dtype=torch.long, device=x.device)
+            params = {k: v.detach().index_select(0, index) for k, v in params.items()}
+            buffers = {k: v.index_select(0, index) for k, v in buffers.items()}
+
+        def one(p: dict, b: dict, xb: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.base, (p, b), (xb,))
+
+        return vmap(one, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
+
+    @torch.no_grad()
+    def sgd_step(self, lr: torch.Tensor, momentum: torch.Tensor, nesterov: bool) -> None:
+        """torch.optim.SGD's update, with a learning rate and a momentum per trial."""
+        shape = (-1,)
+        for name, p in self.params.items():
+            view = shape + (1,) * (p.dim() - 1)
+            d = p.grad
+            if self.decay[name]:
+                d = d.add(p, alpha=self.decay[name])
+            m = momentum.view(view)
+            buf = self.momenta[name]
+            buf.mul_(m).add_(d)  # from zero, the first update sets buf = d, as torch does
+            d = d.add(buf * m) if nesterov else buf
+            p.sub_(d * (lr.view(view) * self.lr_scale[name]))
+            p.grad = None
+
+
+@torch.no_grad()
+def _accuracies(stack: _Stack, split: Split, rows: list[int], batch_size: int) -> list[float]:
+    stack.base.eval()
+    correct = torch.zeros(len(rows), dtype=torch.int64, device=split.x.device)
+    for i in range(0, len(split), batch_size):
+        logits = stack.forward(split.x[i : i + batch_size], shared_input=True, rows=rows)
+        correct += (logits.argmax(-1) == split.y[i : i + batch_size]).sum(1)
+    stack.base.train()
+    return (correct.double() / len(split)).tolist()
+
+
+def train_fused(
+    task: Task,
+    model: models.ModelSpec,
+    config: TrainConfig,
+    jobs: Iterable[FusedJob] | Callable[[], FusedJob | None],
+    *,
+    capacity: int,
+    on_done: Callable[[FusedJob, TrainResult], None] | None = None,
+) -> list[TrainResult]:
+    """Train the jobs ``capacity`` at a time; see the module docstring.
+
+    Args:
+        jobs: a list of jobs, or a function that returns the next job (None: no more), called
+            whenever a place in the stack is free, so a study can ask for trials as they are needed.
+        on_done: called with each job and its result the moment it finishes.
+
+    Returns the results in the order the jobs finished.
+    """
+    if capacity < 1:
+        raise ValueError(f"capacity must be >= 1, got {capacity}")
+    if callable(jobs):
+        next_job = jobs
+    else:
+        pending = list(jobs)
+        next_job = lambda: pending.pop(0) if pending else None  # noqa: E731
+    device = resolve_device(config.device)
+    task = task.to(device, config.torch_dtype)
+    x_train, y_train = task.train.x, task.train.y
+    n = len(y_train)
+    if config.batch_size > n:
+        raise ValueError(f"batch size {config.batch_size} exceeds the {n} training images")
+    template = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0).to(config.torch_dtype)
+    stack = _Stack(template, config)
+    slots: list[_Slot] = []
+    window: list[torch.Tensor] = []  # per-step loss vectors since the last evaluation tick
+    finished: list[TrainResult] = []
+    exhausted = False
+    tick = 0
+    ce = vmap(F.cross_entropy)
+    nesterov = config.nesterov or config.optimizer == "nesterov"
+    default_momentum = 0.9 if config.momentum is None else config.momentum
+
+    def finish(rows: list[int], reasons: dict[int, str], reached: dict[int, bool], diverged: dict[int, int]) -> None:
+        done = sorted(reasons)
+        tests = _accuracies(stack, task.test, done, config.eval_batch_size) if task.test is not None else None
+        for j, row in enumerate(done):
+            slot = slots[row]
+            ok = reached.get(row, False)
+            last = slot.curve[-1] if slot.curve else None
+            result = TrainResult(
+                reached=ok,
+                iterations_to_target=slot.step if ok else None,
+                examples_to_target=slot.examples if ok else None,
+                seconds_to_target=last.seconds if ok and last else None,
+                best_accuracy=slot.best,
+                final_accuracy=slot.last,
+                test_accuracy=None if tests is None or row in diverged else tests[j],
+                iterations=slot.step,
+                examples_seen=slot.examples,
+                epochs=slot.examples / n,
+                seconds=time.perf_counter() - slot.start,
+                stop_reason=reasons[row],
+                diverged_at=diverged.get(row),
+                curve=slot.curve,
+            )
+            finished.append(result)
+            if on_done is not None:
+                on_done(slot.job, result)
+        keep = [i for i in range(len(slots)) if i not in reasons]
+        slots[:] = [slots[i] for i in keep]
+        for i in range(len(window)):
+            window[i] = window[i][keep] if keep else window[i][:0]
+        if keep:
+            stack.keep(keep)
+        else:
+            stack.params, stack.buffers, stack.momenta = {}, {}, {}
+
+    while True:
+        # fill free places, only on evaluation boundaries so every trial's evaluations share ticks
+        if tick % config.eval_every == 0 and not window:
+            while len(slots) < capacity and not exhausted:
+                job = next_job()
+                if job is None:
+                    exhausted = True
+                    break
+                if reason := fusable(job.schedule, config):
+                    raise ValueError(f"{job.schedule!r} cannot be fused: {reason}")
+                slot = _Slot(job, config, n, device, time.perf_counter())
+                net = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=slot.seed)
+                stack.add(net.to(device, config.torch_dtype))
+                slots.append(slot)
+        if not slots:
+            if exhausted:
+                break
+            tick += 1  # wait for the next boundary (only reached if a job list was empty)
+            continue
+
+        idx = torch.stack([s.indices(config.batch_size, n) for s in slots]).to(device, non_blocking=True)
+        x, y = x_train[idx], y_train[idx]
+        if config.augment:
+            x = torch.stack([augment_batch(x[k], s.aug_gen) for k, s in enumerate(slots)])
+        lr = torch.tensor([s.job.schedule.lr(s.step) for s in slots], dtype=x.dtype).to(device, non_blocking=True)
+        moms = [s.job.schedule.momentum(s.step) for s in slots]
+        momentum = torch.tensor([default_momentum if m is None else m for m in moms], dtype=x.dtype).to(device, non_blocking=True)
+        losses = ce(stack.forward(x, shared_input=False), y)
+        losses.sum().backward()
+        stack.sgd_step(lr, momentum, nesterov)
+        window.append(losses.detach())
+        tick += 1
+        for s in slots:
+            s.step += 1
+            s.examples += config.batch_size
+
+        due = [k for k, s in enumerate(slots) if s.step % config.eval_every == 0 or s.step >= s.budget]
+        if not due:
+            continue
+        # --- evaluation: the only host reads ---
+        history = torch.stack(window).cpu()  # steps x trials
+        accs = _accuracies(stack, task.valid, due, config.eval_batch_size)
+        reasons: dict[int, str] = {}
+        reached: dict[int, bool] = {}
+        diverged: dict[int, int] = {}
+        now = time.perf_counter()
+        for j, k in enumerate(due):
+            slot = slots[k]
+            w = min(len(history), slot.step)
+            mine = history[-w:, k]
+            finite = torch.isfinite(mine)
+            if not bool(finite.all()):
+                diverged[k] = slot.step - w + int((~finite).nonzero()[0])
+                reasons[k] = "diverged"
+                continue
+            acc = accs[j]
+            ev = Evaluation(slot.step, acc, float(mine.mean()), slot.job.schedule.lr(slot.step - 1), slot.examples, now - slot.start)
+            slot.curve.append(ev)
+            slot.last, slot.best = acc, max(slot.best, acc)
+            stop = bool(slot.job.callback(ev)) if slot.job.callback is not None else False
+            if config.target_accuracy is not None and acc >= config.target_accuracy:
+                reasons[k], reached[k] = "target", True
+            elif stop:
+                reasons[k] = "callback"
+            elif slot.step >= slot.budget:
+                reasons[k] = "max_iterations"
+        if len(due) == len(slots) or tick % config.eval_every == 0:
+            window.clear()
+        if reasons:
+            finish(due, reasons, reached, diverged)
+    return finished

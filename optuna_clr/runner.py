@@ -1,0 +1,206 @@
+"""Running a study: one trial at a time, K fused trials at a time, and the end of a worker.
+
+:func:`optimize` is ``study.optimize`` for an :class:`~optuna_clr.IterationsToTarget`
+objective, plus two things:
+
+* ``parallel=K`` trains K trials at once on one device with the fused engine
+  (:mod:`optuna_clr.fused`): the sampler is asked for a trial whenever a place in the stack is
+  free (use ``TPESampler(constant_liar=True)`` so running trials are not asked again), each
+  trial reports and is pruned on its own, and trials the engine cannot fuse (batch-size
+  schedules, optimizers other than SGD) are trained one by one in between.
+* With a storage that has heartbeats, a worker that has run its trials waits until no trial in
+  the study is left running before it returns: a trial whose worker died goes stale, is
+  marked failed and re-queued (``RetryFailedTrialCallback``), and this worker runs the retry.
+  Nothing is lost when the last worker standing outlives the grace period.
+
+``n_trials`` counts the trials this call runs, as in ``study.optimize``; trials already in the
+storage stay there, so running again continues the same study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+import threading
+import time
+from typing import Any
+import warnings
+
+import optuna
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages._heartbeat import is_heartbeat_enabled
+from optuna.trial import TrialState
+
+from optuna_clr.fused import FusedJob
+from optuna_clr.fused import fusable
+from optuna_clr.fused import train_fused
+from optuna_clr.objective import IterationsToTarget
+from optuna_clr.objective import OutOfMemory
+from optuna_clr.objective import _is_out_of_memory
+from optuna_clr.objective import TrialJob
+from optuna_clr.training import TrainResult
+
+
+Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+
+def optimize(
+    study: optuna.Study,
+    objective: IterationsToTarget,
+    *,
+    n_trials: int,
+    parallel: int = 1,
+    catch: Sequence[type[Exception]] = (OutOfMemory,),
+    callbacks: Sequence[Callback] = (),
+    show_progress_bar: bool = False,
+    wait_for_stale: bool = True,
+) -> None:
+    """Run ``n_trials`` trials of ``objective`` in ``study``; see the module docstring."""
+    if n_trials < 0:
+        raise ValueError(f"n_trials must be >= 0, got {n_trials}")
+    if parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    if parallel == 1:
+        study.optimize(objective, n_trials=n_trials, catch=tuple(catch), callbacks=list(callbacks),
+                       show_progress_bar=show_progress_bar)
+    else:
+        _optimize_fused(study, objective, n_trials, parallel, tuple(catch), list(callbacks), show_progress_bar)
+    if wait_for_stale:
+        finish_stale_trials(study, objective, catch=catch, callbacks=callbacks)
+
+
+def finish_stale_trials(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    *,
+    catch: Sequence[type[Exception]] = (OutOfMemory,),
+    callbacks: Sequence[Callback] = (),
+    poll: float | None = None,
+) -> None:
+    """Wait while trials of the study run elsewhere; run the retries of those that go stale."""
+    storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return
+    assert isinstance(storage, BaseHeartbeat)
+    poll = poll or max(0.5, storage.get_heartbeat_interval() / 2)  # type: ignore[operator]
+    while True:
+        fail_stale_trials(study)
+        open_trials = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+        if any(t.state == TrialState.WAITING for t in open_trials):
+            study.optimize(objective, n_trials=1, catch=tuple(catch), callbacks=list(callbacks))
+        elif open_trials:
+            time.sleep(poll)
+        else:
+            return
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Optuna's ``fail_stale_trials`` (marked experimental, stable since 2.9) without its warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+class _Heartbeats:
+    """Heartbeats for trials told by hand (``study.optimize`` beats for its own)."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.storage = study._storage
+        self.enabled = is_heartbeat_enabled(self.storage)
+        self.running: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeats:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        interval = self.storage.get_heartbeat_interval()
+        while not self._stop.is_set():
+            for trial_id in list(self.running):
+                self.storage.record_heartbeat(trial_id)
+            self._stop.wait(interval)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _optimize_fused(
+    study: optuna.Study,
+    objective: IterationsToTarget,
+    n_trials: int,
+    parallel: int,
+    catch: tuple[type[Exception], ...],
+    callbacks: list[Callback],
+    show_progress_bar: bool,
+) -> None:
+    asked = 0
+    open_jobs: dict[int, TrialJob] = {}
+    bar = None
+    if show_progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_trials, desc=f"trials ({parallel} at a time)", unit="trial")
+
+    def tell(job: TrialJob, result: TrainResult | None, error: BaseException | None = None) -> None:
+        trial = job.trial
+        open_jobs.pop(trial._trial_id, None)
+        heartbeats.running.discard(trial._trial_id)
+        if error is not None:
+            trial.set_user_attr("fail_reason", str(error))
+            frozen = study.tell(trial, state=TrialState.FAIL)
+        else:
+            try:
+                frozen = study.tell(trial, objective.end(job, result))  # type: ignore[arg-type]
+            except optuna.TrialPruned:
+                frozen = study.tell(trial, state=TrialState.PRUNED)
+        for callback in callbacks:
+            callback(study, frozen)
+        if bar is not None:
+            bar.update(1)
+            try:
+                bar.set_postfix(best=study.best_value)
+            except ValueError:
+                pass
+
+    def next_job() -> FusedJob | None:
+        nonlocal asked
+        while asked < n_trials:
+            fail_stale_trials(study)
+            trial = study.ask()
+            asked += 1
+            job = objective.begin(trial)
+            heartbeats.running.add(trial._trial_id)
+            if fusable(job.schedule, objective.config) is None:
+                open_jobs[trial._trial_id] = job
+                return FusedJob(job.schedule, max_iterations=job.max_iterations, callback=job.on_eval, key=job)
+            try:  # not fusable: train it alone, now
+                result = objective.run(job.schedule, callback=job.on_eval, max_iterations=job.max_iterations)
+            except catch as error:  # type: ignore[misc]
+                tell(job, None, error)
+                continue
+            tell(job, result)
+        return None
+
+    with _Heartbeats(study) as heartbeats:
+        try:
+            train_fused(
+                objective.task, objective.model, objective.config, next_job,
+                capacity=parallel, on_done=lambda fj, result: tell(fj.key, result),
+            )
+        except BaseException as error:  # Ctrl-C, out of memory...: leave no trial running
+            if _is_out_of_memory(error):
+                error = OutOfMemory(f"out of memory with {parallel} trials stacked: {error}. Lower --parallel or batch_size.")
+            for job in list(open_jobs.values()):
+                tell(job, None, error if isinstance(error, Exception) else RuntimeError(f"interrupted: {error!r}"))
+            if isinstance(error, catch):
+                return
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
