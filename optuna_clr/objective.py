@@ -232,13 +232,15 @@ class IterationsToTarget:
         seed: int | None = None,
         callback: Callable[[Evaluation], bool | None] | None = None,
         max_iterations: int | None = None,
+        overrides: dict[str, Any] | None = None,
         progress_label: str = "",
     ) -> TrainResult:
         """Train one schedule, no Optuna involved (``result.iterations_to_target`` is None when
-        the target was not reached)."""
+        the target was not reached). ``overrides`` changes :class:`TrainConfig` fields for this
+        run (e.g. ``{"optimizer": "adam"}``)."""
         seed = self.config.seed if seed is None else seed
         config = dataclasses.replace(
-            self.config, seed=seed, max_iterations=max_iterations or self.iterations_for(schedule)
+            self.config, seed=seed, max_iterations=max_iterations or self.iterations_for(schedule), **(overrides or {})
         )
         bar = None
         if self.show_progress_bar:

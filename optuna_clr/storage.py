@@ -26,6 +26,7 @@ from pathlib import Path
 import re
 import time
 from typing import Any
+import warnings
 
 import optuna
 from optuna.storages import BaseStorage
@@ -43,7 +44,9 @@ class StorageError(RuntimeError):
 
 def _retry_callback(max_retry: int) -> Any:
     cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
-    return cls(max_retry=max_retry)
+    with warnings.catch_warnings():  # experimental in name only: stable since Optuna 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return cls(max_retry=max_retry)
 
 
 def redact(url: str) -> str:
@@ -131,7 +134,9 @@ def open_storage(
     elif url.startswith("postgresql"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except ModuleNotFoundError as error:
         raise StorageError(
             f"the database driver for {redact(url)} is not installed ({error}); for PostgreSQL: "

@@ -1,0 +1,325 @@
+"""The ``optuna-clr`` command: range-test, optimize, compare, report.
+
+Each subcommand takes a study file (``studies/*.toml``) and overrides; this module only parses
+arguments and calls the library. ``optuna-clr <command> --help`` explains every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import os
+from pathlib import Path
+import subprocess
+import sys
+from typing import Any
+
+import optuna
+
+from optuna_clr import report
+from optuna_clr.range_test import RangeTestResult
+from optuna_clr.range_test import lr_range_test
+from optuna_clr.runner import optimize
+from optuna_clr.storage import DEFAULT_URL
+from optuna_clr.storage import StorageError
+from optuna_clr.storage import open_storage
+from optuna_clr.studyfile import StudyFile
+from optuna_clr.studyfile import StudyFileError
+from optuna_clr.tasks import DataError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study_file", type=Path, help="the study file (TOML), e.g. studies/digits.toml")
+    p.add_argument("--storage", default=DEFAULT_URL,
+                   help="Optuna storage URL: sqlite:///file.db (default %(default)s), "
+                        "postgresql://user:password@host/db (many machines), journal:///file.log (many processes)")
+    p.add_argument("--study-name", help="study name in the storage (default: [study] name from the file)")
+    p.add_argument("--device", help="training device: auto (CUDA if available), cpu, cuda, cuda:1 (default: from the file)")
+    p.add_argument("--data-dir", help="folder with the data set in torchvision's layout (default: [task] data_dir, then $OPTUNA_CLR_DATA)")
+    p.add_argument("--seed", type=int, help="seed for the validation split, weights, batch order and sampler (default: from the file)")
+    p.add_argument("--artifact-dir", type=Path,
+                   help="folder for figures Optuna stores as artifacts (default: optuna_clr_artifacts beside a SQLite file, "
+                        "else in the working folder); give the same to optuna-dashboard --artifact-dir")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for reports and figures (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown when stderr is a terminal)")
+
+
+def _workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-trials", type=int, help="trials this run adds to the study (default: [study] n_trials)")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="train this many trials at once on the device (default: %(default)s)")
+    p.add_argument("--engine", choices=("vmap", "processes"), default="vmap",
+                   help="how --parallel shares the device: vmap stacks the models in one process (small nets), "
+                        "processes starts that many worker processes on the same storage (wide nets); default %(default)s")
+    p.add_argument("--heartbeat", type=int, default=10,
+                   help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is failed "
+                        "and retried by another worker (0: off; default %(default)s)")
+    p.add_argument("--grace", type=int, default=60, help="seconds without a heartbeat before a trial counts as dead (default %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optuna-clr",
+        description="Find the learning-rate schedule that reaches a target accuracy in the fewest iterations.",
+        epilog="Inspect results with: optuna-dashboard sqlite:///optuna_clr.db --artifact-dir optuna_clr_artifacts",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("range-test", help="run the LR range test and store its bounds in the study",
+                       description="Train while the LR ramps from [range_test] min_lr to max_lr; print and store the "
+                                   "suggested base_lr, best_lr and max_lr, and save the plot.")
+    _common(p)
+    p.add_argument("--repeats", type=int, help="seeds to run; suggestions are their medians (default: [range_test] repeats)")
+
+    p = sub.add_parser("optimize", help="search the schedule space (resumes a study that exists)",
+                       description="Run the range test if the study has none, narrow the space with it, and run trials. "
+                                   "Rerunning adds --n-trials more trials to the same study; trials already done stay.")
+    _common(p)
+    _workers(p)
+
+    p = sub.add_parser("compare", help="CLR versus a tuned fixed LR, with seeds and a bootstrap interval",
+                       description="Tune a fixed-LR arm and a cyclical arm with the same trial budget, retrain each "
+                                   "winner (and the file's baselines) with several seeds, and write a report with "
+                                   "figures into --out, also attached to both studies for optuna-dashboard.")
+    _common(p)
+    _workers(p)
+    p.add_argument("--seeds", type=int, help="seeds for retraining each winner (default: [compare] seeds)")
+
+    p = sub.add_parser("report", help="write a study's report from the storage (no training)",
+                       description="Summarise the study (best trial per family, curves, range test, trials.csv), and its "
+                                   "comparison if compare ran; attach the figures and the report to the studies.")
+    _common(p)
+    return parser
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def _study_file(args: argparse.Namespace) -> StudyFile:
+    sf = StudyFile.load(args.study_file)
+    return sf.with_overrides(
+        study__name=args.study_name,
+        study__seed=args.seed,
+        study__n_trials=getattr(args, "n_trials", None),
+        training__device=args.device,
+        task__data_dir=args.data_dir,
+        range_test__repeats=getattr(args, "repeats", None),
+        compare__seeds=getattr(args, "seeds", None),
+    )
+
+
+def _artifact_dir(args: argparse.Namespace) -> Path:
+    if args.artifact_dir:
+        return args.artifact_dir
+    if args.storage.startswith("sqlite:///"):
+        return Path(args.storage[len("sqlite:///"):]).parent / "optuna_clr_artifacts"
+    return Path("optuna_clr_artifacts")
+
+
+def _storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
+    beat = getattr(args, "heartbeat", 0) or None
+    return open_storage(args.storage, heartbeat_interval=beat, grace_period=getattr(args, "grace", None) if beat else None)
+
+
+def _open_study(sf: StudyFile, storage: Any, name: str | None = None) -> optuna.Study:
+    study = optuna.create_study(study_name=name or sf.study["name"], storage=storage, direction="minimize",
+                                pruner=sf.make_pruner(), load_if_exists=True)
+    if study.direction != optuna.study.StudyDirection.MINIMIZE:
+        raise StudyFileError(f"study {study.study_name!r} in the storage maximizes; optuna_clr studies minimize "
+                             "iterations to target: pick another --study-name")
+    return study
+
+
+def ensure_range_test(sf: StudyFile, study: optuna.Study, store: Any, *, rerun: bool = False) -> RangeTestResult | None:
+    """The study's range test: the stored one if its settings match the file, else a new run."""
+    if not sf.range_test["enabled"]:
+        return None
+    kwargs = sf.range_test_kwargs()
+    stored = RangeTestResult.from_study(study)
+    wanted = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "task")}
+    if stored is not None and not rerun and all(stored.settings.get(k) == v for k, v in wanted.items()
+                                                 if k in stored.settings and v is not None):
+        print(f"range test: using the one stored in study {study.study_name!r}: {stored.message}")
+        return stored
+    print(f"range test: {kwargs['task']} / {kwargs['model']}, LR {kwargs['min_lr']:g} to {kwargs['max_lr']:g} ...", flush=True)
+    result = lr_range_test(**kwargs)
+    result.attach(study, artifact_store=store)
+    print(f"range test: {'clear' if result.clear else 'NOT CLEAR'}: {result.message}")
+    return result
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    cells = [[h for h, _ in columns]] + [[str(r[k]) for _, k in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    for j, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def cmd_range_test(args: argparse.Namespace) -> int:
+    sf = _study_file(args)
+    if not sf.range_test["enabled"]:
+        sf = sf.with_overrides(range_test__enabled=True)
+    store = report.artifact_store(_artifact_dir(args))
+    study = _open_study(sf, _storage(args))
+    result = ensure_range_test(sf, study, store, rerun=True)
+    folder = args.out / study.study_name
+    folder.mkdir(parents=True, exist_ok=True)
+    result.plot().savefig(folder / "range_test.png", dpi=100)  # type: ignore[union-attr]
+    for key in ("base_lr", "best_lr", "max_lr"):
+        spread = (result.spread or {}).get(key)  # type: ignore[union-attr]
+        extra = f"  (seeds: {', '.join(f'{v:.4g}' for v in spread['values'] if v is not None)})" if spread else ""
+        value = getattr(result, key)
+        print(f"  {key:8s} {value:.4g}{extra}" if value is not None else f"  {key:8s} -")
+    print(f"plot: {folder / 'range_test.png'}")
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    sf = _study_file(args)
+    progress = _progress(args)
+    store = report.artifact_store(_artifact_dir(args))
+    storage = _storage(args)
+    objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
+    study = _open_study(sf, storage)
+    prior = ensure_range_test(sf, study, store)
+    space = sf.make_space(objective)
+    if prior is not None and sf.range_test["narrow"]:
+        space = space.narrow(prior, margin=sf.range_test["margin"])
+    study.sampler = sf.make_sampler(prior, parallel=args.parallel)
+    objective.space = space
+    study.set_user_attr("space", space.to_dict())
+    study.set_user_attr("study_file", sf.to_dict())
+    n_trials = sf.study["n_trials"]
+    before = len(study.trials)
+    print(f"study {study.study_name!r} in {args.storage}: {before} trials so far, running {n_trials} more", flush=True)
+    if args.engine == "processes" and args.parallel > 1:
+        _run_processes(args, sf, n_trials)
+    else:
+        optimize(study, objective, n_trials=n_trials, parallel=args.parallel, show_progress_bar=progress)
+    _summary(study, args)
+    return 0
+
+
+def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> None:
+    """--engine processes: that many workers on the same storage, sharing the trials."""
+    shares = [n_trials // args.parallel + (i < n_trials % args.parallel) for i in range(args.parallel)]
+    command = [sys.executable, "-m", "optuna_clr.cli", "optimize", str(args.study_file), "--storage", args.storage,
+               "--study-name", sf.study["name"], "--no-progress", "--heartbeat", str(args.heartbeat), "--grace", str(args.grace),
+               "--artifact-dir", str(_artifact_dir(args)), "--out", str(args.out)]
+    for flag, value in (("--device", args.device), ("--data-dir", args.data_dir), ("--seed", args.seed)):
+        if value is not None:
+            command += [flag, str(value)]
+    workers = [subprocess.Popen(command + ["--n-trials", str(n)], stdout=subprocess.DEVNULL) for n in shares if n]
+    failed = [w.args for w in workers if w.wait() != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(workers)} worker processes failed; run one alone to see why")
+
+
+def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
+    rows = report.family_table(study)
+    if all(r["value"] is None for r in rows):
+        print("no completed trials yet")
+        return
+    for r in rows:
+        r["value"] = "-" if r["value"] is None else f"{r['value']:,.0f}" + ("" if r["reached"] else " (not reached)")
+        r["test_accuracy"] = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.4f}"
+    print()
+    _print_table(rows, [("family", "family"), ("trials", "trials"), ("pruned", "pruned"), ("best to target", "value"),
+                        ("trial", "trial"), ("test acc", "test_accuracy"), ("schedule", "schedule")])
+    best = study.best_trial
+    print(f"\nbest: trial {best.number}, {best.value:,.0f} {best.user_attrs.get('unit', 'iterations')} to "
+          f"{best.user_attrs.get('target_accuracy')} validation accuracy")
+    print(f"see it: optuna-dashboard {args.storage} --artifact-dir {_artifact_dir(args)}")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    sf = _study_file(args)
+    progress = _progress(args)
+    store = report.artifact_store(_artifact_dir(args))
+    storage = _storage(args)
+    objective = sf.make_objective(show_progress_bar=progress and args.parallel == 1)
+    name = sf.study["name"]
+    prior = ensure_range_test(sf, _open_study(sf, storage), store)
+    c = sf.compare
+    fixed_space = sf.make_space(objective, families=["fixed"], lr=c["fixed_lr"])
+    cyclical_space = sf.make_space(objective, families=c["families"])
+    if prior is not None and sf.range_test["narrow"]:
+        fixed_space = fixed_space if c["fixed_lr"] else fixed_space.narrow(prior, margin=sf.range_test["margin"])
+        cyclical_space = cyclical_space.narrow(prior, margin=sf.range_test["margin"])
+    seeds = [sf.study["seed"] + i for i in range(c["seeds"])]
+    n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
+    comparison = report.compare(
+        name=name, storage=storage, objective=objective, fixed_space=fixed_space, cyclical_space=cyclical_space,
+        make_sampler=lambda arm: sf.make_sampler(prior, parallel=args.parallel), make_pruner=sf.make_pruner,
+        n_trials=n_trials, seeds=seeds, baselines=sf.baselines, range_test=prior, parallel=args.parallel,
+        settings={"study file": str(args.study_file), "trials per arm": n_trials, "task": sf.task["name"],
+                  "model": sf.training["model"], "optimizer": sf.training["optimizer"],
+                  "batch size": sf.training["batch_size"], "storage": args.storage},
+        progress=lambda message: print(message, flush=True), show_progress_bar=progress,
+    )
+    folder = args.out / f"{name}-compare"
+    path = report.write_report(comparison, folder, range_test=prior)
+    for arm in comparison.arms:
+        if arm.study_name:
+            report.attach(optuna.load_study(study_name=arm.study_name, storage=storage), folder, store,
+                          note_title=f"{arm.name} arm of the comparison")
+    print()
+    print(path.read_text().split("\n### ")[0])
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    sf = _study_file(args)
+    storage = _storage(args)
+    store = report.artifact_store(_artifact_dir(args))
+    name = sf.study["name"]
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    written = []
+    if name in names:
+        study = optuna.load_study(study_name=name, storage=storage)
+        folder = args.out / name
+        written.append(report.write_study_report(study, folder))
+        report.attach(study, folder, store)
+    arms = [f"{name}-{arm}" for arm in report.ARMS if f"{name}-{arm}" in names]
+    stored = next((optuna.load_study(study_name=a, storage=storage).user_attrs.get(report.COMPARISON_ATTR) for a in arms), None)
+    if stored:
+        comparison = report.Comparison.from_dict(stored)
+        folder = args.out / f"{name}-compare"
+        rt = RangeTestResult.from_study(optuna.load_study(study_name=arms[0], storage=storage))
+        written.append(report.write_report(comparison, folder, range_test=rt))
+        for a in arms:
+            report.attach(optuna.load_study(study_name=a, storage=storage), folder, store)
+    if not written:
+        print(f"no study named {name!r} (or {name}-fixed / {name}-cyclical) in {args.storage}; run optimize or compare first",
+              file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"report: {path}")
+    return 0
+
+
+COMMANDS = {"range-test": cmd_range_test, "optimize": cmd_optimize, "compare": cmd_compare, "report": cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are kept in {args.storage}; run the same command again to continue",
+              file=sys.stderr)
+        return 130
+    except (StudyFileError, DataError, StorageError, ValueError) as error:
+        if os.environ.get("OPTUNA_CLR_DEBUG"):
+            raise
+        print(f"optuna-clr: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
