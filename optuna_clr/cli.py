@@ -23,6 +23,7 @@ from optuna_clr.runner import optimize
 from optuna_clr.storage import DEFAULT_URL
 from optuna_clr.storage import StorageError
 from optuna_clr.storage import open_storage
+from optuna_clr.storage import redact
 from optuna_clr.studyfile import StudyFile
 from optuna_clr.studyfile import StudyFileError
 from optuna_clr.tasks import DataError
@@ -48,9 +49,10 @@ def _workers(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-trials", type=int, help="trials this run adds to the study (default: [study] n_trials)")
     p.add_argument("--parallel", type=int, default=1,
                    help="train this many trials at once on the device (default: %(default)s)")
-    p.add_argument("--engine", choices=("vmap", "processes"), default="vmap",
-                   help="how --parallel shares the device: vmap stacks the models in one process (small nets), "
-                        "processes starts that many worker processes on the same storage (wide nets); default %(default)s")
+    p.add_argument("--engine", choices=("auto", "vmap", "processes"), default="auto",
+                   help="how --parallel shares the device: vmap stacks the models in one process (small nets on a GPU), "
+                        "processes starts that many worker processes on the same storage (wide nets, and any net on a "
+                        "CPU, where stacked convolutions are slow); auto: vmap on CUDA, processes on a CPU (default)")
     p.add_argument("--heartbeat", type=int, default=10,
                    help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is failed "
                         "and retried by another worker (0: off; default %(default)s)")
@@ -162,8 +164,9 @@ def cmd_range_test(args: argparse.Namespace) -> int:
     sf = _study_file(args)
     if not sf.range_test["enabled"]:
         sf = sf.with_overrides(range_test__enabled=True)
+    storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
     store = report.artifact_store(_artifact_dir(args))
-    study = _open_study(sf, _storage(args))
+    study = _open_study(sf, storage)
     result = ensure_range_test(sf, study, store, rerun=True)
     folder = args.out / study.study_name
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,8 +183,8 @@ def cmd_range_test(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     sf = _study_file(args)
     progress = _progress(args)
-    store = report.artifact_store(_artifact_dir(args))
     storage = _storage(args)
+    store = report.artifact_store(_artifact_dir(args))
     objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
     study = _open_study(sf, storage)
     prior = ensure_range_test(sf, study, store)
@@ -194,12 +197,19 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     study.set_user_attr("study_file", sf.to_dict())
     n_trials = sf.study["n_trials"]
     before = len(study.trials)
-    print(f"study {study.study_name!r} in {args.storage}: {before} trials so far, running {n_trials} more", flush=True)
-    if args.engine == "processes" and args.parallel > 1:
+    print(f"study {study.study_name!r} in {redact(args.storage)}: {before} trials so far, running {n_trials} more", flush=True)
+    engine = args.engine
+    if engine == "auto":
+        engine = "vmap" if objective.device.type == "cuda" else "processes"
+    if engine == "processes" and args.parallel > 1:
         _run_processes(args, sf, n_trials)
     else:
         optimize(study, objective, n_trials=n_trials, parallel=args.parallel, show_progress_bar=progress)
     _summary(study, args)
+    if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        folder = report.write_study_report(study, args.out / study.study_name).parent
+        report.attach(study, folder, store)  # the summary as the study's dashboard note
+        print(f"report: {folder / 'report.md'}")
     return 0
 
 
@@ -232,15 +242,15 @@ def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
     best = study.best_trial
     print(f"\nbest: trial {best.number}, {best.value:,.0f} {best.user_attrs.get('unit', 'iterations')} to "
           f"{best.user_attrs.get('target_accuracy')} validation accuracy")
-    print(f"see it: optuna-dashboard {args.storage} --artifact-dir {_artifact_dir(args)}")
+    print(f"see it: optuna-dashboard {redact(args.storage)} --artifact-dir {_artifact_dir(args)}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     sf = _study_file(args)
     progress = _progress(args)
-    store = report.artifact_store(_artifact_dir(args))
     storage = _storage(args)
-    objective = sf.make_objective(show_progress_bar=progress and args.parallel == 1)
+    store = report.artifact_store(_artifact_dir(args))
+    objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
     name = sf.study["name"]
     prior = ensure_range_test(sf, _open_study(sf, storage), store)
     c = sf.compare
@@ -249,15 +259,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if prior is not None and sf.range_test["narrow"]:
         fixed_space = fixed_space if c["fixed_lr"] else fixed_space.narrow(prior, margin=sf.range_test["margin"])
         cyclical_space = cyclical_space.narrow(prior, margin=sf.range_test["margin"])
+    parallel = args.parallel
+    if parallel > 1 and (args.engine == "processes" or (args.engine == "auto" and objective.device.type != "cuda")):
+        print("compare trains its arms with the vmap engine only; on this device that is slower than one at a time, "
+              "so --parallel is ignored (use --engine vmap to force it)")
+        parallel = 1
     seeds = [sf.study["seed"] + i for i in range(c["seeds"])]
     n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
     comparison = report.compare(
         name=name, storage=storage, objective=objective, fixed_space=fixed_space, cyclical_space=cyclical_space,
-        make_sampler=lambda arm: sf.make_sampler(prior, parallel=args.parallel), make_pruner=sf.make_pruner,
-        n_trials=n_trials, seeds=seeds, baselines=sf.baselines, range_test=prior, parallel=args.parallel,
+        make_sampler=lambda arm: sf.make_sampler(prior, parallel=parallel), make_pruner=sf.make_pruner,
+        n_trials=n_trials, seeds=seeds, baselines=sf.baselines, range_test=prior, parallel=parallel,
         settings={"study file": str(args.study_file), "trials per arm": n_trials, "task": sf.task["name"],
                   "model": sf.training["model"], "optimizer": sf.training["optimizer"],
-                  "batch size": sf.training["batch_size"], "storage": args.storage},
+                  "batch size": sf.training["batch_size"], "storage": redact(args.storage)},
         progress=lambda message: print(message, flush=True), show_progress_bar=progress,
     )
     folder = args.out / f"{name}-compare"
@@ -292,9 +307,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         rt = RangeTestResult.from_study(optuna.load_study(study_name=arms[0], storage=storage))
         written.append(report.write_report(comparison, folder, range_test=rt))
         for a in arms:
-            report.attach(optuna.load_study(study_name=a, storage=storage), folder, store)
+            report.attach(optuna.load_study(study_name=a, storage=storage), folder, store,
+                          note_title=f"{a.rsplit('-', 1)[1]} arm of the comparison")
     if not written:
-        print(f"no study named {name!r} (or {name}-fixed / {name}-cyclical) in {args.storage}; run optimize or compare first",
+        print(f"no study named {name!r} (or {name}-fixed / {name}-cyclical) in {redact(args.storage)}; run optimize or compare first",
               file=sys.stderr)
         return 2
     for path in written:
@@ -311,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished trials are kept in {args.storage}; run the same command again to continue",
+        print(f"\ninterrupted: finished trials are kept in {redact(args.storage)}; run the same command again to continue",
               file=sys.stderr)
         return 130
     except (StudyFileError, DataError, StorageError, ValueError) as error:

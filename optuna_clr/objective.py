@@ -287,7 +287,6 @@ class IterationsToTarget:
                 "use objective.run(schedule) to train a single schedule"
             )
         schedule = self.space.suggest(trial)
-        trial.set_user_attr("schedule", schedule.to_dict())
         trial.set_user_attr("unit", self.unit)
         tracker = TargetTracker(
             trial,

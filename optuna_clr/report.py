@@ -466,21 +466,39 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
 def attach(study: optuna.Study, folder: str | Path, artifact_store: Any, *, note_title: str | None = None) -> dict[str, str]:
     """Upload the PNGs in ``folder`` as artifacts of ``study`` and save ``report.md`` as its
     optuna-dashboard note, with the images pointing at the uploaded artifacts. Returns the
-    artifact ids by file name. Without optuna-dashboard installed, only the artifacts are saved."""
-    from optuna.artifacts import upload_artifact
+    artifact ids by file name. The previous report's artifacts are removed, so reattaching
+    does not pile up copies; the range-test plot already attached to the study is reused.
+    Without optuna-dashboard installed, only the artifacts are saved."""
+    import json
 
+    from optuna.artifacts import upload_artifact
+    from optuna.artifacts.exceptions import ArtifactNotFound
+
+    for old in study.user_attrs.get("report_artifacts", {}).values():
+        if old == study.user_attrs.get("range_test_plot"):
+            continue
+        try:
+            artifact_store.remove(old)
+        except ArtifactNotFound:
+            pass
+        # what optuna-dashboard's own delete does: hide the artifact's entry in the study
+        study._storage.set_study_system_attr(study._study_id, f"artifacts:{old}", json.dumps(None))
     folder = Path(folder)
     ids = {}
     for png in sorted(folder.glob("*.png")):
-        ids[png.name] = upload_artifact(artifact_store=artifact_store, file_path=str(png), study_or_trial=study)
+        if png.name == "range_test.png" and study.user_attrs.get("range_test_plot"):
+            ids[png.name] = study.user_attrs["range_test_plot"]
+        else:
+            ids[png.name] = upload_artifact(artifact_store=artifact_store, file_path=str(png), study_or_trial=study)
     study.set_user_attr("report_artifacts", ids)
-    text = (folder / "report.md").read_text()
-    for name, artifact_id in ids.items():
-        text = text.replace(f"]({name})", f"](/artifacts/{study._study_id}/{artifact_id})")
     try:
         import optuna_dashboard
+        from optuna_dashboard.artifact import get_artifact_path
     except ModuleNotFoundError:
         return ids
+    text = (folder / "report.md").read_text()
+    for name, artifact_id in ids.items():
+        text = text.replace(f"]({name})", f"]({get_artifact_path(study, artifact_id)})")
     optuna_dashboard.save_note(study, (f"# {note_title}\n\n" if note_title else "") + text)
     return ids
 

@@ -28,6 +28,7 @@ import warnings
 
 import optuna
 from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
@@ -87,11 +88,39 @@ def finish_stale_trials(
         fail_stale_trials(study)
         open_trials = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
         if any(t.state == TrialState.WAITING for t in open_trials):
-            study.optimize(objective, n_trials=1, catch=tuple(catch), callbacks=list(callbacks))
+            _run_waiting_trial(study, objective, tuple(catch), callbacks)
         elif open_trials:
             time.sleep(poll)
         else:
             return
+
+
+def _run_waiting_trial(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    catch: tuple[type[Exception], ...],
+    callbacks: Sequence[Callback],
+) -> None:
+    """Run a queued trial (a retry) unless another worker took it first. ``study.optimize`` would
+    then create a new trial instead, and each idle worker would run one more than it was asked."""
+    trial_id = study._pop_waiting_trial_id()  # the first half of Study.ask; Optuna has no public pop
+    if trial_id is None:
+        return
+    trial = optuna.Trial(study, trial_id)
+    value, state = None, None
+    with get_heartbeat_thread(trial_id, study._storage):
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except catch:
+            state = TrialState.FAIL
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+    frozen = study.tell(trial, value, state=state)
+    for callback in callbacks:
+        callback(study, frozen)
 
 
 def fail_stale_trials(study: optuna.Study) -> None:

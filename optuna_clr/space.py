@@ -198,7 +198,8 @@ class ScheduleSpace:
         return max(1, round(epochs * self.iterations_per_epoch))
 
     def suggest(self, trial: optuna.Trial) -> S.Schedule:
-        """Draw a schedule for ``trial`` (its family first, then that family's parameters)."""
+        """Draw a schedule for ``trial`` (its family first, then that family's parameters) and
+        record it as the trial's ``schedule`` user attr (its ``to_dict()``)."""
         d = self.distributions
 
         def p(name: str) -> Any:
@@ -208,7 +209,10 @@ class ScheduleSpace:
             return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
 
         family = p("family")
-        return self.build(family, {name: p(name) for name in FAMILY_PARAMS[family]})
+        schedule = self.build(family, {name: p(name) for name in FAMILY_PARAMS[family]})
+        # the exact schedule, for the dashboard, reports and the cycle-aware pruner
+        trial.set_user_attr("schedule", schedule.to_dict())
+        return schedule
 
     def build(self, family: str, params: dict[str, Any]) -> S.Schedule:
         """The schedule that a trial with ``family`` and ``params`` (the names above) trains."""

@@ -81,6 +81,8 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
+            if beat is not None and trial.datetime_start is not None and beat < trial.datetime_start.timestamp():
+                continue  # a retry copies its failed predecessor's attrs, that trial's last beat too
             if beat is not None and now - beat > self._grace_period:
                 stale.append(trial._trial_id)
         return stale
@@ -108,7 +110,10 @@ def open_storage(
     if url.startswith("journal://") or url.endswith((".log", ".journal")):
         path = Path(url[len("journal:///"):] if url.startswith("journal:///") else url.removeprefix("journal://"))
         if not path.parent.exists():
-            raise StorageError(f"cannot open journal storage {url}: the folder {path.parent} does not exist; create it first")
+            raise StorageError(
+                f"cannot open journal storage {url}: the folder {path.parent} does not exist; create it first "
+                "(as with sqlite URLs, journal:///relative/path.log is relative, journal:////absolute/path.log absolute)"
+            )
         backend_cls = getattr(optuna.storages.journal, "JournalFileBackend", None) or optuna.storages.JournalFileStorage
         return HeartbeatJournalStorage(
             backend_cls(str(path)), heartbeat_interval=heartbeat_interval, grace_period=grace_period,

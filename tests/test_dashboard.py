@@ -1,0 +1,259 @@
+"""What optuna-dashboard shows of an optuna-clr study, with no extra step (issue 6).
+
+The real CLI (``optimize`` then ``compare``) fills a real SQLite storage and artifact folder in
+a temporary working folder; the real dashboard app (``optuna_dashboard.wsgi``) serves them on a
+free localhost port through a real WSGI server; the tests read the dashboard's own HTTP API as
+its web page does: ``/api/studies``, ``/api/studies/<study_id>`` (trials with params,
+intermediate values, user attrs and artifacts; the study's user attrs, artifacts and note) and
+the artifact downloads ``/artifacts/<study_id>/<artifact_id>`` and
+``/artifacts/<study_id>/<trial_id>/<artifact_id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import io
+import json
+import re
+import shlex
+import threading
+from typing import Any
+import urllib.error
+import urllib.request
+from wsgiref.simple_server import WSGIRequestHandler
+from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import make_server
+
+from optuna.artifacts import FileSystemArtifactStore
+import pytest
+
+from optuna_clr import cli
+from optuna_clr.space import FAMILY_PARAMS
+
+
+optuna_dashboard = pytest.importorskip("optuna_dashboard")
+
+pytestmark = pytest.mark.slow
+
+PNG = b"\x89PNG\r\n\x1a\n"
+NAME = "dash"
+STUDY = f"""
+[study]
+name = "{NAME}"
+n_trials = 4
+seed = 0
+
+[training]
+model = "mlp"
+batch_size = 32
+target_accuracy = 0.95
+max_iterations = 300
+eval_every = 10
+
+[space]
+families = ["fixed", "triangular2"]
+lr = [0.005, 1.0]
+step_size_epochs = [1.0, 4.0]
+
+[range_test]
+min_lr = 0.0
+max_lr = 1.0
+epochs = 2
+
+[compare]
+n_trials = 3
+seeds = 2
+"""
+FIGURES = {"curves", "schedules", "iterations", "range_test"}  # the comparison report's figures
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def _serve(app: Any) -> Iterator[str]:
+    """``app`` on a free localhost port, in a background thread; yields the base URL."""
+    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class Dashboard:
+    """HTTP client of a running optuna-dashboard."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ids = {s["study_name"]: s["study_id"] for s in self.get_json("/api/studies")["study_summaries"]}
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def get_json(self, path: str) -> Any:
+        status, headers, body = self.get(path)
+        assert status == 200, f"GET {path}: HTTP {status}: {body[:300]!r}"
+        assert headers["Content-Type"].startswith("application/json")
+        return json.loads(body)
+
+    def study(self, name: str) -> dict[str, Any]:
+        return self.get_json(f"/api/studies/{self.ids[name]}")
+
+    def png(self, path: str) -> bytes:
+        status, headers, body = self.get(path)
+        assert status == 200, f"GET {path}: HTTP {status}: {body[:300]!r}"
+        assert headers["Content-Type"] == "image/png", headers
+        assert body.startswith(PNG), f"GET {path} is not a PNG: {body[:16]!r}"
+        return body
+
+
+def _attrs(serialized: dict[str, Any]) -> dict[str, str]:
+    """User attrs as the dashboard shows them: key -> the displayed string."""
+    return {a["key"]: a["value"] for a in serialized["user_attrs"]}
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    """optimize + compare through the CLI, then ``optuna-dashboard <storage> --artifact-dir <dir>``
+    exactly as the CLI tells the user to run it."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    (folder / "dash.toml").write_text(STUDY)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        out = io.StringIO()
+        for command in ("optimize", "compare", "report"):  # report reattaches everything once more
+            with contextlib.redirect_stdout(out):
+                code = cli.main([command, "dash.toml", "--no-progress"])
+            assert code == 0, f"optuna-clr {command} exited with {code}:\n{out.getvalue()}"
+        # the command the CLI prints for the user, taken word for word
+        line = next(line for line in out.getvalue().splitlines() if line.startswith("see it: optuna-dashboard "))
+        storage_url, flag, artifact_dir = shlex.split(line)[3:6]
+        assert flag == "--artifact-dir"
+        # what `optuna-dashboard <storage_url> --artifact-dir <artifact_dir>` builds (optuna_dashboard/_cli.py)
+        app = optuna_dashboard.wsgi(storage_url, artifact_store=FileSystemArtifactStore(artifact_dir))
+        with _serve(app) as url:
+            yield Dashboard(url)
+
+
+def test_the_study_list_has_the_study_and_both_compare_arms(dashboard: Dashboard) -> None:
+    assert {NAME, f"{NAME}-fixed", f"{NAME}-cyclical"} <= set(dashboard.ids)
+
+
+@pytest.mark.parametrize("name", [NAME, f"{NAME}-fixed", f"{NAME}-cyclical"])
+def test_each_trial_shows_family_params_error_curve_and_attrs(dashboard: Dashboard, name: str) -> None:
+    detail = dashboard.study(name)
+    trained = [t for t in detail["trials"] if t["state"] in ("Complete", "Pruned")]
+    assert trained, f"no trained trials in {name}: {[t['state'] for t in detail['trials']]}"
+    families = set()
+    for t in trained:
+        params = {p["name"]: p["param_external_value"] for p in t["params"]}
+        family = params.get("family")
+        assert family in FAMILY_PARAMS, params
+        families.add(family)
+        assert set(params) == {"family", *FAMILY_PARAMS[family]}, (family, params)
+
+        attrs = _attrs(t)
+        assert {"schedule", "reached", "best_accuracy", "accuracy_curve"} <= set(attrs), sorted(attrs)
+        assert json.loads(attrs["schedule"])["family"] == family
+        assert attrs["reached"] in ("True", "False")
+        curve = json.loads(attrs["accuracy_curve"])  # short enough here to be shown whole (1,024 characters)
+        assert curve, f"trial {t['number']} of {name} has an empty accuracy_curve"
+        errors = [(v["step"], v["value"]) for v in t["intermediate_values"]]
+        assert [s for s, _ in errors] == [s for s, _ in curve]
+        assert [e for _, e in errors] == pytest.approx([1.0 - a for _, a in curve], abs=1e-9)
+        assert float(attrs["best_accuracy"]) == pytest.approx(max(a for _, a in curve))
+        if t["state"] == "Complete" and attrs["reached"] == "True":
+            assert t["values"] == [curve[-1][0]]  # iterations to target: the step of the last evaluation
+        elif t["state"] == "Complete":
+            assert t["values"][0] > 300  # censored: above the budget
+    if name.endswith("-fixed"):
+        assert families == {"fixed"}
+    assert detail["has_intermediate_values"] is True
+
+
+def _schedule_plots(dashboard: Dashboard, name: str) -> None:
+    detail = dashboard.study(name)
+    study_id = dashboard.ids[name]
+    trained = [t for t in detail["trials"] if t["state"] in ("Complete", "Pruned")]
+    for t in trained:
+        plots = [a for a in t["artifacts"] if a["filename"] == f"schedule_trial{t['number']}.png"]
+        assert len(plots) == 1, f"trial {t['number']} of {name}: artifacts {t['artifacts']}"
+        assert plots[0]["mimetype"] == "image/png"
+        dashboard.png(f"/artifacts/{study_id}/{t['trial_id']}/{plots[0]['artifact_id']}")
+
+
+def test_each_trial_of_optimize_has_its_schedule_plot(dashboard: Dashboard) -> None:
+    _schedule_plots(dashboard, NAME)
+
+
+@pytest.mark.parametrize("arm", ["fixed", "cyclical"])
+def test_each_trial_of_a_compare_arm_has_its_schedule_plot(dashboard: Dashboard, arm: str) -> None:
+    _schedule_plots(dashboard, f"{NAME}-{arm}")
+
+
+def test_the_study_shows_the_range_test_plot(dashboard: Dashboard) -> None:
+    detail = dashboard.study(NAME)
+    attrs = _attrs(detail)
+    assert "range_test" in attrs
+    artifact_id = attrs["range_test_plot"]
+    meta = {a["artifact_id"]: a for a in detail["artifacts"]}
+    assert artifact_id in meta, detail["artifacts"]
+    assert meta[artifact_id]["filename"] == "range_test.png" and meta[artifact_id]["mimetype"] == "image/png"
+    dashboard.png(f"/artifacts/{dashboard.ids[NAME]}/{artifact_id}")
+
+
+@pytest.mark.parametrize("arm", ["fixed", "cyclical"])
+def test_each_compare_arm_has_the_report_as_note_with_working_figures(dashboard: Dashboard, arm: str) -> None:
+    name = f"{NAME}-{arm}"
+    study_id = dashboard.ids[name]
+    detail = dashboard.study(name)
+    note = detail["note"]["body"]
+    assert detail["note"]["version"] >= 1
+    assert f"# {arm} arm of the comparison" in note
+    assert f"# {NAME}: CLR versus a tuned fixed LR" in note and "speed-up" in note and "bootstrap interval" in note
+
+    artifacts = {a["artifact_id"]: a for a in detail["artifacts"]}
+    assert {f"{f}.png" for f in FIGURES} <= {a["filename"] for a in artifacts.values()}
+    assert all(a["mimetype"] == "image/png" for a in artifacts.values())
+    assert json.loads(_attrs(detail)["report_artifacts"]) == {
+        a["filename"]: a["artifact_id"] for a in artifacts.values() if a["filename"][:-4] in FIGURES
+    }
+
+    links = dict(re.findall(r"!\[([^\]]*)\]\(([^)\s]+)\)", note))
+    assert set(links) == FIGURES, links
+    for figure, link in links.items():
+        found = re.fullmatch(rf"/artifacts/{study_id}/([0-9a-fA-F-]+)", link)
+        assert found, f"{figure}: {link} is not an artifact URL of study {study_id}"
+        assert artifacts[found.group(1)]["filename"] == f"{figure}.png"
+        dashboard.png(link)
+
+
+def test_the_optimize_study_has_its_summary_as_note(dashboard: Dashboard) -> None:
+    detail = dashboard.study(NAME)
+    note = detail["note"]["body"]
+    assert f"# {NAME}" in note and "| family | trials (pruned) |" in note
+    for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", note):
+        dashboard.png(link)
+
+
+@pytest.mark.parametrize("name", [NAME, f"{NAME}-fixed", f"{NAME}-cyclical"])
+def test_reattaching_reports_does_not_pile_up_artifacts(dashboard: Dashboard, name: str) -> None:
+    names = [a["filename"] for a in dashboard.study(name)["artifacts"]]
+    assert len(names) == len(set(names)), names
+
+
+def test_an_unknown_artifact_is_not_found(dashboard: Dashboard) -> None:
+    # the downloads above are real lookups, not a route that answers anything
+    status, _, _ = dashboard.get(f"/artifacts/{dashboard.ids[NAME]}/00000000-0000-0000-0000-000000000000")
+    assert status == 404

@@ -1,0 +1,321 @@
+"""Faults, through the real ``optuna-clr`` command: missing or corrupt data, bad study files, bad
+storage URLs, a trial out of memory or diverging, and a study interrupted (Ctrl-C) or killed.
+
+Each error is one clear line and exit code 2, raised before any training; an interrupted or
+killed study keeps what it finished and resumes when the same command runs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+from optuna.trial import TrialState
+import pytest
+import torch
+
+from optuna_clr import cli
+from optuna_clr import models
+from optuna_clr.storage import open_storage
+
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+SMALL = """
+[study]
+name = "faults"
+n_trials = 3
+seed = 0
+
+[task]
+name = "digits"
+
+[training]
+model = "mlp"
+optimizer = "sgd"
+batch_size = 32
+target_accuracy = 0.95
+max_iterations = 300
+eval_every = 10
+device = "cpu"
+
+[space]
+families = ["fixed", "triangular2"]
+lr = [0.005, 1.0]
+step_size_epochs = [1.0, 4.0]
+
+[range_test]
+min_lr = 0.0
+max_lr = 1.0
+epochs = 1
+"""
+
+NO_RANGE_TEST = SMALL.split("[range_test]")[0].replace("seed = 0", 'seed = 0\nsampler = "tpe"') + """
+[range_test]
+enabled = false
+"""
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # in-process training on one thread: tiny models gain nothing from two, and on a busy 2-core
+    # machine two threads spin-waiting on each other run several times slower
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(folder: Path, text: str, *edits: tuple[str, str], name: str = "study.toml") -> Path:
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def db(folder: Path) -> str:
+    return f"sqlite:///{folder / 'study.db'}"
+
+
+def trials_in(storage: str | optuna.storages.BaseStorage, name: str = "faults") -> list[optuna.trial.FrozenTrial]:
+    """The study's trials, [] while it does not exist (a reader without heartbeats)."""
+    if isinstance(storage, str):
+        storage = open_storage(storage)
+    try:
+        return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=True)
+    except KeyError:
+        return []
+
+
+def run(*argv: object) -> int:
+    return cli.main([str(a) for a in argv])
+
+
+# --- data ---
+
+
+@pytest.mark.parametrize("given", ["missing folder", "no folder"])
+def test_missing_data_stops_before_training_and_names_the_layout(workdir, capfd, monkeypatch, given):
+    monkeypatch.delenv("OPTUNA_CLR_DATA", raising=False)
+    study_file = write(workdir, SMALL, ('name = "digits"', 'name = "mnist"'))
+    flags = ["--data-dir", workdir / "nowhere"] if given == "missing folder" else []
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", *flags) == 2
+    out, err = capfd.readouterr()
+    assert "optuna-clr: error:" in err and "Traceback" not in err + out
+    assert "<root>/MNIST/raw/train-images-idx3-ubyte.gz" in err  # the layout expected
+    assert ("--data-dir" in err and "OPTUNA_CLR_DATA" in err) if given == "no folder" else "missing:" in err
+    assert "range test" not in out and trials_in(db(workdir)) == []
+
+
+def test_corrupt_data_file_is_named_before_training(workdir, capfd, data_dir):
+    copy = workdir / "mnist"
+    shutil.copytree(data_dir / "mnist", copy)
+    bad = copy / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(bad.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    bad.write_bytes(bytes(content))
+    study_file = write(workdir, SMALL, ('name = "digits"', 'name = "mnist"'))
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--data-dir", copy) == 2
+    out, err = capfd.readouterr()
+    assert f"corrupt: {bad} (MD5 differs" in err and "Traceback" not in err + out
+    assert "train-images-idx3-ubyte.gz" not in err.split("Expected")[0]  # only the bad file is blamed
+    assert "range test" not in out and trials_in(db(workdir)) == []
+
+
+# --- study files (tests/test_cli.py covers unknown family and model, low > high, zero and
+# negative training counts, unknown keys and epochs-with-steps) ---
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (('optimizer = "sgd"', 'optimizer = "adamw2"'), "[training] optimizer: unknown optimizer 'adamw2'"),
+        (("epochs = 1", "steps = -5"), "[range_test] steps: must be > 1, got -5"),
+        (("epochs = 1", "steps = 0"), "[range_test] steps: must be > 1, got 0"),
+        (("[range_test]", "[rangetest]\nsteps = 3\n\n[range_test]"), "[rangetest]: unknown section"),
+        (("step_size_epochs = [1.0, 4.0]", "step_size_epochs = [4.0, 1.0]"), "[space] step_size_epochs: low 4.0 > high 1.0"),
+        (("step_size_epochs = [1.0, 4.0]", "step_size_epochs = [0.0, 4.0]"), "[space] step_size_epochs: must be > 0"),
+        (("target_accuracy = 0.95", "target_accuracy = 95"), "[training] target_accuracy: must be <= 1"),
+        (("target_accuracy = 0.95\n", ""), "[training] target_accuracy: is required"),
+        (("seed = 0", 'seed = 0\nsampler = "bayes"'), "[study] sampler: unknown sampler 'bayes'"),
+        (("seed = 0", 'seed = 0\npruner = "target+asha"'), "[study] pruner: unknown pruner 'target+asha'"),
+        (("max_lr = 1.0", "max_lr = 0.0"), "[range_test] max_lr: must be > 0"),
+        (("n_trials = 3", "n_trials = three"), "not valid TOML"),
+    ],
+)
+def test_study_file_errors_name_the_field(workdir, capfd, edit, message):
+    study_file = write(workdir, SMALL, edit, name="bad.toml")
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress") == 2
+    out, err = capfd.readouterr()
+    assert message in err and "bad.toml" in err and "Traceback" not in err + out
+    assert not (workdir / "study.db").exists()  # nothing opened before the file was checked
+
+
+def test_bad_overrides_and_missing_file_are_errors(workdir, capfd):
+    study_file = write(workdir, SMALL)
+    assert run("optimize", study_file, "--no-progress", "--n-trials", -1) == 2
+    assert "[study] n_trials: must be >= 0, got -1" in capfd.readouterr().err
+    assert run("optimize", workdir / "nope.toml", "--no-progress") == 2
+    assert "no study file at" in capfd.readouterr().err
+
+
+# --- storages ---
+
+PASSWORD = "s3cret-Pa55"
+
+
+def bad_urls(tmp: Path) -> list[tuple[str, str]]:
+    urls = [
+        (f"postgresql://optuna:{PASSWORD}@127.0.0.1:1/optuna_clr", "cannot open storage postgresql"),
+        ("sqlit:///x.db", "cannot open storage sqlit:///x.db"),
+        ("not-a-url", "'not-a-url' is not a storage URL"),
+        ("sqlite:///" + str(tmp / "no" / "such" / "folder.db"), "does not exist"),
+        ("journal:///" + str(tmp / "no" / "such" / "study.log"), "does not exist"),
+    ]
+    server = os.environ.get("OPTUNA_CLR_TEST_POSTGRES")
+    if server:  # a real server, the wrong password
+        scheme, rest = server.split("://", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        urls.append((f"{scheme}://{user}:{PASSWORD}@{rest.split('@', 1)[1]}", "password authentication failed"))
+    return urls
+
+
+def test_storage_url_errors_are_one_clear_line(workdir, capfd):
+    study_file = write(workdir, SMALL)
+    for url, message in bad_urls(workdir):
+        started = time.monotonic()
+        assert run("optimize", study_file, "--storage", url, "--no-progress") == 2, url
+        out, err = capfd.readouterr()
+        assert message in err, (url, err)
+        assert err.startswith("optuna-clr: error:") and err.count("\n") == 1, err
+        assert "Traceback" not in err + out and PASSWORD not in err + out
+        assert "range test" not in out
+        assert time.monotonic() - started < 20  # an unreachable server is not waited for long
+
+
+# --- trials that fail ---
+
+
+def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(workdir, capfd, monkeypatch):
+    built = []
+
+    def first_one_too_big(image_shape, num_classes):
+        # a real allocation failure: the first model asks for a ~256 TB weight matrix
+        built.append(1)
+        width = 10**12 if len(built) == 1 else 64
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, width), torch.nn.ReLU(),
+                                   torch.nn.Linear(width, num_classes))
+
+    monkeypatch.setitem(models._REGISTRY, "first_one_too_big", first_one_too_big)
+    study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "first_one_too_big"'))
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress") == 0
+    trials = trials_in(db(workdir))
+    assert [t.state for t in trials][0] == TrialState.FAIL and len(trials) == 3
+    reason = trials[0].user_attrs["fail_reason"]
+    assert "out of memory" in reason and "Lower batch_size" in reason
+    assert all(t.state in FINISHED for t in trials[1:])  # the study went on
+    assert "best: trial" in capfd.readouterr().out
+
+
+def test_divergence_prunes_with_the_reason(workdir, capfd):
+    study_file = write(workdir, NO_RANGE_TEST, ('families = ["fixed", "triangular2"]', 'families = ["fixed"]'),
+                       ("lr = [0.005, 1.0]", "lr = [1e5, 1e6]"))
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 2) == 0
+    trials = trials_in(db(workdir))
+    assert [t.state for t in trials] == [TrialState.PRUNED] * 2
+    assert all(t.user_attrs["pruned_reason"].startswith("diverged: non-finite training loss") for t in trials)
+    assert "no completed trials yet" in capfd.readouterr().out
+
+
+# --- interrupted and killed studies ---
+
+
+def start(folder: Path, study_file: Path, url: str, *flags: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "optuna_clr.cli", "optimize", str(study_file), "--storage", url,
+               "--no-progress", *flags]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_mid_trial(process: subprocess.Popen, reader: optuna.storages.BaseStorage, budget: int, timeout: float = 120) -> optuna.trial.FrozenTrial:
+    """Wait until a trial has finished and the next is in its first half; return that one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        trials = trials_in(reader)
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
+                   and max(t.intermediate_values) <= budget // 2]
+        if running and any(t.state in FINISHED for t in trials):
+            return running[0]
+        if process.poll() is not None:
+            pytest.fail(f"optimize exited early ({process.returncode}):\n{process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"no trial in progress after {timeout} s:\n{process.communicate()}")
+
+
+LONG = (("target_accuracy = 0.95", "target_accuracy = 1.0"), ("max_iterations = 300", "max_iterations = 1500"),
+        ("eval_every = 10", "eval_every = 100"), ("n_trials = 3", "n_trials = 20"))
+"""Trials that never reach the target: each trains its whole budget, and the run outlasts the test."""
+
+
+def test_ctrl_c_keeps_finished_trials_and_the_rerun_resumes(workdir, capfd):
+    study_file = write(workdir, SMALL, *LONG)
+    url = db(workdir)
+    reader = open_storage(url)  # creates the tables before the worker starts
+    process = start(workdir, study_file, url)
+    mid = wait_mid_trial(process, reader, budget=1500)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    # the last word is ours (before it, Optuna logs the interrupted trial as failed)
+    assert err.strip().splitlines()[-1].startswith("interrupted: finished trials are kept in sqlite:///")
+    trials = trials_in(reader)
+    assert TrialState.RUNNING not in {t.state for t in trials}
+    assert trials[mid.number].state == TrialState.FAIL  # the interrupted trial, closed as failed
+    done = {t.number: t.value for t in trials if t.state in FINISHED}
+    assert done
+
+    assert run("optimize", study_file, "--storage", url, "--no-progress", "--n-trials", 1) == 0
+    assert "range test: using the one stored" in capfd.readouterr().out
+    after = trials_in(reader)
+    assert len(after) == len(trials) + 1 and after[-1].state in FINISHED
+    assert {t.number: t.value for t in after if t.number in done} == done
+
+
+def test_killed_run_is_retried_on_rerun_and_loses_nothing(workdir, capfd):
+    study_file = write(workdir, SMALL, *LONG)
+    url = db(workdir)
+    beat = ("--heartbeat", "1", "--grace", "2")
+    reader = open_storage(url)  # creates the tables before the worker starts
+    process = start(workdir, study_file, url, *beat)
+    mid = wait_mid_trial(process, reader, budget=1500)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    trials = trials_in(reader)
+    assert trials[mid.number].state == TrialState.RUNNING  # killed mid-trial: nobody closed it
+    done = {t.number: t.value for t in trials if t.state in FINISHED}
+    assert done
+
+    assert run("optimize", study_file, "--storage", url, "--no-progress", "--n-trials", 1, *beat) == 0
+    after = trials_in(reader)
+    states = {t.number: t.state for t in after}
+    assert states[mid.number] == TrialState.FAIL and TrialState.RUNNING not in states.values(), states
+    retries = [t for t in after if t.system_attrs.get("failed_trial") == mid.number]
+    assert len(retries) == 1 and retries[0].state in FINISHED and retries[0].params == mid.params
+    assert {t.number: t.value for t in after if t.number in done} == done  # no finished trial lost
+    # the rerun's one trial was the retry, or a new trial and then the retry while it waited
+    assert len(after) - len(trials) in (1, 2)

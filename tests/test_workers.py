@@ -1,0 +1,274 @@
+"""Real ``optuna-clr optimize`` worker processes sharing one storage: PostgreSQL and JournalStorage.
+
+Several workers run at once on one study; then one is killed (SIGKILL) in the middle of a trial
+and every trial must still be accounted for: the dead worker's trial goes stale, is marked FAIL
+and retried by a survivor, and nothing that finished is lost.
+
+The PostgreSQL tests need a server: ``.ci/run`` starts one and sets ``OPTUNA_CLR_TEST_POSTGRES``
+(``postgresql://user:password@host:port/db``); without it they are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+import pytest
+import torch
+
+from optuna_clr import cli
+from optuna_clr.runner import fail_stale_trials
+from optuna_clr.storage import HEARTBEAT_ATTR
+from optuna_clr.storage import open_storage
+
+
+POSTGRES_ENV = "OPTUNA_CLR_TEST_POSTGRES"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+# Digits, a small MLP; {target}, {max_iterations} and {eval_every} differ between the tests.
+STUDY = """
+[study]
+name = "workers"
+n_trials = 2
+seed = 0
+
+[training]
+model = "mlp"
+batch_size = 32
+target_accuracy = {target}
+max_iterations = {max_iterations}
+eval_every = {eval_every}
+device = "cpu"
+
+[space]
+families = ["fixed", "triangular2"]
+lr = [0.005, 1.0]
+step_size_epochs = [1.0, 4.0]
+
+[range_test]
+min_lr = 0.0
+max_lr = 1.0
+epochs = 1
+"""
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # in-process training on one thread: tiny models gain nothing from two, and on a busy 2-core
+    # machine two threads spin-waiting on each other run several times slower
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(params=["postgresql", "journal"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The storage URL: a fresh journal file, or the test server (the study name keeps tests apart)."""
+    if request.param == "journal":
+        yield "journal:///" + str(tmp_path / "study.log")  # journal:/// + /abs/path
+        return
+    value = os.environ.get(POSTGRES_ENV)
+    if not value:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user:password@host:port/db "
+                    "(.ci/run starts one and sets it)")
+    yield value
+
+
+@pytest.fixture
+def study_name(url: str) -> Iterator[str]:
+    """A fresh study name; the study is deleted afterwards (a PostgreSQL database outlives the test)."""
+    name = f"workers-{uuid.uuid4().hex[:12]}"
+    yield name
+    try:
+        optuna.delete_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        pass
+
+
+def write_study(folder: Path, file_name: str, *, target: float = 0.95, max_iterations: int = 300,
+                eval_every: int = 10) -> Path:
+    path = folder / file_name
+    path.write_text(STUDY.format(target=target, max_iterations=max_iterations, eval_every=eval_every))
+    return path
+
+
+class Worker:
+    """One ``optuna-clr optimize`` process; its output goes to a file shown when a test fails."""
+
+    def __init__(self, folder: Path, tag: str, study_file: Path, url: str, study_name: str, n_trials: int,
+                 *flags: str) -> None:
+        self.tag = tag
+        self.out = folder / f"{tag}.out"
+        command = [
+            sys.executable, "-m", "optuna_clr.cli", "optimize", str(study_file), "--storage", url,
+            "--study-name", study_name, "--n-trials", str(n_trials), "--no-progress",
+            "--artifact-dir", str(folder / "artifacts"), "--out", str(folder / "reports"), *flags,
+        ]
+        # one thread each: the workers share the machine's cores
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        with open(self.out, "w") as out:
+            self.process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def output(self) -> str:
+        return f"--- worker {self.tag} (exit {self.process.poll()}) ---\n{self.out.read_text()[-3000:]}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def wait_all(workers: list[Worker], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"worker {worker.tag} still running after {timeout} s\n" + "\n".join(w.output() for w in workers))
+    failed = [w for w in workers if w.process.returncode != 0]
+    assert not failed, "\n".join(w.output() for w in failed)
+
+
+def poll_until(condition: Callable[[], object], workers: list[Worker], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        dead = [w for w in workers if w.process.poll() is not None]
+        if dead:
+            pytest.fail(f"a worker exited while waiting for {what}\n" + "\n".join(w.output() for w in workers))
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}\n" + "\n".join(w.output() for w in workers))
+
+
+def range_test_once(folder: Path, study_file: Path, url: str, study_name: str) -> optuna.Study:
+    """Store the study's range test first, so the workers reuse it instead of racing to run it."""
+    assert cli.main(["range-test", str(study_file), "--storage", url, "--study-name", study_name,
+                     "--out", str(folder / "reports"), "--artifact-dir", str(folder / "artifacts")]) == 0
+    # a reader without heartbeats: it never fails a trial itself
+    return optuna.load_study(study_name=study_name, storage=open_storage(url))
+
+
+def test_workers_share_one_study(url, study_name, workers, tmp_path):
+    n = 4
+    study_file = write_study(tmp_path, "study.toml")
+    study = range_test_once(tmp_path, study_file, url, study_name)
+    # heartbeats on (a worker done with its trials waits for the others'), beating often so it polls often
+    workers += [Worker(tmp_path, f"w{i}", study_file, url, study_name, n, "--heartbeat", "1", "--grace", "10")
+                for i in range(3)]
+    wait_all(workers, timeout=120)
+
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 3 * n, "\n".join(w.output() for w in workers)
+    assert sorted(t.number for t in trials) == list(range(3 * n))  # unique numbers, none skipped
+    assert {t.state for t in trials} <= set(FINISHED), [(t.number, t.state) for t in trials]
+    assert all("schedule" in t.user_attrs for t in trials)
+    password = url.split("://", 1)[1].split("@", 1)[0].partition(":")[2] if "@" in url else None
+    for worker in workers:  # each reused the stored range test and ran its share
+        text = worker.out.read_text()
+        assert "using the one stored" in text and f"running {n} more" in text
+        assert not password or f":{password}@" not in text  # the URL is printed with its password hidden
+
+
+def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_path):
+    # Trials never reach accuracy 1.0, so each runs its whole budget and none is pruned. The
+    # victim evaluates every 150 steps and the survivors every 100: a trial's first report tells
+    # whose it is.
+    n, budget = 2, 1500
+    victim_every, survivor_every = 150, 100
+    victim_file = write_study(tmp_path, "victim.toml", target=1.0, max_iterations=budget, eval_every=victim_every)
+    survivor_file = write_study(tmp_path, "survivor.toml", target=1.0, max_iterations=budget, eval_every=survivor_every)
+    study = range_test_once(tmp_path, survivor_file, url, study_name)
+    beat = ("--heartbeat", "1", "--grace", "3")
+    victim = Worker(tmp_path, "victim", victim_file, url, study_name, 4, *beat)
+    workers += [victim] + [Worker(tmp_path, f"survivor{i}", survivor_file, url, study_name, n, *beat) for i in range(2)]
+
+    def first_step(trial: optuna.trial.FrozenTrial) -> int | None:
+        return min(trial.intermediate_values, default=None)
+
+    def victim_mid_trial() -> optuna.trial.FrozenTrial | None:
+        # the victim has finished a trial and is early in its next one
+        trials = study.get_trials(deepcopy=False)
+        if not any(t.state in FINISHED and first_step(t) == victim_every for t in trials):
+            return None
+        running = [t for t in trials if t.state == TrialState.RUNNING and first_step(t) == victim_every
+                   and max(t.intermediate_values) <= budget // 2]
+        return running[0] if running else None
+
+    mid = poll_until(victim_mid_trial, workers, timeout=90, what="the victim to be in the middle of a trial")
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    at_kill = {t.number: t for t in study.get_trials(deepcopy=True)}
+    assert at_kill[mid.number].state == TrialState.RUNNING  # the kill landed mid-trial
+    wait_all(workers[1:], timeout=120)
+
+    trials = study.get_trials(deepcopy=False)
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(trials)))
+    states = {t.number: t.state for t in trials}
+    assert TrialState.RUNNING not in states.values() and TrialState.WAITING not in states.values(), states
+    # the killed trial is the only failure, and its retry finished
+    assert [t.number for t in trials if t.state == TrialState.FAIL] == [mid.number], states
+    retries = [t for t in trials if "failed_trial" in t.system_attrs]
+    assert len(retries) == 1, states
+    retry = retries[0]
+    assert retry.system_attrs["failed_trial"] == mid.number and retry.system_attrs["retry_history"] == [mid.number]
+    assert retry.state in FINISHED and retry.params == mid.params
+    # nothing that had finished when the victim died was lost or changed
+    for number, before in at_kill.items():
+        if before.state in FINISHED:
+            assert states[number] == before.state and trials[numbers.index(number)].value == before.value
+    # every finished trial is the victim's (finished before it died) or a survivor's
+    finished = [t for t in trials if t.state in FINISHED]
+    by_victim = [t for t in finished if first_step(t) == victim_every]
+    by_survivors = [t for t in finished if first_step(t) == survivor_every]
+    assert {t.number for t in by_victim} == {k for k, t in at_kill.items() if t.state in FINISHED and first_step(t) == victim_every}
+    assert len(by_victim) >= 1
+    # each survivor ran its n trials (the retry among them, or after them while it waited)
+    assert len(by_survivors) in (2 * n, 2 * n + 1) and retry in by_survivors
+    assert len(finished) == len(by_victim) + len(by_survivors) == len(trials) - 1
+
+
+def test_journal_retry_is_not_failed_for_its_predecessors_heartbeat(tmp_path):
+    """A retry copies the failed trial's system attrs, its last heartbeat included; that old beat
+    must not make the retry look stale the moment a worker picks it up (before its own first
+    beat), while a retry whose own heartbeat stops is failed and retried again."""
+    storage = open_storage("journal:///" + str(tmp_path / "study.log"), heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(storage=storage, direction="minimize")
+    with warnings.catch_warnings():  # heartbeats without Study.optimize: the trials are told by hand here
+        warnings.simplefilter("ignore", UserWarning)
+        trial = study.ask()
+        storage.record_heartbeat(trial._trial_id)
+        time.sleep(1.5)  # its worker died
+        fail_stale_trials(study)
+        assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.FAIL, TrialState.WAITING]
+        retry = study.ask()  # a worker picks the retry up, before its first heartbeat
+        assert retry.number == 1 and HEARTBEAT_ATTR in study.get_trials(deepcopy=False)[1].system_attrs
+        fail_stale_trials(study)
+        assert study.get_trials(deepcopy=False)[1].state == TrialState.RUNNING
+        storage.record_heartbeat(retry._trial_id)
+        time.sleep(1.5)  # and that worker died too
+        fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.WAITING]
+    assert trials[2].system_attrs["retry_history"] == [0, 1]
