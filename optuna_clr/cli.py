@@ -49,10 +49,10 @@ def _workers(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-trials", type=int, help="trials this run adds to the study (default: [study] n_trials)")
     p.add_argument("--parallel", type=int, default=1,
                    help="train this many trials at once on the device (default: %(default)s)")
-    p.add_argument("--engine", choices=("auto", "vmap", "processes"), default="auto",
+    p.add_argument("--engine", choices=("vmap", "processes"), default="vmap",
                    help="how --parallel shares the device: vmap stacks the models in one process (small nets on a GPU), "
-                        "processes starts that many worker processes on the same storage (wide nets, and any net on a "
-                        "CPU, where stacked convolutions are slow); auto: vmap on CUDA, processes on a CPU (default)")
+                        "processes starts that many worker processes on the same storage (wider nets); default "
+                        "%(default)s. On a CPU neither beats one trial at a time (README, 'Scale')")
     p.add_argument("--heartbeat", type=int, default=10,
                    help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is failed "
                         "and retried by another worker (0: off; default %(default)s)")
@@ -198,10 +198,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     n_trials = sf.study["n_trials"]
     before = len(study.trials)
     print(f"study {study.study_name!r} in {redact(args.storage)}: {before} trials so far, running {n_trials} more", flush=True)
-    engine = args.engine
-    if engine == "auto":
-        engine = "vmap" if objective.device.type == "cuda" else "processes"
-    if engine == "processes" and args.parallel > 1:
+    if args.engine == "processes" and args.parallel > 1:
         _run_processes(args, sf, n_trials)
     else:
         optimize(study, objective, n_trials=n_trials, parallel=args.parallel, show_progress_bar=progress)
@@ -260,10 +257,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         fixed_space = fixed_space if c["fixed_lr"] else fixed_space.narrow(prior, margin=sf.range_test["margin"])
         cyclical_space = cyclical_space.narrow(prior, margin=sf.range_test["margin"])
     parallel = args.parallel
-    if parallel > 1 and (args.engine == "processes" or (args.engine == "auto" and objective.device.type != "cuda")):
-        print("compare trains its arms with the vmap engine only; on this device that is slower than one at a time, "
-              "so --parallel is ignored (use --engine vmap to force it)")
-        parallel = 1
+    if parallel > 1 and args.engine == "processes":
+        print("compare stacks its parallel trials with the vmap engine; --engine processes applies to optimize only")
     seeds = [sf.study["seed"] + i for i in range(c["seeds"])]
     n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
     comparison = report.compare(

@@ -286,7 +286,9 @@ def train_fused(
         if not slots:
             if exhausted:
                 break
-            tick += 1  # wait for the next boundary (only reached if a job list was empty)
+            # every trial ended between two boundaries: the stack is empty, so start afresh at the next one
+            window.clear()
+            tick = -(-tick // config.eval_every) * config.eval_every
             continue
 
         idx = torch.stack([s.indices(config.batch_size, n) for s in slots]).to(device, non_blocking=True)

@@ -109,3 +109,11 @@ def test_interrupted_parallel_study_leaves_no_trial_running(tmp_path):
 
 
 TrialState = optuna.trial.TrialState
+
+
+def test_budgets_that_end_between_evaluations_refill_the_stack(digits):
+    # all trials end off an evaluation boundary: the next ones start at once, not after a wait
+    config = TrainConfig(max_iterations=7, eval_every=10**9, batch_size=32, device="cpu", target_accuracy=None)
+    results = train_fused(digits, "mlp", config, [FusedJob(S.Fixed(0.05)) for _ in range(5)], capacity=2)
+    assert [r.iterations for r in results] == [7] * 5
+    assert all(r.stop_reason == "max_iterations" for r in results)
