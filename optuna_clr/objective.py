@@ -339,7 +339,7 @@ def upload_schedule_plot(trial: optuna.Trial, schedule: Schedule, steps: int, ar
 
     from optuna_clr.plots import plot_schedule
 
-    fig = plot_schedule(schedule, steps, title=f"trial {trial.number}: {schedule!r}")
+    fig = plot_schedule(schedule, steps, title=f"trial {trial.number}: {schedule.label()}")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"schedule_trial{trial.number}.png")
         fig.savefig(path, dpi=80)

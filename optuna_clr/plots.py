@@ -43,7 +43,7 @@ def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -
         ax2.step(xs, [schedule.batch_size(s) for s in xs], where="post", color="tab:orange", lw=1.4)
         ax2.set_ylabel("batch size", color="tab:orange")
         ax2.set_yscale("log")
-    ax.set_title(title or repr(schedule), fontsize=8)
+    ax.set_title(title or schedule.label(), fontsize=8)
     return fig
 
 

@@ -264,7 +264,8 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
             longest = max([longest, *steps])
             ax.plot(steps, accs, color=color, lw=0.9, alpha=0.8, label=f"{arm.name} ({len(arm.runs)} seeds)" if i == 0 else None)
     ax.axhline(comparison.target_accuracy, color="black", ls="--", lw=0.8, label=f"target {comparison.target_accuracy:g}")
-    ax.set_xlabel("iteration")
+    ax.set_xscale("log")  # a seed that never reaches the target would squash the rest
+    ax.set_xlabel("iteration (log scale)")
     ax.set_ylabel("validation accuracy")
     ax.set_title(f"{comparison.name}: validation accuracy of each configuration, every seed", fontsize=9)
     ax.grid(alpha=0.3)
@@ -276,7 +277,7 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
     for color, arm in zip(colors, comparison.arms):
         s = schedules.from_dict(arm.schedule)
         xs = range(0, longest, max(1, longest // 2000))
-        ax.plot(list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s!r}"[:90])
+        ax.plot(list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s.label()}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("learning rate")
     ax.set_title("learning-rate schedules", fontsize=9)
@@ -320,15 +321,16 @@ def markdown(comparison: Comparison, images: dict[str, str]) -> str:
             f"{s['low']:.2f}-{s['high']:.2f}).**",
             "",
         ]
-    lines += [f"| configuration | schedule | {unit} to target, mean ± std | every seed | reached | test accuracy |",
-              "|---|---|---|---|---|---|"]
+    lines += [f"| configuration | schedule | {unit} to target, mean ± std | median | every seed | reached | test accuracy |",
+              "|---|---|---|---|---|---|---|"]
     for arm in c.arms:
         seeds = ", ".join(_fmt(r.value, unit) + ("" if r.reached else "*") for r in arm.runs)
         test = arm.test_accuracy()
         test_s = f"{test[0]:.4f} ± {test[1]:.4f}" if test else "-"
         where = f" (trial {arm.trial_number} of {arm.trials})" if arm.kind == "tuned" else " (baseline)"
-        sched = repr(schedules.from_dict(arm.schedule)) + (f" with {arm.training}" if arm.training else "")
-        lines.append(f"| {arm.name}{where} | `{sched}` | {_fmt(arm.mean, unit)} ± {_fmt(arm.std, unit)} | {seeds} | "
+        sched = schedules.from_dict(arm.schedule).label() + (f" with {arm.training}" if arm.training else "")
+        lines.append(f"| {arm.name}{where} | `{sched}` | {_fmt(arm.mean, unit)} ± {_fmt(arm.std, unit)} | "
+                     f"{_fmt(statistics.median(arm.values), unit)} | {seeds} | "
                      f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | {test_s} |")
     lines += ["", f"\\* not reached within the budget ({_fmt(c.budget, unit)} {unit}): the censored value "
                   f"budget x (1 + target - best accuracy) is counted.", ""]
@@ -389,7 +391,7 @@ def family_table(study: optuna.Study) -> list[dict[str, Any]]:
         if t.state == TrialState.COMPLETE and (row["value"] is None or t.value < row["value"]):
             row.update(value=t.value, trial=t.number, reached=t.user_attrs.get("reached"),
                        test_accuracy=t.user_attrs.get("test_accuracy"),
-                       schedule=repr(schedules.from_dict(t.user_attrs["schedule"])))
+                       schedule=schedules.from_dict(t.user_attrs["schedule"]).label())
     return sorted(rows.values(), key=lambda r: (r["value"] is None, r["value"] or 0))
 
 

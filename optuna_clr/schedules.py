@@ -106,6 +106,20 @@ class Schedule:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
 
+    def label(self) -> str:
+        """A short form for tables and plots: 4 significant digits, defaults left out."""
+
+        def short(v: Any) -> str:
+            if isinstance(v, float):
+                return f"{v:.4g}"
+            if isinstance(v, list):
+                return "[" + ", ".join(short(x) for x in v) + "]"
+            return repr(v)
+
+        defaults = {n: p.default for n, p in inspect.signature(type(self)).parameters.items()}
+        shown = {k: v for k, v in self.params().items() if defaults.get(k, inspect.Parameter.empty) != v}
+        return f"{self.family}({', '.join(f'{k}={short(v)}' for k, v in shown.items())})"
+
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> None:
         """Set every param group of ``optimizer`` to this schedule's values for ``step``.
 
