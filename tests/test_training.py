@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import optuna_clr
 from optuna_clr import schedules as S
 from optuna_clr.training import OPTIMIZERS
 from optuna_clr.training import TrainConfig
