@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import os
 from pathlib import Path
 
@@ -31,6 +32,16 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # Tiny models gain nothing from two threads, and on a busy 2-core machine two threads
+    # spin-waiting on each other run several times slower; a command run in-process may change it.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
 def _writable_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # MNIST's decompressed files go to a cache; keep it inside the test session.
     monkeypatch.setenv("OPTUNA_CLR_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -41,3 +52,41 @@ def digits():
     import optuna_clr
 
     return optuna_clr.tasks.load("digits", seed=0)
+
+
+TINY_STUDY = """
+[study]
+name = "{name}"
+n_trials = {n_trials}
+seed = 0
+
+[task]
+name = "digits"
+
+[training]
+model = "mlp"
+optimizer = "sgd"
+batch_size = 32
+target_accuracy = {target}
+max_iterations = {max_iterations}
+eval_every = {eval_every}
+device = "cpu"
+
+[space]
+families = ["fixed", "triangular2"]
+lr = [0.005, 1.0]
+step_size_epochs = [1.0, 4.0]
+
+[range_test]
+min_lr = 0.0
+max_lr = 1.0
+epochs = {range_epochs}
+"""
+
+
+def tiny_study(name: str, *, n_trials: int, target: float = 0.95, max_iterations: int = 300,
+               eval_every: int = 10, range_epochs: int = 1, more: str = "") -> str:
+    """A study file's text: digits, the mlp on the CPU, fixed vs triangular2, and a short range
+    test; ``more`` appends sections (``[compare]``, ``[baselines.*]``). Tests edit it further."""
+    return TINY_STUDY.format(name=name, n_trials=n_trials, target=target, max_iterations=max_iterations,
+                             eval_every=eval_every, range_epochs=range_epochs) + more

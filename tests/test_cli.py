@@ -7,34 +7,13 @@ from pathlib import Path
 import optuna
 import pytest
 
+from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr.studyfile import StudyFile
 
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = """
-[study]
-name = "tiny"
-n_trials = 6
-seed = 0
-
-[training]
-model = "mlp"
-batch_size = 32
-target_accuracy = 0.95
-max_iterations = 400
-eval_every = 10
-
-[space]
-families = ["fixed", "triangular2"]
-lr = [0.005, 1.0]
-step_size_epochs = [1.0, 4.0]
-
-[range_test]
-min_lr = 0.0
-max_lr = 1.0
-epochs = 2
-
+SMALL = tiny_study("tiny", n_trials=6, max_iterations=400, range_epochs=2, more="""
 [compare]
 n_trials = 4
 seeds = 2
@@ -44,7 +23,7 @@ family = "triangular2"
 base_lr = 0.02
 max_lr = 0.1
 step_size = 70
-"""
+""")
 
 
 @pytest.fixture

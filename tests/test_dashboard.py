@@ -28,6 +28,7 @@ from wsgiref.simple_server import make_server
 from optuna.artifacts import FileSystemArtifactStore
 import pytest
 
+from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr.space import FAMILY_PARAMS
 
@@ -38,33 +39,11 @@ pytestmark = pytest.mark.slow
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NAME = "dash"
-STUDY = f"""
-[study]
-name = "{NAME}"
-n_trials = 4
-seed = 0
-
-[training]
-model = "mlp"
-batch_size = 32
-target_accuracy = 0.95
-max_iterations = 300
-eval_every = 10
-
-[space]
-families = ["fixed", "triangular2"]
-lr = [0.005, 1.0]
-step_size_epochs = [1.0, 4.0]
-
-[range_test]
-min_lr = 0.0
-max_lr = 1.0
-epochs = 2
-
+STUDY = tiny_study(NAME, n_trials=4, range_epochs=2, more="""
 [compare]
 n_trials = 3
 seeds = 2
-"""
+""")
 FIGURES = {"curves", "schedules", "iterations", "range_test"}  # the comparison report's figures
 
 

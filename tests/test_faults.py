@@ -7,7 +7,6 @@ killed study keeps what it finished and resumes when the same command runs again
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import os
 from pathlib import Path
 import shutil
@@ -21,6 +20,7 @@ from optuna.trial import TrialState
 import pytest
 import torch
 
+from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr import models
 from optuna_clr.storage import open_storage
@@ -28,49 +28,12 @@ from optuna_clr.storage import open_storage
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
-SMALL = """
-[study]
-name = "faults"
-n_trials = 3
-seed = 0
-
-[task]
-name = "digits"
-
-[training]
-model = "mlp"
-optimizer = "sgd"
-batch_size = 32
-target_accuracy = 0.95
-max_iterations = 300
-eval_every = 10
-device = "cpu"
-
-[space]
-families = ["fixed", "triangular2"]
-lr = [0.005, 1.0]
-step_size_epochs = [1.0, 4.0]
-
-[range_test]
-min_lr = 0.0
-max_lr = 1.0
-epochs = 1
-"""
+SMALL = tiny_study("faults", n_trials=3)
 
 NO_RANGE_TEST = SMALL.split("[range_test]")[0].replace("seed = 0", 'seed = 0\nsampler = "tpe"') + """
 [range_test]
 enabled = false
 """
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # in-process training on one thread: tiny models gain nothing from two, and on a busy 2-core
-    # machine two threads spin-waiting on each other run several times slower
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

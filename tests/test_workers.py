@@ -24,8 +24,8 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 import pytest
-import torch
 
+from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr.runner import fail_stale_trials
 from optuna_clr.storage import HEARTBEAT_ATTR
@@ -34,42 +34,6 @@ from optuna_clr.storage import open_storage
 
 POSTGRES_ENV = "OPTUNA_CLR_TEST_POSTGRES"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-# Digits, a small MLP; {target}, {max_iterations} and {eval_every} differ between the tests.
-STUDY = """
-[study]
-name = "workers"
-n_trials = 2
-seed = 0
-
-[training]
-model = "mlp"
-batch_size = 32
-target_accuracy = {target}
-max_iterations = {max_iterations}
-eval_every = {eval_every}
-device = "cpu"
-
-[space]
-families = ["fixed", "triangular2"]
-lr = [0.005, 1.0]
-step_size_epochs = [1.0, 4.0]
-
-[range_test]
-min_lr = 0.0
-max_lr = 1.0
-epochs = 1
-"""
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # in-process training on one thread: tiny models gain nothing from two, and on a busy 2-core
-    # machine two threads spin-waiting on each other run several times slower
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(params=["postgresql", "journal"])
@@ -99,7 +63,8 @@ def study_name(url: str) -> Iterator[str]:
 def write_study(folder: Path, file_name: str, *, target: float = 0.95, max_iterations: int = 300,
                 eval_every: int = 10) -> Path:
     path = folder / file_name
-    path.write_text(STUDY.format(target=target, max_iterations=max_iterations, eval_every=eval_every))
+    path.write_text(tiny_study("workers", n_trials=2, target=target, max_iterations=max_iterations,
+                               eval_every=eval_every))
     return path
 
 
