@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+import logging
 import threading
 import time
 from typing import Any
@@ -31,6 +32,7 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
+import torch
 
 from optuna_clr.fused import FusedJob
 from optuna_clr.fused import fusable
@@ -41,6 +43,8 @@ from optuna_clr.objective import _is_out_of_memory
 from optuna_clr.objective import TrialJob
 from optuna_clr.training import TrainResult
 
+
+_logger = logging.getLogger(__name__)
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
@@ -216,20 +220,31 @@ def _optimize_fused(
             tell(job, result)
         return None
 
+    capacity = parallel
     with _Heartbeats(study) as heartbeats:
         try:
-            train_fused(
-                objective.task, objective.model, objective.config, next_job,
-                capacity=parallel, on_done=lambda fj, result: tell(fj.key, result),
-            )
-        except BaseException as error:  # Ctrl-C, out of memory...: leave no trial running
-            if _is_out_of_memory(error):
-                error = OutOfMemory(f"out of memory with {parallel} trials stacked: {error}. Lower --parallel or batch_size.")
-            for job in list(open_jobs.values()):
-                tell(job, None, error if isinstance(error, Exception) else RuntimeError(f"interrupted: {error!r}"))
-            if isinstance(error, catch):
-                return
-            raise
+            while asked < n_trials:
+                asked_before = asked
+                try:
+                    train_fused(
+                        objective.task, objective.model, objective.config, next_job,
+                        capacity=capacity, on_done=lambda fj, result: tell(fj.key, result),
+                    )
+                except BaseException as error:  # Ctrl-C, out of memory...: leave no trial running
+                    if _is_out_of_memory(error):
+                        error = OutOfMemory(f"out of memory with {capacity} trials stacked: {error}. "
+                                            "Lower --parallel or batch_size.")
+                    for job in list(open_jobs.values()):
+                        tell(job, None, error if isinstance(error, Exception) else RuntimeError(f"interrupted: {error!r}"))
+                    if not isinstance(error, catch) or asked == asked_before:
+                        raise  # not caught, or nothing to blame it on but the set-up itself
+                    if isinstance(error, OutOfMemory) and capacity > 1:
+                        capacity //= 2  # the stack is what ran out: go on with fewer trials at a time
+                        if torch.cuda.is_available():
+                            torch.cuda.empty_cache()
+                        _logger.warning(
+                            f"{error} Going on with {capacity} trial{'s' if capacity > 1 else ''} at a time.")
         finally:
             if bar is not None:
                 bar.close()
+

@@ -194,6 +194,28 @@ def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(wo
     assert "best: trial" in capfd.readouterr().out
 
 
+def test_out_of_memory_in_a_stack_fails_its_trials_and_the_rest_go_on_fewer_at_a_time(workdir, caplog, monkeypatch):
+    built = []
+
+    def third_one_too_big(image_shape, num_classes):
+        # the stack's template, its first trial's model, then a real allocation failure for the second
+        built.append(1)
+        width = 10**12 if len(built) == 3 else 64
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, width), torch.nn.ReLU(),
+                                   torch.nn.Linear(width, num_classes))
+
+    monkeypatch.setitem(models._REGISTRY, "third_one_too_big", third_one_too_big)
+    study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "third_one_too_big"'))
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 4,
+               "--parallel", 2, "--engine", "vmap") == 0
+    trials = trials_in(db(workdir))
+    assert len(trials) == 4
+    assert [t.state for t in trials[:2]] == [TrialState.FAIL] * 2  # both trials in the stack that ran out
+    assert all("out of memory with 2 trials stacked" in t.user_attrs["fail_reason"] for t in trials[:2])
+    assert all(t.state in FINISHED for t in trials[2:])  # the study went on, one trial at a time
+    assert "Going on with 1 trial at a time" in caplog.text
+
+
 def test_divergence_prunes_with_the_reason(workdir, capfd):
     study_file = write(workdir, NO_RANGE_TEST, ('families = ["fixed", "triangular2"]', 'families = ["fixed"]'),
                        ("lr = [0.005, 1.0]", "lr = [1e5, 1e6]"))
