@@ -288,6 +288,7 @@ class IterationsToTarget:
             )
         schedule = self.space.suggest(trial)
         trial.set_user_attr("unit", self.unit)
+        trial.set_user_attr("batch_size", self.config.batch_size)  # reports count examples with unit="examples"
         tracker = TargetTracker(
             trial,
             target_accuracy=self.target_accuracy,
