@@ -59,11 +59,14 @@ from optuna_clr import models
 from optuna_clr.schedules import Schedule
 from optuna_clr.tasks import Split
 from optuna_clr.tasks import Task
+from optuna_clr.training import BatchOrder
 from optuna_clr.training import Evaluation
 from optuna_clr.training import TrainConfig
 from optuna_clr.training import TrainResult
 from optuna_clr.training import augment_batch
+from optuna_clr.training import first_non_finite
 from optuna_clr.training import resolve_device
+from optuna_clr.training import to_device
 
 
 @dataclasses.dataclass
@@ -95,10 +98,8 @@ class _Slot:
         self.job = job
         self.seed = config.seed if job.seed is None else job.seed
         self.budget = job.max_iterations or config.max_iterations
-        self.order_gen = torch.Generator().manual_seed(self.seed)
+        self.order = BatchOrder(n, self.seed, device)
         self.aug_gen = torch.Generator(device=device).manual_seed(self.seed + 1) if config.augment else None
-        self.order = torch.randperm(n, generator=self.order_gen)
-        self.position = 0
         self.step = 0
         self.examples = 0
         self.curve: list[Evaluation] = []
@@ -106,25 +107,15 @@ class _Slot:
         self.last = 0.0
         self.start = start
 
-    def indices(self, batch: int, n: int) -> torch.Tensor:
-        if self.position + batch > n:
-            self.order = torch.randperm(n, generator=self.order_gen)
-            self.position = 0
-        idx = self.order[self.position : self.position + batch]
-        self.position += batch
-        return idx
-
 
 class _Stack:
     """The stacked parameters, buffers and momentum of the trials in the slots."""
 
     def __init__(self, template: nn.Module, config: TrainConfig) -> None:
         self.base = copy.deepcopy(template).to("meta")
-        multipliers = getattr(template, "param_multipliers", {})
-        self.lr_scale = {name: multipliers.get(name, (1.0, 1.0))[0] for name, _ in template.named_parameters()}
-        self.decay = {
-            name: config.weight_decay * multipliers.get(name, (1.0, 1.0))[1] for name, _ in template.named_parameters()
-        }
+        multipliers = models.multipliers(template)
+        self.lr_scale = {name: lr for name, (lr, _) in multipliers.items()}
+        self.decay = {name: config.weight_decay * decay for name, (_, decay) in multipliers.items()}
         self.params: dict[str, torch.Tensor] = {}
         self.buffers: dict[str, torch.Tensor] = {}
         self.momenta: dict[str, torch.Tensor] = {}
@@ -152,12 +143,17 @@ class _Stack:
         for name in self.params:
             self.params[name].requires_grad_(True)
 
-    def forward(self, x: torch.Tensor, *, shared_input: bool, rows: list[int] | None = None) -> torch.Tensor:
-        params, buffers = self.params, self.buffers
-        if rows is not None:
-            index = torch.tensor(rows, dtype=torch.long, device=x.device)
-            params = {k: v.detach().index_select(0, index) for k, v in params.items()}
-            buffers = {k: v.index_select(0, index) for k, v in buffers.items()}
+    def rows(self, rows: list[int]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The parameters and buffers of some trials (no copy when they are all of them)."""
+        if rows == list(range(len(self))):
+            return self.params, self.buffers
+        index = torch.tensor(rows, dtype=torch.long, device=next(iter(self.params.values())).device)
+        return ({k: v.detach().index_select(0, index) for k, v in self.params.items()},
+                {k: v.index_select(0, index) for k, v in self.buffers.items()})
+
+    def forward(self, x: torch.Tensor, *, shared_input: bool,
+                state: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None) -> torch.Tensor:
+        params, buffers = state or (self.params, self.buffers)
 
         def one(p: dict, b: dict, xb: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, (p, b), (xb,))
@@ -183,10 +179,13 @@ class _Stack:
 
 @torch.no_grad()
 def _accuracies(stack: _Stack, split: Split, rows: list[int], batch_size: int) -> list[float]:
+    if not rows:
+        return []
     stack.base.eval()
+    state = stack.rows(rows)
     correct = torch.zeros(len(rows), dtype=torch.int64, device=split.x.device)
     for i in range(0, len(split), batch_size):
-        logits = stack.forward(split.x[i : i + batch_size], shared_input=True, rows=rows)
+        logits = stack.forward(split.x[i : i + batch_size], shared_input=True, state=state)
         correct += (logits.argmax(-1) == split.y[i : i + batch_size]).sum(1)
     stack.base.train()
     return (correct.double() / len(split)).tolist()
@@ -223,23 +222,25 @@ def train_fused(
     n = len(y_train)
     if config.batch_size > n:
         raise ValueError(f"batch size {config.batch_size} exceeds the {n} training images")
-    template = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0).to(config.torch_dtype)
+    template = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0)
     stack = _Stack(template, config)
     slots: list[_Slot] = []
     window: list[torch.Tensor] = []  # per-step loss vectors since the last evaluation tick
     finished: list[TrainResult] = []
     exhausted = False
     tick = 0
+    plan = torch.empty(0)  # (2, trials, steps): the LRs and momenta of the next steps, on the device
+    plan_start = plan_end = 0  # the ticks (within an evaluation window) that the plan covers
     ce = vmap(F.cross_entropy)
-    nesterov = config.nesterov or config.optimizer == "nesterov"
-    default_momentum = 0.9 if config.momentum is None else config.momentum
 
-    def finish(rows: list[int], reasons: dict[int, str], reached: dict[int, bool], diverged: dict[int, int]) -> None:
+    def finish(reasons: dict[int, str], diverged: dict[int, int]) -> None:
+        nonlocal plan
         done = sorted(reasons)
-        tests = _accuracies(stack, task.test, done, config.eval_batch_size) if task.test is not None else None
-        for j, row in enumerate(done):
+        tested = [row for row in done if reasons[row] not in ("diverged", "callback")]  # as train() does
+        tests = dict(zip(tested, _accuracies(stack, task.test, tested, config.eval_batch_size))) if task.test is not None else {}
+        for row in done:
             slot = slots[row]
-            ok = reached.get(row, False)
+            ok = reasons[row] == "target"
             last = slot.curve[-1] if slot.curve else None
             result = TrainResult(
                 reached=ok,
@@ -248,7 +249,7 @@ def train_fused(
                 seconds_to_target=last.seconds if ok and last else None,
                 best_accuracy=slot.best,
                 final_accuracy=slot.last,
-                test_accuracy=None if tests is None or row in diverged else tests[j],
+                test_accuracy=tests.get(row),
                 iterations=slot.step,
                 examples_seen=slot.examples,
                 epochs=slot.examples / n,
@@ -264,6 +265,7 @@ def train_fused(
         slots[:] = [slots[i] for i in keep]
         for i in range(len(window)):
             window[i] = window[i][keep] if keep else window[i][:0]
+        plan = plan[:, keep]
         if keep:
             stack.keep(keep)
         else:
@@ -291,16 +293,18 @@ def train_fused(
             tick = -(-tick // config.eval_every) * config.eval_every
             continue
 
-        idx = torch.stack([s.indices(config.batch_size, n) for s in slots]).to(device, non_blocking=True)
+        column = tick % config.eval_every
+        if column == 0 or column >= plan_end:  # one copy to the device per stretch of steps
+            plan_start, plan_end = column, min(config.eval_every, column + _PLAN_STEPS)
+            plan = to_device(_plan(slots, plan_end - plan_start, config), device)
+        idx = torch.stack([s.order.take(config.batch_size) for s in slots])
         x, y = x_train[idx], y_train[idx]
         if config.augment:
             x = torch.stack([augment_batch(x[k], s.aug_gen) for k, s in enumerate(slots)])
-        lr = torch.tensor([s.job.schedule.lr(s.step) for s in slots], dtype=x.dtype).to(device, non_blocking=True)
-        moms = [s.job.schedule.momentum(s.step) for s in slots]
-        momentum = torch.tensor([default_momentum if m is None else m for m in moms], dtype=x.dtype).to(device, non_blocking=True)
         losses = ce(stack.forward(x, shared_input=False), y)
         losses.sum().backward()
-        stack.sgd_step(lr, momentum, nesterov)
+        lr, momentum = plan[:, :, column - plan_start]
+        stack.sgd_step(lr, momentum, config.uses_nesterov)
         window.append(losses.detach())
         tick += 1
         for s in slots:
@@ -314,16 +318,15 @@ def train_fused(
         history = torch.stack(window).cpu()  # steps x trials
         accs = _accuracies(stack, task.valid, due, config.eval_batch_size)
         reasons: dict[int, str] = {}
-        reached: dict[int, bool] = {}
         diverged: dict[int, int] = {}
         now = time.perf_counter()
         for j, k in enumerate(due):
             slot = slots[k]
             w = min(len(history), slot.step)
             mine = history[-w:, k]
-            finite = torch.isfinite(mine)
-            if not bool(finite.all()):
-                diverged[k] = slot.step - w + int((~finite).nonzero()[0])
+            bad = first_non_finite(mine)
+            if bad is not None:
+                diverged[k] = slot.step - w + bad
                 reasons[k] = "diverged"
                 continue
             acc = accs[j]
@@ -332,7 +335,7 @@ def train_fused(
             slot.last, slot.best = acc, max(slot.best, acc)
             stop = bool(slot.job.callback(ev)) if slot.job.callback is not None else False
             if config.target_accuracy is not None and acc >= config.target_accuracy:
-                reasons[k], reached[k] = "target", True
+                reasons[k] = "target"
             elif stop:
                 reasons[k] = "callback"
             elif slot.step >= slot.budget:
@@ -340,5 +343,20 @@ def train_fused(
         if len(due) == len(slots) or tick % config.eval_every == 0:
             window.clear()
         if reasons:
-            finish(due, reasons, reached, diverged)
+            finish(reasons, diverged)
     return finished
+
+
+_PLAN_STEPS = 256  # steps of LRs and momenta sent to the device at a time
+
+
+def _plan(slots: list[_Slot], steps: int, config: TrainConfig) -> torch.Tensor:
+    """The LR and momentum of each trial for its next ``steps`` updates, from the closed forms."""
+    lrs = [[s.job.schedule.lr(i) for i in range(s.step, s.step + steps)] for s in slots]
+    momenta = [[_momentum(s.job.schedule, i, config) for i in range(s.step, s.step + steps)] for s in slots]
+    return torch.tensor([lrs, momenta], dtype=config.torch_dtype)
+
+
+def _momentum(schedule: Schedule, step: int, config: TrainConfig) -> float:
+    m = schedule.momentum(step)
+    return config.sgd_momentum if m is None else m

@@ -75,16 +75,23 @@ def create(
     return net
 
 
+def multipliers(model: nn.Module) -> dict[str, tuple[float, float]]:
+    """Each parameter's (LR, weight decay) multipliers: the model's ``param_multipliers``
+    (Caffe's lr_mult and decay_mult), (1, 1) for the parameters it does not name."""
+    named: dict[str, tuple[float, float]] = getattr(model, "param_multipliers", {})
+    return {name: named.get(name, (1.0, 1.0)) for name, _ in model.named_parameters()}
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Optimizer param groups honouring the model's ``param_multipliers`` (Caffe's lr_mult and
-    decay_mult); one group with ``weight_decay`` when it has none."""
-    multipliers: dict[str, tuple[float, float]] = getattr(model, "param_multipliers", {})
-    if not multipliers:
+    """Optimizer param groups honouring the model's :func:`multipliers`; one group with
+    ``weight_decay`` when it has none."""
+    if not getattr(model, "param_multipliers", None):
         return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    scales = multipliers(model)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            groups.setdefault(multipliers.get(name, (1.0, 1.0)), []).append(p)
+            groups.setdefault(scales[name], []).append(p)
     return [
         {"params": ps, "lr_scale": lr_scale, "weight_decay": weight_decay * decay_scale}
         for (lr_scale, decay_scale), ps in groups.items()

@@ -124,10 +124,10 @@ class Task:
                 x = x[:, None, None, :]
             return Split(x, y)
 
-        tr = split(train)
-        if classes is None:
-            classes = [str(c) for c in range(int(tr.y.max()) + 1)]
-        return cls(name, tr, split(valid), None if test is None else split(test), tuple(str(c) for c in classes))
+        splits = [split(train), split(valid), None if test is None else split(test)]
+        if classes is None:  # a label may appear in one split only
+            classes = [str(c) for c in range(max(int(s.y.max()) for s in splits if s is not None) + 1)]
+        return cls(name, *splits, tuple(str(c) for c in classes))
 
     def __str__(self) -> str:
         c, h, w = self.image_shape

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
 import dataclasses
 import time
 from typing import Any
@@ -91,10 +92,21 @@ class TrainConfig:
         need(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds!r}")
         need(self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         need(self.dtype in ("float32", "float64"), f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        need(not (self.optimizer in ("sgd", "nesterov") and self.uses_nesterov and self.sgd_momentum == 0),
+             "Nesterov SGD needs momentum > 0")
 
     @property
     def torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == "float64" else torch.float32
+
+    @property
+    def sgd_momentum(self) -> float:
+        """SGD's momentum where the schedule sets none."""
+        return 0.9 if self.momentum is None else self.momentum
+
+    @property
+    def uses_nesterov(self) -> bool:
+        return self.nesterov or self.optimizer == "nesterov"
 
 
 class Evaluation(NamedTuple):
@@ -118,7 +130,7 @@ class TrainResult:
     seconds_to_target: float | None
     best_accuracy: float
     final_accuracy: float
-    test_accuracy: float | None
+    test_accuracy: float | None  # None when the run diverged or its callback stopped it (pruned)
     iterations: int
     examples_seen: int
     epochs: float
@@ -126,7 +138,6 @@ class TrainResult:
     stop_reason: str
     diverged_at: int | None
     curve: list[Evaluation]
-    step_losses: list[float] | None = None  # every update's loss, when record_step_losses=True
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -149,11 +160,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     lr = 0.0  # set by the schedule before every update
     name, m = config.optimizer, config.momentum
     if name in ("sgd", "nesterov"):
-        momentum = 0.9 if m is None else m
-        nesterov = config.nesterov or name == "nesterov"
-        if nesterov and momentum == 0:
-            raise ValueError("Nesterov SGD needs momentum > 0")
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+        return torch.optim.SGD(groups, lr=lr, momentum=config.sgd_momentum, nesterov=config.uses_nesterov)
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return cls(groups, lr=lr, betas=(0.9 if m is None else m, 0.999))
@@ -187,19 +194,49 @@ def accuracy(model: nn.Module, split: Split, *, batch_size: int = 1000, autocast
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
     for i in range(0, len(split), batch_size):
-        with autocast or _null():
+        with autocast or contextlib.nullcontext():
             out = model(split.x[i : i + batch_size])
         correct += (out.argmax(1) == split.y[i : i + batch_size]).sum()
     model.train(was_training)
     return correct.item() / len(split)
 
 
-class _null:
-    def __enter__(self) -> None:
-        return None
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a host tensor to ``device`` without making the host wait for the GPU's queue
+    (from pinned memory, asynchronously), so a copy in the training loop costs no sync."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
-    def __exit__(self, *exc: Any) -> None:
-        return None
+
+class BatchOrder:
+    """Shuffled epochs of ``n`` example indices, on the training device; a batch is a slice.
+
+    The permutations come from a CPU generator seeded with the run's seed, so a seed gives the
+    same batches on every device and in both engines (one run, or stacked with the fused one).
+    """
+
+    def __init__(self, n: int, seed: int, device: torch.device) -> None:
+        self.n, self.device = n, device
+        self._generator = torch.Generator().manual_seed(seed)
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self.order = to_device(torch.randperm(self.n, generator=self._generator), self.device)
+        self.position = 0
+
+    def take(self, batch: int) -> torch.Tensor:
+        if self.position + batch > self.n:
+            self._new_epoch()
+        idx = self.order[self.position : self.position + batch]
+        self.position += batch
+        return idx
+
+
+def first_non_finite(losses: torch.Tensor) -> int | None:
+    """Index of the first NaN or infinite value in a (host) vector of losses, or None."""
+    bad = (~torch.isfinite(losses)).nonzero()
+    return int(bad[0]) if len(bad) else None
 
 
 def train(
@@ -211,7 +248,6 @@ def train(
     callback: Callable[[Evaluation], bool | None] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     validate: bool = True,
-    record_step_losses: bool = False,
 ) -> TrainResult:
     """Train ``model`` on ``task`` under ``schedule``; see the module docstring.
 
@@ -222,7 +258,6 @@ def train(
             (``stop_reason="callback"``). Exceptions it raises propagate.
         validate: measure validation accuracy at evaluations (the loss-based range test
             turns it off).
-        record_step_losses: keep every update's training loss in the result.
     """
     device = resolve_device(config.device)
     task = task.to(device, config.torch_dtype)
@@ -243,33 +278,26 @@ def train(
 
     x_train, y_train = task.train.x, task.train.y
     n = len(y_train)
-    order_gen = torch.Generator().manual_seed(config.seed)
+    order = BatchOrder(n, config.seed, device)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1) if config.augment else None
-    order = torch.randperm(n, generator=order_gen).to(device)
-    position, epochs_done = 0, 0
 
-    losses = torch.empty(config.eval_every + 1, device=device, dtype=config.torch_dtype)  # this window's per-update losses
+    # this window's per-update losses (a window never outgrows eval_every or the budget)
+    losses = torch.empty(min(config.eval_every, config.max_iterations), device=device, dtype=config.torch_dtype)
     window = 0
-    step_losses: list[float] | None = [] if record_step_losses else None
     curve: list[Evaluation] = []
     best, last = 0.0, 0.0
     reached_at: tuple[int, int, float] | None = None
     stop_reason, diverged_at = "max_iterations", None
     examples = 0
-    ends = config.max_iterations
     net.train()
     start = time.perf_counter()
 
     step = 0
-    while step < ends:
+    while step < config.max_iterations:
         batch = schedule.batch_size(step) or config.batch_size
         if batch > n:
             raise ValueError(f"batch size {batch} at step {step} exceeds the {n} training images")
-        if position + batch > n:
-            order = torch.randperm(n, generator=order_gen).to(device)
-            position, epochs_done = 0, epochs_done + 1
-        idx = order[position : position + batch]
-        position += batch
+        idx = order.take(batch)
         xb, yb = x_train[idx], y_train[idx]
         if aug_gen is not None:
             xb = augment_batch(xb, aug_gen)
@@ -277,7 +305,7 @@ def train(
             xb = xb.contiguous(memory_format=torch.channels_last)
 
         schedule.apply(opt, step)
-        with autocast or _null():
+        with autocast or contextlib.nullcontext():
             loss = F.cross_entropy(forward(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -288,17 +316,15 @@ def train(
         step += 1
 
         over_examples = config.max_examples is not None and examples >= config.max_examples
-        if step % config.eval_every and step < ends and not over_examples:
+        if step % config.eval_every and step < config.max_iterations and not over_examples:
             continue
 
         # --- evaluation: the only place the host reads from the device ---
         window_losses = losses[:window].double().cpu()
         window = 0
-        finite = torch.isfinite(window_losses)
-        if record_step_losses:
-            step_losses.extend(window_losses.tolist())  # type: ignore[union-attr]
-        if not bool(finite.all()):
-            diverged_at = step - len(window_losses) + int((~finite).nonzero()[0])
+        bad = first_non_finite(window_losses)
+        if bad is not None:
+            diverged_at = step - len(window_losses) + bad
             stop_reason = "diverged"
             break
         acc = accuracy(forward, task.valid, batch_size=config.eval_batch_size, autocast=autocast) if validate else None
@@ -325,7 +351,7 @@ def train(
 
     seconds = time.perf_counter() - start
     test_acc = None
-    if task.test is not None and stop_reason != "diverged":
+    if task.test is not None and stop_reason not in ("diverged", "callback"):
         test_acc = accuracy(forward, task.test, batch_size=config.eval_batch_size, autocast=autocast)
     return TrainResult(
         reached=reached_at is not None,
@@ -342,6 +368,5 @@ def train(
         stop_reason=stop_reason,
         diverged_at=diverged_at,
         curve=curve,
-        step_losses=step_losses,
     )
 

@@ -59,7 +59,8 @@ def test_each_trial_stops_on_its_own_callback(digits):
     jobs = [FusedJob(S.Fixed(0.05), key=k, callback=lambda ev, k=k: ev.step >= stops[k]) for k in stops]
     train_fused(digits, "mlp", config, jobs, capacity=3, on_done=lambda job, r: done.__setitem__(job.key, r))
     assert {k: r.iterations for k, r in done.items()} == stops
-    assert done[0].stop_reason == "callback" and done[2].stop_reason == "callback"
+    assert all(r.stop_reason == "callback" and r.test_accuracy is None for r in done.values())  # as train() does
+    assert [e.step for e in done[1].curve] == list(range(20, 101, 20))
 
 
 def test_what_is_not_fused_says_why():

@@ -38,6 +38,8 @@ def test_task_from_tensors_for_your_own_data():
     y = torch.randint(0, 3, (50,))
     task = tasks.Task.from_tensors(train=(x[:40], y[:40]), valid=(x[40:], y[40:]))
     assert task.image_shape == (1, 1, 7) and len(task.valid) == 10 and task.test is None
+    rare = tasks.Task.from_tensors(train=(x[:40], y[:40] % 3), valid=(x[40:], torch.full((10,), 4)))
+    assert rare.num_classes == 5  # a label seen in validation only still has its class
     with pytest.raises(ValueError, match="one label per image"):
         tasks.Split(torch.zeros(3, 1, 2, 2), torch.zeros(4, dtype=torch.long))
 

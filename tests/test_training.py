@@ -60,10 +60,14 @@ def test_every_optimizer_learns(digits):
 
 def test_schedule_drives_lr_momentum_and_batch_size(digits):
     cycle = S.OneCycle(max_lr=0.1, total_steps=200, base_momentum=0.8, max_momentum=0.95)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=0.0)
     seen = []
-    result = train(digits, "mlp", cycle, config(target_accuracy=None, max_iterations=200, eval_every=50),
-                   callback=lambda ev: seen.append(ev.lr))
-    assert seen == [cycle.lr(s - 1) for s in (50, 100, 150, 200)]
+    train(digits, net, cycle, config(target_accuracy=None, max_iterations=200, eval_every=50), optimizer=opt,
+          callback=lambda ev: seen.append((ev.lr, opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"])))
+    steps = (50, 100, 150, 200)
+    assert seen == [(cycle.lr(s - 1), cycle.lr(s - 1), cycle.momentum(s - 1)) for s in steps]
+    assert len({m for _, _, m in seen}) == 4  # the momentum moved with the cycle
     grow = S.BatchSizeIncrease(lr=0.05, batch_size=16, max_batch_size=256, milestones=[1600, 4000])
     result = train(digits, "mlp", grow, config(target_accuracy=None, max_iterations=150, eval_every=50))
     assert result.examples_seen == sum(grow.batch_size(s) for s in range(150)) == grow.examples_seen(150)
@@ -91,7 +95,15 @@ def test_augmentation_translates_and_flips_on_the_device():
     for i in range(2):  # with no translation, each image is itself or its mirror
         assert torch.equal(y[i], x[i]) or torch.equal(y[i], x[i].flip(2))
     z = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
-    assert z.shape == x.shape and not torch.equal(z, x)
+    assert z.shape == x.shape
+    shifted = 0
+    for i in range(2):  # each image is itself or its mirror, moved by up to 2 px with zeros brought in
+        padded = [torch.nn.functional.pad(v, (2, 2, 2, 2)) for v in (x[i], x[i].flip(2))]
+        matches = [(dy, dx) for v in padded for dy in range(5) for dx in range(5)
+                   if torch.equal(z[i], v[:, dy:dy + 8, dx:dx + 8])]
+        assert matches, f"image {i} is not a translated copy"
+        shifted += (2, 2) not in matches
+    assert shifted >= 1  # seed 1 moves at least one of them
 
 
 def test_config_errors_name_the_field():
@@ -101,4 +113,13 @@ def test_config_errors_name_the_field():
         TrainConfig(max_iterations=0)
     with pytest.raises(ValueError, match="target_accuracy"):
         TrainConfig(max_iterations=10, target_accuracy=1.5)
+    with pytest.raises(ValueError, match="Nesterov SGD needs momentum > 0"):
+        TrainConfig(max_iterations=10, optimizer="nesterov", momentum=0.0)
+
+
+def test_a_stopped_run_is_not_tested_and_a_huge_eval_every_allocates_nothing(digits):
+    stopped = train(digits, "mlp", S.Fixed(0.05), config(), callback=lambda ev: True)
+    assert stopped.stop_reason == "callback" and stopped.test_accuracy is None  # pruned: not worth a test pass
+    budget = train(digits, "mlp", S.Fixed(0.05), config(target_accuracy=None, max_iterations=20, eval_every=10**12))
+    assert budget.iterations == 20 and [e.step for e in budget.curve] == [20] and budget.test_accuracy > 0.1
 
