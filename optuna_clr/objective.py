@@ -272,7 +272,8 @@ class IterationsToTarget:
     def __call__(self, trial: optuna.Trial) -> float:
         job = self.begin(trial)
         try:
-            result = self.run(job.schedule, callback=job.on_eval, progress_label=f"trial {trial.number}")
+            result = self.run(job.schedule, callback=job.on_eval, max_iterations=job.max_iterations,
+                              progress_label=f"trial {trial.number}")
         except OutOfMemory as error:
             trial.set_user_attr("fail_reason", str(error))
             raise

@@ -46,6 +46,10 @@ from optuna_clr.training import TrainResult
 
 _logger = logging.getLogger(__name__)
 
+# Set on the trials this module runs with heartbeats. A worker waits only for those: a trial left
+# RUNNING by a worker without heartbeats is never failed as stale, and would be waited for forever.
+BEATING_ATTR = "optuna_clr:beating"
+
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
@@ -66,7 +70,7 @@ def optimize(
     if parallel < 1:
         raise ValueError(f"parallel must be >= 1, got {parallel}")
     if parallel == 1:
-        study.optimize(objective, n_trials=n_trials, catch=tuple(catch), callbacks=list(callbacks),
+        study.optimize(_marking(objective), n_trials=n_trials, catch=tuple(catch), callbacks=list(callbacks),
                        show_progress_bar=show_progress_bar)
     else:
         _optimize_fused(study, objective, n_trials, parallel, tuple(catch), list(callbacks), show_progress_bar)
@@ -88,15 +92,33 @@ def finish_stale_trials(
         return
     assert isinstance(storage, BaseHeartbeat)
     poll = poll or max(0.5, storage.get_heartbeat_interval() / 2)  # type: ignore[operator]
+    told: set[int] = set()
     while True:
         fail_stale_trials(study)
         open_trials = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+        beating = [t.number for t in open_trials if t.state == TrialState.RUNNING and t.system_attrs.get(BEATING_ATTR)]
         if any(t.state == TrialState.WAITING for t in open_trials):
             _run_waiting_trial(study, objective, tuple(catch), callbacks)
-        elif open_trials:
+        elif beating:
+            if not told.issuperset(beating):
+                _logger.info(f"waiting for trial(s) {beating}, running in other workers, to retry them if a worker dies")
+                told.update(beating)
             time.sleep(poll)
         else:
             return
+
+
+def _mark_beating(study: optuna.Study, trial_id: int) -> None:
+    if is_heartbeat_enabled(study._storage):
+        study._storage.set_trial_system_attr(trial_id, BEATING_ATTR, True)
+
+
+def _marking(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    def run(trial: optuna.Trial) -> float:
+        _mark_beating(trial.study, trial._trial_id)
+        return objective(trial)
+
+    return run
 
 
 def _run_waiting_trial(
@@ -111,6 +133,7 @@ def _run_waiting_trial(
     if trial_id is None:
         return
     trial = optuna.Trial(study, trial_id)
+    _mark_beating(study, trial_id)
     value, state = None, None
     with get_heartbeat_thread(trial_id, study._storage):
         try:
@@ -207,10 +230,15 @@ def _optimize_fused(
             fail_stale_trials(study)
             trial = study.ask()
             asked += 1
-            job = objective.begin(trial)
+            try:
+                _mark_beating(study, trial._trial_id)
+                job = objective.begin(trial)
+            except BaseException:
+                study.tell(trial, state=TrialState.FAIL)
+                raise
+            open_jobs[trial._trial_id] = job  # from here on, an error or Ctrl-C tells it
             heartbeats.running.add(trial._trial_id)
             if fusable(job.schedule, objective.config) is None:
-                open_jobs[trial._trial_id] = job
                 return FusedJob(job.schedule, max_iterations=job.max_iterations, callback=job.on_eval, key=job)
             try:  # not fusable: train it alone, now
                 result = objective.run(job.schedule, callback=job.on_eval, max_iterations=job.max_iterations)
