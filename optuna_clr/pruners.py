@@ -5,7 +5,10 @@ completed trial needed, without reaching the target, it can no longer win, so it
 It never prunes a trial that would have won. It may also consult a learning-curve pruner
 (Median, Percentile, Hyperband on the reported validation error); with ``cycle_aware`` that
 pruner is consulted for cyclical schedules only at the end of a cycle, where the LR is low and
-the accuracy peaks, so a CLR trial is not killed for the dip at its peak LR.
+the accuracy peaks, so a CLR trial is not killed for the dip at its peak LR. A 1cycle trial has
+one cycle end, its ``total_steps``: before it the wrapped pruner is never consulted (with a
+budget below ``total_steps``, only the exact rule can prune it), after it at every report,
+since the LR then stays at its minimum.
 
 Example:
 
@@ -39,7 +42,9 @@ class TargetPruner(BasePruner):
     Args:
         wrapped: another pruner; the trial is pruned if either says so.
         cycle_aware: consult ``wrapped`` for cyclical schedules (a ``schedule`` user attr with
-            cycles) only at the first report at or after each cycle end.
+            cycles) only at the first report at or after each cycle end. Cycle ends count
+            updates; a trial whose ``unit`` user attr is ``"examples"`` reports examples seen,
+            so its ``batch_size`` user attr converts them (the objective records both).
     """
 
     def __init__(self, wrapped: BasePruner | None = None, *, cycle_aware: bool = True) -> None:
@@ -69,17 +74,54 @@ class TargetPruner(BasePruner):
 
 
 def best_completed_value(study: optuna.Study) -> float | None:
-    values = [t.value for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
-    return min((v for v in values if v is not None), default=None)
+    """The smallest value of a completed trial, or None before the first completes.
+
+    ``study.best_value`` asks the storage for the best trial alone (one indexed query on an
+    RDB), where listing the completed trials would cost O(trials) at every report of every
+    worker. The pruner needs ``direction="minimize"``, so the best value is the smallest.
+    """
+    try:
+        return study.best_value
+    except ValueError:  # no completed trial yet
+        return None
 
 
 def _at_cycle_end(trial: optuna.trial.FrozenTrial, step: int) -> bool:
-    """True unless the trial's schedule cycles and no cycle ended since its previous report."""
+    """True unless the trial's schedule cycles and no cycle ended since its previous report.
+
+    ``step`` and the previous report are in the trial's reported unit; the schedule's cycle
+    ends count updates and are scaled to that unit first.
+    """
     d = trial.user_attrs.get("schedule")
     if not d:
         return True
     schedule = schedules.from_dict(d)
     if not schedule.cycles:
         return True
+    per_update = _reported_per_update(trial)
     previous = max((s for s in trial.intermediate_values if s < step), default=0)
-    return any(previous < end <= step for end in schedule.cycle_ends(step))
+    final = schedule.final_cycle_end()
+    if final is not None and previous >= final * per_update:
+        return True  # the cycling is over and the LR stays at its minimum: every report is a fair comparison
+    return any(previous < end * per_update <= step for end in schedule.cycle_ends(step // per_update))
+
+
+def _reported_per_update(trial: optuna.trial.FrozenTrial) -> int:
+    """How much one update adds to the reported step: 1, or the batch size when the steps
+    count examples (``unit="examples"``).
+
+    A constant factor is exact because no cycling schedule moves the batch size: the one family
+    that does (``batch_growth``) does not cycle, so it never gets here. A "seconds" trial reports
+    iterations as its steps.
+    """
+    if trial.user_attrs.get("unit") != "examples":
+        return 1
+    batch = trial.user_attrs.get("batch_size")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(
+            f"trial {trial.number} reports examples (user attr unit='examples') but has no valid 'batch_size' "
+            f"user attr (got {batch!r}): set it with trial.set_user_attr('batch_size', ...) before reporting, "
+            "so the cycle-aware pruner can place the cycle ends"
+        )
+    return batch
+

@@ -5,16 +5,19 @@ test knows where the good LRs are; :class:`RangeTestPriorSampler` uses that:
 
 1. its first trials are Smith's recipe: ``triangular2`` between the tested ``base_lr`` and
    ``max_lr`` with a step of about 4 epochs, then a fixed LR at the tested ``best_lr``
-   (a recipe is skipped when its family is not in the space);
+   (a recipe is skipped when its family is not in the space). A trial enqueued with a
+   ``family`` gets that family's recipe if it is still to come, else draws from the prior;
+   either way it takes no other trial's recipe;
 2. up to ``n_startup_trials``, trials draw from the prior: log-normal around the suggested
    bounds for ``lr`` (at ``best_lr``), ``max_lr`` and ``base_lr_ratio``, truncated to the
    space, and uniform for everything else;
 3. after that, the base sampler (multivariate TPE by default) takes over, with the startup
    trials as its first observations.
 
-Which trials are recipe or prior trials follows from the trial number, so it holds with
-several workers on one storage and in studies that are resumed. Each such trial records its
-origin in the user attr ``sampler``.
+Which trials are recipe or prior trials follows from the trial numbers and the families fixed
+by ``enqueue_trial`` (both in the storage from a trial's creation on), so it holds with several
+workers on one storage and in studies that are resumed. Each such trial records its origin in
+the user attr ``sampler``.
 
 Example:
 
@@ -58,8 +61,8 @@ class RangeTestPriorSampler(BaseSampler):
     """Smith's recipe, then draws from the range-test prior, then ``base_sampler``.
 
     Args:
-        prior: a :class:`~optuna_clr.RangeTestResult` with clear bounds, or a mapping with
-            ``base_lr``, ``best_lr`` and ``max_lr``.
+        prior: a :class:`~optuna_clr.RangeTestResult` with clear bounds (``clear`` True;
+            ``ValueError`` otherwise), or a mapping with ``base_lr``, ``best_lr`` and ``max_lr``.
         base_sampler: the sampler after the startup trials; default
             ``TPESampler(multivariate=True, group=True, seed=seed)``.
         n_startup_trials: trials (recipes included) drawn before the base sampler takes over.
@@ -81,14 +84,8 @@ class RangeTestPriorSampler(BaseSampler):
         width: float = 1.5,
         recipes: bool = True,
     ) -> None:
-        values = prior.suggestions() if hasattr(prior, "suggestions") else dict(prior) if isinstance(prior, Mapping) else None
-        if values is None:
-            raise TypeError(f"prior must be a RangeTestResult or a mapping with base_lr, best_lr, max_lr; got {prior!r}")
-        missing = [k for k in ("base_lr", "best_lr", "max_lr") if values.get(k) is None]
-        if missing:
-            why = getattr(prior, "message", "")
-            raise ValueError(f"the prior has no {', '.join(missing)} ({why or 'missing keys'}); rerun the range test or give the bounds")
-        self.base_lr, self.best_lr, self.max_lr = (float(values[k]) for k in ("base_lr", "best_lr", "max_lr"))
+        values = _prior_values(prior)
+        self.base_lr, self.best_lr, self.max_lr = (values[k] for k in ("base_lr", "best_lr", "max_lr"))
         if not 0 < self.base_lr < self.max_lr:
             raise ValueError(f"the prior needs 0 < base_lr < max_lr, got base_lr={self.base_lr}, max_lr={self.max_lr}")
         if n_startup_trials < 0:
@@ -97,7 +94,6 @@ class RangeTestPriorSampler(BaseSampler):
             raise ValueError(f"width must be > 1, got {width}")
         self.n_startup_trials = n_startup_trials
         self.width = width
-        self.seed = seed
         self._entropy = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**32))
         self.base_sampler = base_sampler or default_tpe(seed=seed)
         ratio = self.base_lr / self.max_lr
@@ -109,21 +105,32 @@ class RangeTestPriorSampler(BaseSampler):
                 {"family": "fixed", "lr": self.best_lr},
             ]
         self.centres = {"lr": self.best_lr, "max_lr": self.max_lr, "base_lr_ratio": ratio}
-        self._assigned: dict[int, dict[str, Any] | None] = {}
 
     # --- which trials are ours ---
 
     def _startup(self, trial: FrozenTrial) -> bool:
         return trial.number < self.n_startup_trials
 
-    def _recipe(self, trial: FrozenTrial, family: BaseDistribution | None) -> dict[str, Any] | None:
-        """The recipe of ``trial``: the ``number``-th recipe whose family the space offers."""
-        if trial._trial_id in self._assigned or not isinstance(family, CategoricalDistribution):
-            return self._assigned.get(trial._trial_id)
-        usable = [r for r in self.recipes if r["family"] in family.choices]
-        recipe = usable[trial.number] if trial.number < min(len(usable), self.n_startup_trials) else None
-        self._assigned[trial._trial_id] = recipe
-        return recipe
+    def _recipe(
+        self, study: optuna.Study, trial: FrozenTrial, family: BaseDistribution | None
+    ) -> dict[str, Any] | None:
+        """The recipe of ``trial``, derived from the storage, so every worker agrees.
+
+        The recipes whose family the space offers go out in order to the startup trials, by
+        trial number; a trial whose family ``enqueue_trial`` fixed takes the first recipe left
+        of that family, or none. Nothing is remembered between calls: the trial numbers and the
+        fixed families are in the storage from a trial's creation on.
+        """
+        if not self._startup(trial) or not isinstance(family, CategoricalDistribution):
+            return None
+        left = [r for r in self.recipes if r["family"] in family.choices]
+        # The storage, not ``study``: Hyperband hands a sampler a study filtered to one bracket.
+        earlier = [t for t in study._storage.get_all_trials(study._study_id, deepcopy=False) if t.number < trial.number]
+        for t in sorted(earlier, key=lambda t: t.number):
+            if not left:
+                return None
+            _take(left, _fixed_family(t))
+        return _take(left, _fixed_family(trial))
 
     # --- BaseSampler ---
 
@@ -148,14 +155,13 @@ class RangeTestPriorSampler(BaseSampler):
         # The family is drawn first; a one-choice family never reaches the sampler, but is in
         # the trial's distributions by then.
         family = param_distribution if param_name == "family" else trial.distributions.get("family")
-        recipe = self._recipe(trial, family)
-        origin = "range-test prior"
-        if recipe is not None and param_name in recipe:
-            value = _fit(recipe[param_name], param_distribution)
-            if value is not None:
-                self._note(study, trial, f"Smith's recipe: {recipe['family']}")
-                return value
-        self._note(study, trial, origin)
+        recipe = self._recipe(study, trial, family)
+        if recipe is not None and param_name != "family" and trial.params.get("family") != recipe["family"]:
+            recipe = None  # the trial trains another family: the recipe's values would not mean the same
+        self._note(study, trial, "range-test prior" if recipe is None else f"Smith's recipe: {recipe['family']}")
+        value = None if recipe is None else _fit(recipe.get(param_name), param_distribution)
+        if value is not None:
+            return value
         if param_name in self.centres and isinstance(param_distribution, FloatDistribution):
             return self._around(self.centres[param_name], param_distribution, rng)
         return _uniform(param_distribution, rng)
@@ -166,7 +172,6 @@ class RangeTestPriorSampler(BaseSampler):
     def after_trial(
         self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: list[float] | None
     ) -> None:
-        self._assigned.pop(trial._trial_id, None)
         self.base_sampler.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:
@@ -191,6 +196,44 @@ class RangeTestPriorSampler(BaseSampler):
         if trial.user_attrs.get(USER_ATTR) != origin:
             trial.user_attrs[USER_ATTR] = origin
             study._storage.set_trial_user_attr(trial._trial_id, USER_ATTR, origin)
+
+
+def _prior_values(prior: Any) -> dict[str, float]:
+    """``base_lr``, ``best_lr`` and ``max_lr`` of ``prior``; a range test result must be clear.
+
+    An unclear result may still carry values (a test that was still improving at its end
+    keeps a ``max_lr`` that is only a lower bound); a prior centred on them would steer the
+    search below the LRs that matter, so it is refused rather than trusted.
+    """
+    if hasattr(prior, "suggestions"):
+        if not prior.clear:
+            raise ValueError(
+                f"the range test gave no clear bounds for a prior ({prior.message}); rerun it as its message says, "
+                "give the bounds yourself as {'base_lr': ..., 'best_lr': ..., 'max_lr': ...}, or use another sampler"
+            )
+        values = prior.suggestions()
+    elif isinstance(prior, Mapping):
+        values = dict(prior)
+    else:
+        raise TypeError(f"prior must be a RangeTestResult or a mapping with base_lr, best_lr, max_lr; got {prior!r}")
+    missing = [k for k in ("base_lr", "best_lr", "max_lr") if values.get(k) is None]
+    if missing:
+        raise ValueError(f"the prior has no {', '.join(missing)}: give all three bounds as numbers")
+    return {k: float(values[k]) for k in ("base_lr", "best_lr", "max_lr")}
+
+
+def _fixed_family(trial: FrozenTrial) -> Any:
+    """The family ``enqueue_trial`` fixed for ``trial``, or None when the sampler draws it."""
+    return trial.system_attrs.get("fixed_params", {}).get("family")
+
+
+def _take(left: list[dict[str, Any]], family: Any) -> dict[str, Any] | None:
+    """Remove and return the recipe a trial gets from ``left``: the first one, or for a fixed
+    ``family`` the first of that family (None if there is none)."""
+    for i, recipe in enumerate(left):
+        if family is None or recipe["family"] == family:
+            return left.pop(i)
+    return None
 
 
 def default_tpe(*, seed: int | None = None, constant_liar: bool = False) -> optuna.samplers.TPESampler:

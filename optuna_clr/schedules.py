@@ -90,6 +90,15 @@ class Schedule:
         """
         return []
 
+    def final_cycle_end(self) -> int | None:
+        """The update after which the schedule no longer cycles and its LR stays at its low
+        point (1cycle's ``total_steps``); ``None`` for schedules that cycle on, or never cycle.
+
+        From there on every report is a fair comparison, so the cycle-aware pruner consults its
+        wrapped pruner at each one, not only at the first after the end.
+        """
+        return None
+
     def params(self) -> dict[str, Any]:
         """The constructor keywords and their values (tuples as lists, JSON-ready)."""
         out: dict[str, Any] = {}
@@ -128,15 +137,8 @@ class Schedule:
         group. Momentum is set where the schedule moves it (``momentum`` for SGD and RMSprop,
         ``betas[0]`` for Adam-style optimizers).
         """
-        lr = self.lr(step)
-        momentum = self.momentum(step)
-        for group in optimizer.param_groups:
-            _set_group_value(group, "lr", lr * group.get("lr_scale", 1.0))
-            if momentum is not None:
-                if "betas" in group:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                elif "momentum" in group:
-                    group["momentum"] = momentum
+        for group, lr in zip(optimizer.param_groups, self._group_lrs(optimizer, step)):
+            _set_group_value(group, "lr", lr)
 
     def torch_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         """A standard ``torch.optim.lr_scheduler.LRScheduler`` that follows this schedule.
@@ -150,19 +152,25 @@ class Schedule:
 
         class ClosedFormLR(LRScheduler):
             def get_lr(self) -> list[float]:  # type: ignore[override]
-                step = self.last_epoch
-                momentum = schedule.momentum(step)
-                if momentum is not None:
-                    for group in self.optimizer.param_groups:
-                        if "betas" in group:
-                            group["betas"] = (momentum, *group["betas"][1:])
-                        elif "momentum" in group:
-                            group["momentum"] = momentum
-                lr = schedule.lr(step)
-                return [lr * g.get("lr_scale", 1.0) for g in self.optimizer.param_groups]
+                return schedule._group_lrs(self.optimizer, self.last_epoch)
 
         ClosedFormLR.__name__ = f"{type(self).__name__}LR"
         return ClosedFormLR(optimizer)
+
+    def _group_lrs(self, optimizer: torch.optim.Optimizer, step: int) -> list[float]:
+        """Each param group's LR for update ``step`` (the schedule's LR times the group's
+        ``lr_scale``), after setting the groups' momentum where the schedule moves it.
+
+        One place for both :meth:`apply`, which writes the LRs itself, and
+        :meth:`torch_scheduler`, whose ``get_lr`` must return them for torch to write: torch
+        has no hook for the momentum, so it is set here in both cases.
+        """
+        momentum = self.momentum(step)
+        if momentum is not None:
+            for group in optimizer.param_groups:
+                _set_group_momentum(group, momentum)
+        lr = self.lr(step)
+        return [lr * group.get("lr_scale", 1.0) for group in optimizer.param_groups]
 
 
 def from_dict(d: dict[str, Any]) -> Schedule:
@@ -179,6 +187,14 @@ def from_dict(d: dict[str, Any]) -> Schedule:
     if unknown:
         raise ValueError(f"{family}: unknown parameter(s) {unknown}; {cls.__name__} takes {names}")
     return cls(**params)
+
+
+def _set_group_momentum(group: dict[str, Any], momentum: float) -> None:
+    """``betas[0]`` for Adam-style optimizers, ``momentum`` for SGD and RMSprop."""
+    if "betas" in group:
+        group["betas"] = (momentum, *group["betas"][1:])
+    elif "momentum" in group:
+        group["momentum"] = momentum
 
 
 def _set_group_value(group: dict[str, Any], key: str, value: float) -> None:
@@ -573,6 +589,9 @@ class OneCycle(Schedule):
 
     def cycle_ends(self, limit: int) -> list[int]:
         return [self.total_steps] if self.total_steps <= limit else []
+
+    def final_cycle_end(self) -> int | None:
+        return self.total_steps
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -66,6 +66,10 @@ if TYPE_CHECKING:
 
 
 CYCLICAL = ("triangular", "triangular2", "exp_range")
+"""Smith's CLR families: a ``max_lr``, a ``base_lr_ratio`` and a half cycle of ``step_size_epochs``."""
+RATIO_BOUNDS = (0.02, 0.9)
+"""Where :meth:`ScheduleSpace.narrow` keeps ``base_lr_ratio``: below 1/50 the base is
+effectively zero, above 0.9 the cycle barely moves the LR."""
 DEFAULT_FAMILIES = ("fixed", "triangular", "triangular2", "exp_range")
 FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
     "fixed": ("lr",),
@@ -96,6 +100,15 @@ def _range(name: str, value: Any, *, positive: bool = True, below_one: bool = Fa
     if below_one and high >= 1:
         raise ValueError(f"{name}: values must be < 1, got high={high}")
     return low, high
+
+
+def _ratio_range(ratio: float, margin: float) -> tuple[float, float]:
+    """``[ratio / margin, ratio * margin]`` inside :data:`RATIO_BOUNDS`, never empty: the
+    ratio is clamped into the bounds first, so the range always contains it (a single point
+    for ``margin=1``) instead of collapsing or flipping near the bounds."""
+    low, high = RATIO_BOUNDS
+    centre = min(max(ratio, low), high)
+    return max(low, centre / margin), min(high, centre * margin)
 
 
 class ScheduleSpace:
@@ -220,7 +233,7 @@ class ScheduleSpace:
         ipe = self.iterations_per_epoch
         if family == "fixed":
             return S.Fixed(lr=g("lr"))
-        if family in ("triangular", "triangular2", "exp_range", "linear_decay"):
+        if family in (*CYCLICAL, "linear_decay"):
             top = g("max_lr")
             base = top * g("base_lr_ratio")
             steps = self._steps(g("step_size_epochs"))
@@ -276,25 +289,29 @@ class ScheduleSpace:
 
         ``max_lr`` (cyclical peaks) spans ``[max_lr / margin, max_lr * margin]``, ``lr`` (fixed
         and decays) spans ``[base_lr, max_lr]`` around the suggested best fixed LR, and
-        ``base_lr_ratio`` is centred on the tested ``base_lr / max_lr``; every bound stays inside
-        the range the test covered. Raises ``ValueError`` when the test gave no clear bounds.
+        ``base_lr_ratio`` spans ``[ratio / margin, ratio * margin]`` around the tested
+        ``base_lr / max_lr`` (the tested ratio brought into :data:`RATIO_BOUNDS` first); every
+        bound stays inside the range the test covered; ``margin=1`` pins ``max_lr`` and
+        ``base_lr_ratio`` to the tested values.
+
+        Raises ``ValueError`` when the test gave no clear bounds (``result.clear`` is False):
+        an unclear test may still carry values, e.g. a ``max_lr`` that is only a lower bound
+        because the accuracy was still improving at the end of the test, and narrowing on it
+        would cut the search off below the LRs that matter.
         """
         if margin < 1:
             raise ValueError(f"margin must be >= 1, got {margin}")
-        if result.base_lr is None or result.max_lr is None or result.best_lr is None:
+        if not result.clear or None in (result.base_lr, result.best_lr, result.max_lr):
             raise ValueError(
                 f"the range test gave no clear bounds to narrow the space with ({result.message}); "
-                "rerun it over a wider LR range or for longer, or set the LR ranges by hand"
+                "rerun it as its message says (a wider LR range, or longer), or do not narrow: "
+                "set the LR ranges by hand ([range_test] narrow = false in a study file)"
             )
         tested_low = max(result.settings["min_lr"], result.max_lr * 1e-3)
         tested_high = result.settings["max_lr"]
         max_lr = (max(tested_low, result.max_lr / margin), min(tested_high, result.max_lr * margin))
         lr = (max(tested_low, result.base_lr), result.max_lr)
-        ratio = result.base_lr / result.max_lr
-        ratio_range = (max(0.02, ratio / margin), min(0.9, max(ratio * margin, 0.05)))
-        if ratio_range[0] >= ratio_range[1]:
-            ratio_range = self.base_lr_ratio
-        return self.replace(lr=lr, max_lr=max_lr, base_lr_ratio=ratio_range)
+        return self.replace(lr=lr, max_lr=max_lr, base_lr_ratio=_ratio_range(result.base_lr / result.max_lr, margin))
 
     def to_dict(self) -> dict[str, Any]:
         return {

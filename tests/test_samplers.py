@@ -87,3 +87,61 @@ def test_same_seed_same_draws_and_clear_errors():
         optuna_clr.RangeTestPriorSampler({"base_lr": None, "best_lr": None, "max_lr": None})
     with pytest.raises(TypeError, match="RangeTestResult or a mapping"):
         optuna_clr.RangeTestPriorSampler(0.01)
+
+
+THREE = optuna_clr.ScheduleSpace(families=["fixed", "triangular", "triangular2"], lr=(1e-4, 1.0),
+                                 iterations_per_epoch=450)
+RECIPE = optuna_clr.Triangular2(base_lr=0.001, max_lr=0.006, step_size=1800)  # 4 epochs of 450
+
+
+def run(study, n):
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        out.append((THREE.suggest(trial), trial.user_attrs["sampler"]))
+        study.tell(trial, 1.0)
+    return out
+
+
+def test_an_enqueued_family_gets_its_own_recipe_or_the_prior_and_takes_no_other_trials_recipe():
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    study.enqueue_trial({"family": "triangular"})  # no recipe for triangular
+    (tri, origin), (smith, smith_origin), (fixed, fixed_origin), (_, later) = run(study, 4)
+    assert isinstance(tri, optuna_clr.Triangular) and tri.family == "triangular"
+    assert origin == "range-test prior" and tri != optuna_clr.Triangular(0.001, 0.006, 1800)
+    assert (smith, smith_origin) == (RECIPE, "Smith's recipe: triangular2")  # not used up by trial 0
+    assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert later == "range-test prior"
+
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    study.enqueue_trial({"family": "fixed"})  # gets the fixed recipe, though triangular2's comes first
+    study.enqueue_trial({"family": "fixed"})  # no fixed recipe left: the prior
+    (first, first_origin), (second, second_origin), (smith, smith_origin) = run(study, 3)
+    assert (first, first_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert second.family == "fixed" and second != first and second_origin == "range-test prior"
+    assert (smith, smith_origin) == (RECIPE, "Smith's recipe: triangular2")
+
+
+def test_recipes_follow_from_the_storage_across_workers(tmp_path):
+    """Two workers (two sampler instances) on one SQLite storage: the second one knows that
+    trial 0 was enqueued with another family without having seen it."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = optuna.create_study(study_name="s", storage=storage,
+                                sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    first.enqueue_trial({"family": "triangular"})
+    first.enqueue_trial({"family": "triangular2"})
+    assert [origin for _, origin in run(first, 1)] == ["range-test prior"]
+    second = optuna.load_study(study_name="s", storage=storage,
+                               sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    assert run(second, 2) == [(RECIPE, "Smith's recipe: triangular2"),
+                              (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")]
+
+
+def test_an_unclear_range_test_is_refused_as_a_prior():
+    unclear = RangeTestResult(lrs=[], accuracies=[], losses=[], smoothed=[], base_lr=0.001, best_lr=0.003,
+                              max_lr=0.006, clear=False, snr=10.0, diverged_at_lr=None, settings={},
+                              message="the validation accuracy was still improving at the end of the test")
+    with pytest.raises(ValueError, match="no clear bounds for a prior .the validation accuracy was still improving"):
+        optuna_clr.RangeTestPriorSampler(unclear)
+    # its values, given on purpose as a mapping, are the user's call
+    assert optuna_clr.RangeTestPriorSampler(unclear.suggestions()).max_lr == 0.006

@@ -278,6 +278,36 @@ def test_cycle_ends_mark_the_lr_minimum():
     assert S.OneCycle(max_lr=0.1, total_steps=500).cycle_ends(1000) == [500]
 
 
+@pytest.mark.parametrize("schedule", ALL, ids=lambda s: s.family)
+def test_only_one_cycle_stops_cycling_at_its_last_cycle_end(schedule):
+    final = schedule.final_cycle_end()
+    if schedule.family != "one_cycle":
+        assert final is None
+        return
+    assert final == schedule.total_steps == schedule.cycle_ends(10**6)[-1]
+    low = schedule.lr(final - 1)
+    assert all(schedule.lr(s) == low <= schedule.lr(k) for s in range(final, final + 2000, 7) for k in range(final))
+
+
+def test_apply_and_torch_scheduler_move_adams_beta1_and_scale_each_group_alike():
+    one = S.OneCycle(max_lr=0.1, total_steps=400, base_momentum=0.85, max_momentum=0.95)
+    model = torch.nn.Linear(2, 1)
+
+    def adam():
+        return torch.optim.Adam([{"params": [model.weight]}, {"params": [model.bias], "lr_scale": 0.5}],
+                                lr=1.0, betas=(0.9, 0.99))
+
+    by_apply, by_sched = adam(), adam()
+    scheduler = one.torch_scheduler(by_sched)
+    for step in range(400):
+        one.apply(by_apply, step)
+        for opt in (by_apply, by_sched):
+            assert [g["lr"] for g in opt.param_groups] == [one.lr(step), 0.5 * one.lr(step)]
+            assert [g["betas"] for g in opt.param_groups] == [(one.momentum(step), 0.99)] * 2
+        by_sched.step()
+        scheduler.step()
+
+
 def test_plot_schedule_draws_lr_and_moving_batch_size(tmp_path):
     fig = optuna_clr.plot_schedule(S.Triangular2(0.001, 0.006, 200), 1200)
     line = fig.axes[0].lines[0]

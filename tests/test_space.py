@@ -87,9 +87,9 @@ def test_tpe_multivariate_group_and_gp_model_the_parameters():
     assert study.best_value < 1.0
 
 
-def result_with(base, best, top, tested=(0.0, 0.02)):
+def result_with(base, best, top, tested=(0.0, 0.02), clear=True, message=""):
     return RangeTestResult(lrs=[], accuracies=[], losses=[], smoothed=[], base_lr=base, best_lr=best, max_lr=top,
-                           clear=True, message="", snr=10.0, diverged_at_lr=None,
+                           clear=clear, message=message, snr=10.0, diverged_at_lr=None,
                            settings={"min_lr": tested[0], "max_lr": tested[1]})
 
 
@@ -104,6 +104,41 @@ def test_narrow_takes_the_bounds_from_the_range_test():
     tight = space.narrow(result_with(0.001, 0.01, 0.015), margin=3.0)
     assert tight.max_lr[1] == 0.02
     assert optuna_clr.ScheduleSpace.from_dict(narrow.to_dict()).to_dict() == narrow.to_dict()
+
+
+def test_narrow_refuses_an_unclear_range_test_even_with_values():
+    space = full_space(families=["fixed", "triangular2"])
+    still_rising = result_with(0.001, 0.01, 0.02, clear=False, message=(
+        "the validation accuracy was still improving at the end of the test (LR 0.02): ... max_lr is a lower bound"))
+    with pytest.raises(ValueError) as info:
+        space.narrow(still_rising)
+    text = str(info.value)
+    assert "no clear bounds" in text and "max_lr is a lower bound" in text  # the problem, in the test's words
+    assert "narrow = false" in text and "rerun" in text  # and the fixes
+    with pytest.raises(ValueError, match="no clear bounds"):
+        space.narrow(result_with(None, None, None, clear=False, message="no clear improvement"))
+
+
+def test_narrow_with_margin_one_pins_the_tested_peak_and_ratio():
+    space = full_space(families=["triangular2"])
+    pinned = space.narrow(result_with(0.001, 0.003, 0.006), margin=1.0)
+    assert pinned.max_lr == (0.006, 0.006)
+    assert pinned.base_lr_ratio == pytest.approx((1 / 6, 1 / 6))  # not the space's (0.1, 0.5)
+    study = optuna.create_study()
+    for _ in range(3):
+        s = pinned.suggest(study.ask())
+        assert (s.base_lr, s.max_lr) == pytest.approx((0.001, 0.006))
+
+
+@pytest.mark.parametrize("ratio", [0.001, 0.02, 1 / 6, 0.5, 0.85, 0.9, 0.95, 0.999])
+@pytest.mark.parametrize("margin", [1.0, 1.05, 2.0, 10.0])
+def test_narrowed_ratio_range_is_never_empty_and_holds_the_tested_ratio(ratio, margin):
+    space = full_space(families=["triangular2"], base_lr_ratio=(0.3, 0.4))
+    result = result_with(0.01 * ratio, 0.005, 0.01)
+    low, high = space.narrow(result, margin=margin).base_lr_ratio
+    clamped = min(max(result.base_lr / result.max_lr, 0.02), 0.9)
+    assert 0.02 <= low <= clamped <= high <= 0.9
+    assert low == pytest.approx(max(0.02, clamped / margin)) and high == pytest.approx(min(0.9, clamped * margin))
 
 
 @pytest.mark.parametrize(
