@@ -16,7 +16,7 @@ What it does that those tools do not:
   tested max) it says so (``clear=False`` and a ``message``) instead of inventing one;
 * ``repeats=k`` runs k seeds and reports each suggestion's spread;
 * a model and optimizer you pass are left exactly as they were (weights, buffers, gradients,
-  optimizer state).
+  optimizer state, device, dtype and each submodule's train/eval mode).
 
 Example:
 
@@ -234,11 +234,11 @@ def lr_range_test(
                 nesterov=nesterov, weight_decay=weight_decay, augment=augment, seed=run_seed, device=str(dev),
             )
             runs.append(_one_run(run_task, model, optimizer, ramp, config, metric, divergence_factor, settings))
-            if saved is not None:
-                _restore(model, optimizer, saved)  # every seed starts from the user's state
+            if saved is not None and k + 1 < repeats:
+                _restore(model, optimizer, saved)  # the next seed starts from the user's state
     finally:
         if saved is not None:
-            _restore(model, optimizer, saved)
+            _restore(model, optimizer, saved)  # after the last seed, or an error
     return runs[0] if repeats == 1 else _combine(runs, settings)
 
 
@@ -288,17 +288,38 @@ def _one_run(
     )
 
 
+def _half_window(n: int) -> int:
+    return max(1, n // 30)
+
+
 def smooth(values: list[float]) -> list[float]:
-    """Centred moving average over about a fifteenth of the curve (3 points at least); the
-    window shrinks symmetrically at the ends, so the curve is not shifted."""
+    """Centred moving average over about a fifteenth of the curve (3 points at least), so the
+    curve is not shifted. Near the start the window shrinks symmetrically: the LR is near
+    ``min_lr`` there, so the curve barely moves and holds little noise, and on a coarse ramp the
+    rise can begin within the first few points, which a wider start would blur. The last
+    ``half`` points instead hold the mean of the last ``half + 1``: the LR is highest there
+    and the curve noisiest, and one raw point must not decide "still improving"."""
     n = len(values)
-    half = max(1, n // 30)
+    if n == 0:
+        return []
+    half = _half_window(n)
+    tail = values[-(half + 1) :]
     out = []
-    for i in range(n):
-        h = min(half, i, n - 1 - i)
+    for i in range(n - half):
+        h = min(half, i)
         window = values[i - h : i + h + 1]
         out.append(sum(window) / len(window))
-    return out
+    return out + [sum(tail) / len(tail)] * min(half, n)
+
+
+def _noise(score: list[float], smoothed: list[float]) -> float:
+    """The spread of the curve around its smoothed self where the window is whole: at the
+    start the window shrinks to the raw point (residual 0), at the end the smoothed curve is a
+    level, and counting them would make a short curve look quieter, and a rise clearer, than
+    it is."""
+    half = _half_window(len(score))
+    inner = slice(half, len(score) - half)
+    return float(np.std(np.asarray(score[inner]) - np.asarray(smoothed[inner])))
 
 
 def suggest_bounds(lrs: list[float], score: list[float], *, log_x: bool, metric: str) -> dict[str, Any]:
@@ -312,7 +333,7 @@ def suggest_bounds(lrs: list[float], score: list[float], *, log_x: bool, metric:
     s = smooth(score)
     start, peak_i = s[0], int(np.argmax(s))
     rise = s[peak_i] - start
-    noise = float(np.std(np.asarray(score) - np.asarray(s))) or 1e-12
+    noise = _noise(score, s) or 1e-12
     snr = rise / noise
     what = "validation accuracy" if metric == "accuracy" else "training loss"
     least = 0.02 if metric == "accuracy" else 0.05 * abs(start)
@@ -389,18 +410,30 @@ def _combine(runs: list[RangeTestResult], settings: dict[str, Any]) -> RangeTest
 
 
 def _snapshot(model: nn.Module, optimizer: Any) -> dict[str, Any]:
+    """What the range test changes in a module you pass: training moves it to ``device`` in
+    float32, sets every submodule to train mode, and updates weights, buffers, gradients and
+    the optimizer's state."""
+    first = next(model.parameters(), None)
     return {
         "state": copy.deepcopy(model.state_dict()),
         "grads": [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()],
-        "training": model.training,
+        # per module: a frozen BatchNorm (eval mode) inside a model in train mode stays frozen
+        "training": [m.training for m in model.modules()],
+        "placement": None if first is None else (first.device, first.dtype),
         "optimizer": copy.deepcopy(optimizer.state_dict()) if isinstance(optimizer, torch.optim.Optimizer) else None,
     }
 
 
 def _restore(model: nn.Module, optimizer: Any, saved: dict[str, Any]) -> None:
+    """Put the module back where and in what dtype it was before loading the saved state:
+    ``load_state_dict`` copies into the tensors as they are, and the optimizer casts its state
+    to its parameters' dtype and device, so the move must come first."""
+    if saved["placement"] is not None:
+        model.to(*saved["placement"])  # in place: the parameters stay the optimizer's
     model.load_state_dict(saved["state"])
     for p, g in zip(model.parameters(), saved["grads"]):
         p.grad = None if g is None else g.clone()
-    model.train(saved["training"])
+    for m, training in zip(model.modules(), saved["training"]):
+        m.training = training
     if saved["optimizer"] is not None:
         optimizer.load_state_dict(copy.deepcopy(saved["optimizer"]))
