@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import json
 import os
 from pathlib import Path
+import shlex
 import subprocess
 import sys
 from typing import Any
@@ -22,6 +24,8 @@ from optuna_clr.range_test import lr_range_test
 from optuna_clr.runner import optimize
 from optuna_clr.storage import DEFAULT_URL
 from optuna_clr.storage import StorageError
+from optuna_clr.storage import is_journal
+from optuna_clr.storage import local_path
 from optuna_clr.storage import open_storage
 from optuna_clr.storage import redact
 from optuna_clr.studyfile import StudyFile
@@ -29,35 +33,47 @@ from optuna_clr.studyfile import StudyFileError
 from optuna_clr.tasks import DataError
 
 
+class WorkerError(RuntimeError):
+    """A worker process started by ``--engine processes`` failed."""
+
+
 def _common(p: argparse.ArgumentParser) -> None:
+    """The options every subcommand uses: the study file, where the study lives, where output goes."""
     p.add_argument("study_file", type=Path, help="the study file (TOML), e.g. studies/digits.toml")
     p.add_argument("--storage", default=DEFAULT_URL,
                    help="Optuna storage URL: sqlite:///file.db (default %(default)s), "
                         "postgresql://user:password@host/db (many machines), journal:///file.log (many processes)")
     p.add_argument("--study-name", help="study name in the storage (default: [study] name from the file)")
+    p.add_argument("--artifact-dir", type=Path,
+                   help="folder for figures Optuna stores as artifacts (default: optuna_clr_artifacts beside a SQLite "
+                        "or journal file, else in the working folder); give the same to optuna-dashboard --artifact-dir")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for reports and figures (default: %(default)s)")
+
+
+def _training(p: argparse.ArgumentParser, *, seed_help: str) -> None:
+    """The options of subcommands that train (report only reads the storage)."""
     p.add_argument("--device", help="training device: auto (CUDA if available), cpu, cuda, cuda:1 (default: from the file)")
     p.add_argument("--data-dir", help="folder with the data set in torchvision's layout (default: [task] data_dir, then $OPTUNA_CLR_DATA)")
-    p.add_argument("--seed", type=int, help="seed for the validation split, weights, batch order and sampler (default: from the file)")
-    p.add_argument("--artifact-dir", type=Path,
-                   help="folder for figures Optuna stores as artifacts (default: optuna_clr_artifacts beside a SQLite file, "
-                        "else in the working folder); give the same to optuna-dashboard --artifact-dir")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for reports and figures (default: %(default)s)")
+    p.add_argument("--seed", type=int, help=seed_help)
+
+
+def _workers(p: argparse.ArgumentParser, *, n_trials_help: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown when stderr is a terminal)")
-
-
-def _workers(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-trials", type=int, help="trials this run adds to the study (default: [study] n_trials)")
+    p.add_argument("--n-trials", type=int, help=n_trials_help)
     p.add_argument("--parallel", type=int, default=1,
                    help="train this many trials at once on the device (default: %(default)s)")
     p.add_argument("--engine", choices=("auto", "vmap", "processes"), default="auto",
                    help="how --parallel shares the device: vmap stacks the models in one process (small nets on a GPU), "
                         "processes starts that many worker processes on the same storage, each with its share of the "
-                        "CPU threads (wider nets; and on a CPU, where it measured fastest); auto (default): vmap on "
-                        "CUDA, processes on a CPU. compare always stacks with vmap")
+                        "CPU threads and its own sampler seed (wider nets; and on a CPU, where it measured fastest); "
+                        "auto (default): vmap on CUDA, processes on a CPU. compare always stacks with vmap")
     p.add_argument("--heartbeat", type=int, default=10,
                    help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is failed "
                         "and retried by another worker (0: off; default %(default)s)")
     p.add_argument("--grace", type=int, default=60, help="seconds without a heartbeat before a trial counts as dead (default %(default)s)")
+
+
+SEED_HELP = "seed for the validation split, initial weights and batch order (default: [study] seed from the file)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,22 +86,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("range-test", help="run the LR range test and store its bounds in the study",
                        description="Train while the LR ramps from [range_test] min_lr to max_lr; print and store the "
-                                   "suggested base_lr, best_lr and max_lr, and save the plot.")
+                                   "suggested base_lr, best_lr and max_lr, and save the plot. Runs even where the file "
+                                   "sets [range_test] enabled = false.")
     _common(p)
+    _training(p, seed_help=SEED_HELP + "; --repeats runs the seeds after it too")
     p.add_argument("--repeats", type=int, help="seeds to run; suggestions are their medians (default: [range_test] repeats)")
 
     p = sub.add_parser("optimize", help="search the schedule space (resumes a study that exists)",
                        description="Run the range test if the study has none, narrow the space with it, and run trials. "
                                    "Rerunning adds --n-trials more trials to the same study; trials already done stay.")
     _common(p)
-    _workers(p)
+    _training(p, seed_help=SEED_HELP + ", and of the sampler")
+    _workers(p, n_trials_help="trials this run adds to the study (default: [study] n_trials)")
+    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # set by --engine processes for the processes it starts
 
     p = sub.add_parser("compare", help="CLR versus a tuned fixed LR, with seeds and a bootstrap interval",
                        description="Tune a fixed-LR arm and a cyclical arm with the same trial budget, retrain each "
                                    "winner (and the file's baselines) with several seeds, and write a report with "
                                    "figures into --out, also attached to both studies for optuna-dashboard.")
     _common(p)
-    _workers(p)
+    _training(p, seed_help=SEED_HELP + "; the arms are tuned with it and each winner is retrained with the --seeds "
+                                      "seeds after it")
+    _workers(p, n_trials_help="trials per arm, in all: an arm that has them runs no more "
+                              "(default: [compare] n_trials, else [study] n_trials)")
     p.add_argument("--seeds", type=int, help="seeds for retraining each winner (default: [compare] seeds)")
 
     p = sub.add_parser("report", help="write a study's report from the storage (no training)",
@@ -100,24 +123,50 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _study_file(args: argparse.Namespace) -> StudyFile:
+    """The study file with the command line's overrides; for compare, --n-trials is the arms'
+    budget ([compare] n_trials), which every shipped file sets."""
     sf = StudyFile.load(args.study_file)
-    return sf.with_overrides(
+    n_trials = getattr(args, "n_trials", None)
+    sf = sf.with_overrides(
         study__name=args.study_name,
-        study__seed=args.seed,
-        study__n_trials=getattr(args, "n_trials", None),
-        training__device=args.device,
-        task__data_dir=args.data_dir,
+        study__seed=getattr(args, "seed", None),
+        study__n_trials=n_trials if args.command != "compare" else None,
+        compare__n_trials=n_trials if args.command == "compare" else None,
+        training__device=getattr(args, "device", None),
+        task__data_dir=getattr(args, "data_dir", None),
         range_test__repeats=getattr(args, "repeats", None),
         compare__seeds=getattr(args, "seeds", None),
     )
+    if args.command != "report":
+        _check_device(sf)
+    return sf
+
+
+def _check_device(sf: StudyFile) -> None:
+    """A device this machine lacks is a one-line error now, not a traceback at the first trial."""
+    import torch
+
+    device = sf.training["device"]
+    missing = (device.startswith("cuda") and not torch.cuda.is_available()) or (
+        device == "mps" and not torch.backends.mps.is_available())
+    if missing:
+        raise StudyFileError(f"{sf.source}: [training] device: {device!r} (from the file or --device) is not available "
+                             "on this machine; use --device cpu, or auto to take CUDA where there is one")
 
 
 def _artifact_dir(args: argparse.Namespace) -> Path:
     if args.artifact_dir:
         return args.artifact_dir
-    if args.storage.startswith("sqlite:///"):
-        return Path(args.storage[len("sqlite:///"):]).parent / "optuna_clr_artifacts"
-    return Path("optuna_clr_artifacts")
+    path = local_path(args.storage)
+    return path.parent / "optuna_clr_artifacts" if path is not None else Path("optuna_clr_artifacts")
+
+
+def _dashboard_command(args: argparse.Namespace) -> str:
+    """The optuna-dashboard command for this storage: a journal is given as its file path (the
+    dashboard does not read journal:// URLs), anything else as the URL, password hidden."""
+    path = local_path(args.storage) if is_journal(args.storage) else None
+    storage = str(path) if path is not None else redact(args.storage)
+    return f"optuna-dashboard {shlex.quote(storage)} --artifact-dir {shlex.quote(str(_artifact_dir(args)))}"
 
 
 def _storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
@@ -134,22 +183,66 @@ def _open_study(sf: StudyFile, storage: Any, name: str | None = None) -> optuna.
     return study
 
 
+RANGE_TEST_REQUEST = "request"  # the key, in a stored range test's settings, of what the file asked for
+
+
+def range_test_request(sf: StudyFile) -> dict[str, Any]:
+    """Everything in the file that decides the range test's outcome, resolved as the test
+    resolves it (max_lr from the space, mode from the metric), as JSON reads it back. Where it
+    runs (device, data folder) and how many seeds (``repeats``, compared on its own) are left out."""
+    kwargs = sf.range_test_kwargs()
+    request = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "repeats")}
+    request["task"] = str(kwargs["task"]).lower().replace("_", "-").replace("cifar-10", "cifar10")
+    request["validation"] = sf.task["validation"]
+    request["mode"] = kwargs["mode"] or ("linear" if kwargs["metric"] == "accuracy" else "exponential")
+    return json.loads(json.dumps(request))
+
+
+def _range_test_changes(stored: RangeTestResult, sf: StudyFile) -> list[str]:
+    """How the stored test differs from what the file asks for; a setting it did not record
+    counts as different (tests stored by older versions did not record all of them)."""
+    asked = stored.settings.get(RANGE_TEST_REQUEST)
+    if not isinstance(asked, dict):
+        return ["its settings were not recorded in full"]
+    missing = object()
+    changes = [f"{key} {asked.get(key, 'unrecorded')!r} -> {value!r}" for key, value in range_test_request(sf).items()
+               if asked.get(key, missing) != value]
+    if asked.get("repeats", 0) < sf.range_test["repeats"]:
+        changes.append(f"repeats {asked.get('repeats')!r} -> {sf.range_test['repeats']!r}")
+    return changes
+
+
 def ensure_range_test(sf: StudyFile, study: optuna.Study, store: Any, *, rerun: bool = False) -> RangeTestResult | None:
-    """The study's range test: the stored one if its settings match the file, else a new run."""
+    """The study's range test: the stored one if it was run with the file's settings (a stored
+    test with more seeds will do), else a new run."""
     if not sf.range_test["enabled"]:
         return None
     kwargs = sf.range_test_kwargs()
     stored = RangeTestResult.from_study(study)
-    wanted = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "task")}
-    if stored is not None and not rerun and all(stored.settings.get(k) == v for k, v in wanted.items()
-                                                 if k in stored.settings and v is not None):
-        print(f"range test: using the one stored in study {study.study_name!r}: {stored.message}")
-        return stored
+    if stored is not None and not rerun:
+        changes = _range_test_changes(stored, sf)
+        if not changes:
+            print(f"range test: using the one stored in study {study.study_name!r}: {stored.message}")
+            return stored
+        print(f"range test: the one stored in study {study.study_name!r} does not match the file "
+              f"({'; '.join(changes)}): running it again")
     print(f"range test: {kwargs['task']} / {kwargs['model']}, LR {kwargs['min_lr']:g} to {kwargs['max_lr']:g} ...", flush=True)
     result = lr_range_test(**kwargs)
+    result.settings[RANGE_TEST_REQUEST] = {**range_test_request(sf), "repeats": kwargs["repeats"]}
     result.attach(study, artifact_store=store)
     print(f"range test: {'clear' if result.clear else 'NOT CLEAR'}: {result.message}")
     return result
+
+
+def clear_bounds(result: RangeTestResult | None) -> RangeTestResult | None:
+    """The range test when its bounds can narrow the space and centre the prior, else None.
+    An unclear test (a max_lr that is only a lower bound, say) would steer the search wrong, so
+    the search then keeps the file's ranges and uses TPE."""
+    if result is None or result.clear:
+        return result
+    print("range test: not clear, so the space keeps the study file's ranges and the sampler is TPE; rerun "
+          "`optuna-clr range-test` over a wider LR range or for longer to narrow it", flush=True)
+    return None
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
@@ -162,18 +255,17 @@ def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> 
 
 
 def cmd_range_test(args: argparse.Namespace) -> int:
-    sf = _study_file(args)
-    if not sf.range_test["enabled"]:
-        sf = sf.with_overrides(range_test__enabled=True)
+    sf = _study_file(args).with_overrides(range_test__enabled=True)
     storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
     store = report.artifact_store(_artifact_dir(args))
     study = _open_study(sf, storage)
     result = ensure_range_test(sf, study, store, rerun=True)
+    assert result is not None
     folder = args.out / study.study_name
     folder.mkdir(parents=True, exist_ok=True)
-    result.plot().savefig(folder / "range_test.png", dpi=100)  # type: ignore[union-attr]
+    result.plot().savefig(folder / "range_test.png", dpi=100)
     for key in ("base_lr", "best_lr", "max_lr"):
-        spread = (result.spread or {}).get(key)  # type: ignore[union-attr]
+        spread = (result.spread or {}).get(key)
         extra = f"  (seeds: {', '.join(f'{v:.4g}' for v in spread['values'] if v is not None)})" if spread else ""
         value = getattr(result, key)
         print(f"  {key:8s} {value:.4g}{extra}" if value is not None else f"  {key:8s} -")
@@ -188,11 +280,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     store = report.artifact_store(_artifact_dir(args))
     objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
     study = _open_study(sf, storage)
-    prior = ensure_range_test(sf, study, store)
+    prior = clear_bounds(ensure_range_test(sf, study, store))
     space = sf.make_space(objective)
     if prior is not None and sf.range_test["narrow"]:
         space = space.narrow(prior, margin=sf.range_test["margin"])
-    study.sampler = sf.make_sampler(prior, parallel=args.parallel)
+    study.sampler = sf.make_sampler(prior, parallel=args.parallel, **_worker_sampler(sf, args))
     objective.space = space
     study.set_user_attr("space", space.to_dict())
     study.set_user_attr("study_file", sf.to_dict())
@@ -206,12 +298,24 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         _run_processes(args, sf, n_trials)
     else:
         optimize(study, objective, n_trials=n_trials, parallel=args.parallel, show_progress_bar=progress)
+    if args.worker is not None:
+        return 0  # the process that started this worker reports once they are all done
     _summary(study, args)
     if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         folder = report.write_study_report(study, args.out / study.study_name).parent
         report.attach(study, folder, store)  # the summary as the study's dashboard note
         print(f"report: {folder / 'report.md'}")
     return 0
+
+
+def _worker_sampler(sf: StudyFile, args: argparse.Namespace) -> dict[str, Any]:
+    """A worker of --engine processes samples with its own seed, ``seed * 1000 + i``: with one
+    seed, every worker proposes the same values. Only the sampler's seed differs: ``--seed``
+    would also move the validation split, which all trials of a study must share. Its TPE uses
+    the constant liar, since the other workers' trials are running meanwhile."""
+    if args.worker is None:
+        return {}
+    return {"seed": sf.study["seed"] * 1000 + args.worker, "other_workers": True}
 
 
 def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> None:
@@ -226,27 +330,40 @@ def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> No
     # each worker gets its share of the CPU threads: oversubscribed, they run slower than one process
     env = {**os.environ}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.parallel)))
-    workers = [subprocess.Popen(command + ["--n-trials", str(n)], stdout=subprocess.DEVNULL, env=env) for n in shares if n]
-    failed = [w.args for w in workers if w.wait() != 0]
+    workers = [subprocess.Popen(command + ["--n-trials", str(n), "--worker", str(i)], stdout=subprocess.DEVNULL, env=env)
+               for i, n in enumerate(shares) if n]
+    codes = [w.wait() for w in workers]
+    failed = [code for code in codes if code != 0]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(workers)} worker processes failed; run one alone to see why")
+        raise WorkerError(
+            f"{len(failed)} of {len(workers)} worker processes failed (exit codes {failed}); their errors are above. "
+            "The trials they finished are kept: fix the cause and run the same command again, or use --parallel 1 "
+            "(or --engine vmap) to train in this process")
 
 
 def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
-    rows = report.family_table(study)
-    if all(r["value"] is None for r in rows):
+    rows = report.family_rows(study)
+    if all(r["value"] == "-" for r in rows):
         print("no completed trials yet")
         return
-    for r in rows:
-        r["value"] = "-" if r["value"] is None else f"{r['value']:,.0f}" + ("" if r["reached"] else " (not reached)")
-        r["test_accuracy"] = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.4f}"
     print()
     _print_table(rows, [("family", "family"), ("trials", "trials"), ("pruned", "pruned"), ("best to target", "value"),
                         ("trial", "trial"), ("test acc", "test_accuracy"), ("schedule", "schedule")])
+    print(f"\n{_best_line(study)}")
+    print(f"see it: {_dashboard_command(args)}")
+
+
+def _best_line(study: optuna.Study) -> str:
+    """The best trial in a line; a best trial that never reached the target (its value is
+    censored, above the budget) says so, since then no trial did."""
     best = study.best_trial
-    print(f"\nbest: trial {best.number}, {best.value:,.0f} {best.user_attrs.get('unit', 'iterations')} to "
-          f"{best.user_attrs.get('target_accuracy')} validation accuracy")
-    print(f"see it: optuna-dashboard {redact(args.storage)} --artifact-dir {_artifact_dir(args)}")
+    attrs = best.user_attrs
+    unit, target = attrs.get("unit", "iterations"), attrs.get("target_accuracy")
+    if attrs.get("reached", True):
+        return f"best: trial {best.number}, {report.format_value(best.value, unit)} {unit} to {target} validation accuracy"
+    accuracy = attrs.get("best_accuracy")
+    return (f"best: trial {best.number} did not reach {target} validation accuracy (no trial did; it came closest, "
+            f"at {accuracy:.4f}): raise [training] max_iterations or lower target_accuracy")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -256,7 +373,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     store = report.artifact_store(_artifact_dir(args))
     objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
     name = sf.study["name"]
-    prior = ensure_range_test(sf, _open_study(sf, storage), store)
+    range_test = ensure_range_test(sf, _open_study(sf, storage), store)
+    prior = clear_bounds(range_test)
     c = sf.compare
     fixed_space = sf.make_space(objective, families=["fixed"], lr=c["fixed_lr"])
     cyclical_space = sf.make_space(objective, families=c["families"])
@@ -266,23 +384,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     parallel = args.parallel
     if parallel > 1 and args.engine == "processes":
         print("compare stacks its parallel trials with the vmap engine; --engine processes applies to optimize only")
-    seeds = [sf.study["seed"] + i for i in range(c["seeds"])]
+    seeds = report.retrain_seeds(sf.study["seed"], c["seeds"])
     n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
     comparison = report.compare(
         name=name, storage=storage, objective=objective, fixed_space=fixed_space, cyclical_space=cyclical_space,
         make_sampler=lambda arm: sf.make_sampler(prior, parallel=parallel), make_pruner=sf.make_pruner,
-        n_trials=n_trials, seeds=seeds, baselines=sf.baselines, range_test=prior, parallel=parallel,
+        n_trials=n_trials, seeds=seeds, tuning_seed=sf.study["seed"], baselines=sf.baselines, range_test=range_test,
+        parallel=parallel,
         settings={"study file": str(args.study_file), "trials per arm": n_trials, "task": sf.task["name"],
                   "model": sf.training["model"], "optimizer": sf.training["optimizer"],
                   "batch size": sf.training["batch_size"], "storage": redact(args.storage)},
         progress=lambda message: print(message, flush=True), show_progress_bar=progress,
     )
     folder = args.out / f"{name}-compare"
-    path = report.write_report(comparison, folder, range_test=prior)
-    for arm in comparison.arms:
-        if arm.study_name:
-            report.attach(optuna.load_study(study_name=arm.study_name, storage=storage), folder, store,
-                          note_title=f"{arm.name} arm of the comparison")
+    path = report.write_report(comparison, folder, range_test=range_test)
+    report.attach_comparison(comparison, storage, folder, store)
     print()
     print(path.read_text().split("\n### ")[0])
     print(f"report: {path}")
@@ -294,30 +410,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     storage = _storage(args)
     store = report.artifact_store(_artifact_dir(args))
     name = sf.study["name"]
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     written = []
-    if name in names:
-        study = optuna.load_study(study_name=name, storage=storage)
+    study = _load_if_any(storage, name)
+    if study is not None and study.trials:
         folder = args.out / name
         written.append(report.write_study_report(study, folder))
         report.attach(study, folder, store)
-    arms = [f"{name}-{arm}" for arm in report.ARMS if f"{name}-{arm}" in names]
-    stored = next((optuna.load_study(study_name=a, storage=storage).user_attrs.get(report.COMPARISON_ATTR) for a in arms), None)
-    if stored:
-        comparison = report.Comparison.from_dict(stored)
+    stored = report.stored_comparison(storage, name)
+    if stored is not None:
+        comparison, range_test = stored
         folder = args.out / f"{name}-compare"
-        rt = RangeTestResult.from_study(optuna.load_study(study_name=arms[0], storage=storage))
-        written.append(report.write_report(comparison, folder, range_test=rt))
-        for a in arms:
-            report.attach(optuna.load_study(study_name=a, storage=storage), folder, store,
-                          note_title=f"{a.rsplit('-', 1)[1]} arm of the comparison")
+        written.append(report.write_report(comparison, folder, range_test=range_test))
+        report.attach_comparison(comparison, storage, folder, store)
     if not written:
-        print(f"no study named {name!r} (or {name}-fixed / {name}-cyclical) in {redact(args.storage)}; run optimize or compare first",
-              file=sys.stderr)
+        print(f"no study named {name!r} with trials, and no comparison of it, in {redact(args.storage)}; "
+              "run optimize or compare first", file=sys.stderr)
         return 2
     for path in written:
         print(f"report: {path}")
     return 0
+
+
+def _load_if_any(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None
 
 
 COMMANDS = {"range-test": cmd_range_test, "optimize": cmd_optimize, "compare": cmd_compare, "report": cmd_report}
@@ -332,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ninterrupted: finished trials are kept in {redact(args.storage)}; run the same command again to continue",
               file=sys.stderr)
         return 130
-    except (StudyFileError, DataError, StorageError, ValueError) as error:
+    except (StudyFileError, DataError, StorageError, WorkerError, ValueError) as error:
         if os.environ.get("OPTUNA_CLR_DEBUG"):
             raise
         print(f"optuna-clr: error: {error}", file=sys.stderr)

@@ -6,18 +6,22 @@ The comparison protocol (:func:`compare`):
    a fixed LR, ``<name>-cyclical`` tunes the CLR families and their bounds (both narrowed by
    the range test, both with the study's sampler and pruner);
 2. the best configuration of each arm, and any hand-set baselines, retrained with several
-   seeds (validation split, initial weights and batch order all change with the seed);
+   seeds (validation split, initial weights and batch order all change with the seed). The
+   seeds leave out the one the arms were tuned with (:func:`retrain_seeds`): a winner scored
+   again on the validation split it was picked on would look better than it is;
 3. per arm: iterations to target (mean, standard deviation, every seed), test accuracy, and
-   the speed-up ``mean(fixed) / mean(cyclical)`` with a bootstrap 95% interval (seeds
-   resampled with replacement within each arm, 10,000 times);
+   the speed-up ``mean(fixed) / mean(cyclical)`` with a paired bootstrap 95% interval: every
+   configuration trains with the same seeds, so seeds are resampled jointly, 10,000 times
+   (:func:`bootstrap_ratio`);
 4. a Markdown report, PNG figures and CSV summaries in a folder, also attached to both arm
    studies (figures as Optuna artifacts, the report as an optuna-dashboard note).
 
 A seed that does not reach the target counts with its censored value (see
 :func:`optuna_clr.tracking.censored_value`) and is marked in the tables.
 
-Everything is resumable: arms top up to their trial budget, and retrained seeds are stored in
-the arm studies' user attrs and not trained again.
+Everything is resumable: arms top up to their trial budget, and retrained seeds are stored
+(the winners' in the arm studies, the baselines' in study ``<name>``, keyed by the baseline
+and the training setup) and not trained again.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 import csv
 import dataclasses
+import itertools
+import json
 import os
 from pathlib import Path
 import platform
@@ -45,6 +51,7 @@ from optuna_clr.training import TrainResult
 
 ARMS = ("fixed", "cyclical")
 RETRAIN_ATTR = "retrained"
+BASELINE_ATTR = "baseline_runs"
 COMPARISON_ATTR = "comparison"
 
 
@@ -114,8 +121,9 @@ class Comparison:
     budget: float
     seeds: list[int]
     arms: list[Arm]
-    speedup: dict[str, float] | None
+    speedup: dict[str, Any] | None
     settings: dict[str, Any]
+    tuning_seed: int | None = None   # the seed the arms were tuned with, left out of ``seeds``
 
     def arm(self, name: str) -> Arm | None:
         return next((a for a in self.arms if a.name == name), None)
@@ -131,15 +139,33 @@ class Comparison:
 
 
 def bootstrap_ratio(numerator: list[float], denominator: list[float], *, resamples: int = 10_000,
-                    seed: int = 0, level: float = 0.95) -> dict[str, float]:
-    """``mean(numerator) / mean(denominator)`` and its percentile bootstrap interval, each
-    sample resampled with replacement on its own."""
+                    seed: int = 0, level: float = 0.95) -> dict[str, Any]:
+    """``mean(numerator) / mean(denominator)`` and its paired percentile bootstrap interval.
+
+    The two lists are one value per seed, in the same seed order: a seed fixes the validation
+    split, the initial weights and the batch order for both configurations, so a hard seed is
+    hard for both. Resampling seeds jointly keeps that pairing; resampling each list on its
+    own would treat them as independent and give a wider, wrong interval. With fewer than two
+    seeds there is nothing to resample: ``low`` and ``high`` are None."""
     a, b = np.asarray(numerator, float), np.asarray(denominator, float)
-    rng = np.random.default_rng(seed)
-    ratios = rng.choice(a, (resamples, len(a))).mean(1) / rng.choice(b, (resamples, len(b))).mean(1)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"a paired bootstrap needs one value per seed in each list, got {len(a)} and {len(b)} values")
+    out: dict[str, Any] = {"ratio": float(a.mean() / b.mean()), "low": None, "high": None,
+                           "resamples": resamples, "level": level, "paired": True}
+    if len(a) < 2:
+        return out
+    idx = np.random.default_rng(seed).integers(len(a), size=(resamples, len(a)))
+    ratios = a[idx].mean(1) / b[idx].mean(1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
-    return {"ratio": float(a.mean() / b.mean()), "low": float(low), "high": float(high), "resamples": resamples, "level": level}
+    return {**out, "low": float(low), "high": float(high)}
+
+
+def retrain_seeds(tuning_seed: int, count: int) -> list[int]:
+    """The seeds the winners are retrained with: ``tuning_seed + 1`` onwards. The arms were
+    tuned on ``tuning_seed``'s validation split; scoring a winner again on it would count the
+    luck it was picked for."""
+    return [tuning_seed + 1 + i for i in range(count)]
 
 
 def retrain(objective: IterationsToTarget, schedule: schedules.Schedule, seeds: list[int], *,
@@ -172,9 +198,11 @@ def compare(
     settings: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     show_progress_bar: bool = False,
+    tuning_seed: int | None = None,
 ) -> Comparison:
     """Run the comparison protocol (module docstring) and return its outcome; see
-    :func:`write_report` for the files and :func:`attach` for the dashboard."""
+    :func:`write_report` for the files and :func:`attach` for the dashboard. ``seeds`` should
+    leave out ``tuning_seed``, the seed the objective tunes with (:func:`retrain_seeds`)."""
     from optuna_clr.runner import optimize
 
     say = progress or (lambda message: None)
@@ -186,8 +214,9 @@ def compare(
                                     sampler=make_sampler(arm), pruner=make_pruner(), load_if_exists=True)
         study.set_user_attr("space", space.to_dict())
         study.set_user_attr("arm", arm)
-        if range_test is not None and RangeTestResult.from_study(study) is None:
-            range_test.attach(study)
+        stored = RangeTestResult.from_study(study)
+        if range_test is not None and (stored is None or stored.to_dict() != range_test.to_dict()):
+            range_test.attach(study)  # the arm shows the test its space was narrowed with
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
         if done < n_trials:
             say(f"{arm} arm: {n_trials - done} trials to run ({done} done) in study {study.study_name!r}")
@@ -205,20 +234,48 @@ def compare(
         finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
         arms.append(Arm(arm, "tuned", schedule.to_dict(), runs, study_name=study.study_name,
                         trial_number=best.number, trials=finished))
+    home = optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True)
     for label, baseline in (baselines or {}).items():
-        say(f"baseline {label}: retraining with seeds {seeds}")
-        runs = retrain(objective, baseline.schedule, seeds, training=baseline.training, progress=say)
-        arms.append(Arm(label, "baseline", baseline.schedule.to_dict(), runs, training=dict(baseline.training)))
+        arms.append(_baseline_arm(home, objective, label, baseline, seeds, say))
     fixed, cyclical = (next((a for a in arms if a.name == n), None) for n in ARMS)
     speedup = bootstrap_ratio(fixed.values, cyclical.values) if fixed and cyclical else None
     result = Comparison(
         name=name, unit=objective.unit, target_accuracy=objective.target_accuracy, budget=objective.budget,
         seeds=list(seeds), arms=arms, speedup=speedup, settings={**environment(objective), **(settings or {})},
+        tuning_seed=tuning_seed,
     )
-    for arm in arms:
-        if arm.study_name:
-            optuna.load_study(study_name=arm.study_name, storage=storage).set_user_attr(COMPARISON_ATTR, result.to_dict())
+    # in every arm study and in study <name>, so a baselines-only comparison can be reported too
+    for study_name in [name, *(a.study_name for a in arms if a.study_name)]:
+        optuna.load_study(study_name=study_name, storage=storage).set_user_attr(COMPARISON_ATTR, result.to_dict())
     return result
+
+
+def _baseline_arm(home: optuna.Study, objective: IterationsToTarget, label: str, baseline: Any, seeds: list[int],
+                  say: Callable[[str], None]) -> Arm:
+    """A baseline retrained with every seed; the seeds already stored in ``home`` for the same
+    baseline and the same training setup are not trained again."""
+    key = {"baseline": baseline.to_dict(), "setup": _setup(objective)}
+    stored = home.user_attrs.get(BASELINE_ATTR, {}).get(label, {})
+    runs = [SeedRun(**r) for r in stored.get("runs", []) if r["seed"] in seeds] if stored.get("key") == key else []
+    missing = [s for s in seeds if s not in {r.seed for r in runs}]
+    if missing:
+        say(f"baseline {label}: retraining with seeds {missing}")
+        runs += retrain(objective, baseline.schedule, missing, training=baseline.training, progress=say)
+        every = dict(home.user_attrs.get(BASELINE_ATTR, {}))  # read again: stored after each baseline
+        every[label] = {"key": key, "runs": [dataclasses.asdict(r) for r in runs]}
+        home.set_user_attr(BASELINE_ATTR, every)
+    runs.sort(key=lambda r: seeds.index(r.seed))
+    return Arm(label, "baseline", baseline.schedule.to_dict(), runs, training=dict(baseline.training))
+
+
+def _setup(objective: IterationsToTarget) -> dict[str, Any]:
+    """What decides a retrained seed's outcome besides the schedule and the seed, as JSON (how
+    it reads back from a study): stored runs count only while this is unchanged."""
+    config = {k: v for k, v in dataclasses.asdict(objective.config).items() if k not in ("seed", "device")}
+    model = objective.model if isinstance(objective.model, str) else getattr(objective.model, "__name__", repr(objective.model))
+    setup = {"task": objective.task.name, "validation": objective.validation, "model": model, "unit": objective.unit,
+             "budget": objective.budget, "config": config}
+    return json.loads(json.dumps(setup, default=str))
 
 
 def _stored_runs(study: optuna.Study, seeds: list[int]) -> list[SeedRun]:
@@ -243,8 +300,19 @@ def environment(objective: IterationsToTarget) -> dict[str, Any]:
 # --- figures ---
 
 
-def _fmt(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
+    """A value in the objective's unit as the tables show it: seconds to 0.01, counts whole."""
     return f"{value:.2f}" if unit == "seconds" else f"{value:,.0f}"
+
+
+def colors(n: int) -> list[Any]:
+    """``n`` colours, one per configuration: tab10 up to 10, tab20 up to 20, then tab20 again.
+    A figure must never drop a configuration for want of a colour (``zip`` with a short list
+    did: the CLR paper's optimizer table has 10 baselines)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return list(itertools.islice(itertools.cycle(cmap.colors), n))
 
 
 def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -> dict[str, Any]:
@@ -252,13 +320,13 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
     and the range test."""
     from matplotlib.figure import Figure
 
-    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray"]
+    palette = colors(len(comparison.arms))
     out: dict[str, Any] = {}
 
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
     longest = 1
-    for color, arm in zip(colors, comparison.arms):
+    for color, arm in zip(palette, comparison.arms):
         for i, run in enumerate(arm.runs):
             steps, accs = zip(*run.curve) if run.curve else ((), ())
             longest = max([longest, *steps])
@@ -274,7 +342,7 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
 
     fig = Figure(figsize=(7, 3.4), layout="constrained")
     ax = fig.add_subplot()
-    for color, arm in zip(colors, comparison.arms):
+    for color, arm in zip(palette, comparison.arms):
         s = schedules.from_dict(arm.schedule)
         xs = range(0, longest, max(1, longest // 2000))
         ax.plot(list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s.label()}")
@@ -285,9 +353,9 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
     ax.legend(fontsize=6)
     out["schedules"] = fig
 
-    fig = Figure(figsize=(7, 3.2), layout="constrained")
+    fig = Figure(figsize=(7, max(3.2, 1.2 + 0.3 * len(comparison.arms))), layout="constrained")
     ax = fig.add_subplot()
-    for i, (color, arm) in enumerate(zip(colors, comparison.arms)):
+    for i, (color, arm) in enumerate(zip(palette, comparison.arms)):
         ax.errorbar([arm.mean], [i], xerr=[arm.std], fmt="o", color=color, capsize=4)
         for r in arm.runs:
             ax.plot(r.value, i + 0.12, marker="x" if not r.reached else "|", color=color, ms=8)
@@ -313,26 +381,28 @@ def markdown(comparison: Comparison, images: dict[str, str]) -> str:
     lines = [f"# {c.name}: CLR versus a tuned fixed LR", ""]
     fixed, cyclical = c.arm("fixed"), c.arm("cyclical")
     if fixed and cyclical and c.speedup:
-        s = c.speedup
         lines += [
             f"**The tuned cyclical schedule reached {c.target_accuracy:g} validation accuracy in "
-            f"{_fmt(cyclical.mean, unit)} {unit} (mean of {len(c.seeds)} seeds); the tuned fixed LR needed "
-            f"{_fmt(fixed.mean, unit)}: a speed-up of {s['ratio']:.2f}x (95% bootstrap interval "
-            f"{s['low']:.2f}-{s['high']:.2f}).**",
+            f"{format_value(cyclical.mean, unit)} {unit} (mean of {len(c.seeds)} seeds); the tuned fixed LR needed "
+            f"{format_value(fixed.mean, unit)}: a speed-up of {c.speedup['ratio']:.2f}x ({_interval(c.speedup)}).**",
             "",
         ]
+    if c.tuning_seed is not None:
+        lines += [f"Every configuration is retrained with seeds {', '.join(map(str, c.seeds))} (each fixes the validation "
+                  f"split, initial weights and batch order). The arms were tuned with seed {c.tuning_seed}, which is left "
+                  "out, so no winner is scored on the validation split it was picked on.", ""]
     lines += [f"| configuration | schedule | {unit} to target, mean ± std | median | every seed | reached | test accuracy |",
               "|---|---|---|---|---|---|---|"]
     for arm in c.arms:
-        seeds = ", ".join(_fmt(r.value, unit) + ("" if r.reached else "*") for r in arm.runs)
+        seeds = ", ".join(format_value(r.value, unit) + ("" if r.reached else "*") for r in arm.runs)
         test = arm.test_accuracy()
         test_s = f"{test[0]:.4f} ± {test[1]:.4f}" if test else "-"
         where = f" (trial {arm.trial_number} of {arm.trials})" if arm.kind == "tuned" else " (baseline)"
         sched = schedules.from_dict(arm.schedule).label() + (f" with {arm.training}" if arm.training else "")
-        lines.append(f"| {arm.name}{where} | `{sched}` | {_fmt(arm.mean, unit)} ± {_fmt(arm.std, unit)} | "
-                     f"{_fmt(statistics.median(arm.values), unit)} | {seeds} | "
+        lines.append(f"| {arm.name}{where} | `{sched}` | {format_value(arm.mean, unit)} ± {format_value(arm.std, unit)} | "
+                     f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
                      f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | {test_s} |")
-    lines += ["", f"\\* not reached within the budget ({_fmt(c.budget, unit)} {unit}): the censored value "
+    lines += ["", f"\\* not reached within the budget ({format_value(c.budget, unit)} {unit}): the censored value "
                   f"budget x (1 + target - best accuracy) is counted.", ""]
     for name, title in (("curves", "Validation accuracy"), ("schedules", "Schedules"),
                         ("iterations", f"{unit.capitalize()} to target"), ("range_test", "LR range test")):
@@ -340,8 +410,15 @@ def markdown(comparison: Comparison, images: dict[str, str]) -> str:
             lines += [f"### {title}", "", f"![{name}]({images[name]})", ""]
     lines += ["### Setup", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in {"target accuracy": c.target_accuracy, "unit": unit,
-                                             "budget": _fmt(c.budget, unit), "seeds": c.seeds, **c.settings}.items()]
+                                             "budget": format_value(c.budget, unit), "seeds": c.seeds, **c.settings}.items()]
     return "\n".join(lines) + "\n"
+
+
+def _interval(speedup: dict[str, Any]) -> str:
+    if speedup.get("low") is None:
+        return "one seed, so no interval: retrain with --seeds 2 or more for one"
+    paired = ", seeds resampled in pairs" if speedup.get("paired") else ""
+    return f"{speedup['level']:.0%} bootstrap interval {speedup['low']:.2f}-{speedup['high']:.2f}{paired}"
 
 
 def write_report(comparison: Comparison, folder: str | Path, *, range_test: RangeTestResult | None = None) -> Path:
@@ -395,18 +472,35 @@ def family_table(study: optuna.Study) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda r: (r["value"] is None, r["value"] or 0))
 
 
+def study_unit(study: optuna.Study) -> str:
+    """What the study's values count (iterations, examples or seconds), as its trials recorded."""
+    return next((t.user_attrs["unit"] for t in study.get_trials(deepcopy=False) if "unit" in t.user_attrs), "iterations")
+
+
+def family_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """:func:`family_table` formatted for display: the value in the study's unit, marked when
+    the target was not reached, and the test accuracy; the CLI's summary and the report's
+    table both show these."""
+    unit = study_unit(study)
+    rows = []
+    for row in family_table(study):
+        value = "-" if row["value"] is None else format_value(row["value"], unit) + ("" if row["reached"] else " (not reached)")
+        test = "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}"
+        rows.append({**row, "value": value, "test_accuracy": test})
+    return rows
+
+
 def study_markdown(study: optuna.Study, images: dict[str, str]) -> str:
     """A study's summary: the best trial of each family and the figures."""
-    unit = next((t.user_attrs.get("unit") for t in study.trials if "unit" in t.user_attrs), "iterations")
+    unit = study_unit(study)
     states = [t.state for t in study.trials]
     lines = [f"# {study.study_name}", "",
              f"{len(states)} trials: {states.count(TrialState.COMPLETE)} complete, {states.count(TrialState.PRUNED)} pruned, "
              f"{states.count(TrialState.FAIL)} failed.", "",
              f"| family | trials (pruned) | best {unit} to target | trial | test accuracy | schedule |", "|---|---|---|---|---|---|"]
-    for row in family_table(study):
-        value = "-" if row["value"] is None else _fmt(row["value"], unit) + ("" if row["reached"] else " (not reached)")
-        test = f"{row['test_accuracy']:.4f}" if row["test_accuracy"] is not None else "-"
-        lines.append(f"| {row['family']} | {row['trials']} ({row['pruned']}) | {value} | {row['trial']} | {test} | `{row['schedule']}` |")
+    for row in family_rows(study):
+        lines.append(f"| {row['family']} | {row['trials']} ({row['pruned']}) | {row['value']} | {row['trial']} | "
+                     f"{row['test_accuracy']} | `{row['schedule']}` |")
     lines.append("")
     for name, path in images.items():
         lines += [f"![{name}]({path})", ""]
@@ -503,6 +597,29 @@ def attach(study: optuna.Study, folder: str | Path, artifact_store: Any, *, note
         text = text.replace(f"]({name})", f"]({get_artifact_path(study, artifact_id)})")
     optuna_dashboard.save_note(study, (f"# {note_title}\n\n" if note_title else "") + text)
     return ids
+
+
+def attach_comparison(comparison: Comparison, storage: optuna.storages.BaseStorage, folder: str | Path,
+                      store: Any) -> None:
+    """The comparison report in ``folder`` as the note of each arm study (with its figures)."""
+    for arm in comparison.arms:
+        if arm.study_name:
+            attach(optuna.load_study(study_name=arm.study_name, storage=storage), folder, store,
+                   note_title=f"{arm.name} arm of the comparison")
+
+
+def stored_comparison(storage: optuna.storages.BaseStorage, name: str) -> tuple[Comparison, RangeTestResult | None] | None:
+    """The last comparison ``compare`` stored for ``name`` (in study ``<name>``, or in an arm
+    study for storages written before it went into ``<name>`` too) and its range test."""
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    for study_name in [name] + [f"{name}-{arm}" for arm in ARMS]:
+        if study_name in names:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            if COMPARISON_ATTR in study.user_attrs:
+                arm_studies = [f"{name}-{arm}" for arm in ARMS if f"{name}-{arm}" in names]
+                rt_study = optuna.load_study(study_name=arm_studies[0], storage=storage) if arm_studies else study
+                return Comparison.from_dict(study.user_attrs[COMPARISON_ATTR]), RangeTestResult.from_study(rt_study)
+    return None
 
 
 def artifact_store(folder: str | Path) -> Any:

@@ -49,9 +49,61 @@ def _retry_callback(max_retry: int) -> Any:
         return cls(max_retry=max_retry)
 
 
+def _userinfo(url: str) -> tuple[str, str, str | None, str]:
+    """``(scheme://, user, password or None, rest after the @)`` of a URL. The user info ends
+    at the *last* ``@``: a password may hold an unescaped ``@`` (``u:p@ss@host``), where
+    SQLAlchemy's ``make_url`` splits at the first one and takes the rest for the host. A stray
+    ``@`` later in the URL makes the password look longer, so more is hidden, never less."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not (sep and at and colon) or "/" in user:
+        return scheme + sep, "", None, rest
+    return scheme + sep, user, password, host
+
+
 def redact(url: str) -> str:
-    """The URL with its password hidden, for messages."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """The URL with its password hidden, for messages: the one after ``user:`` and any
+    ``password=`` in the query string. URLs without a password (journal files, SQLite paths)
+    come back unchanged."""
+    scheme, user, password, rest = _userinfo(url)
+    if password is not None:
+        rest = f"{user}:***@{rest}"
+    return scheme + re.sub(r"(?i)([?&][a-z_]*password=)[^&#]*", r"\1***", rest)
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` (a driver's error) without the URL's password, whole or in the pieces between
+    its ``@``: given ``u:p@ss@host``, the driver looks up the host ``ss@host`` and says so."""
+    _, _, password, rest = _userinfo(url)
+    secrets = re.findall(r"(?i)[?&][a-z_]*password=([^&#]*)", rest)
+    if password:
+        secrets += [password, *password.split("@")]
+    for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def is_journal(url: str) -> bool:
+    """Whether ``url`` names a JournalStorage file (``journal:///x.log`` or a bare ``x.log``)."""
+    return url.startswith("journal://") or ("://" not in url and url.endswith((".log", ".journal")))
+
+
+def local_path(url: str) -> Path | None:
+    """The file behind a SQLite or journal URL (``sqlite:///x.db``, ``journal:///x.log`` or a
+    bare ``x.log`` path), None for a server or an in-memory database. optuna-dashboard takes
+    a journal as this path (``optuna-dashboard x.log``), not as the URL."""
+    if is_journal(url):
+        return Path(url[len("journal:///"):] if url.startswith("journal:///") else url.removeprefix("journal://"))
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        try:
+            database = make_url(url).database
+        except Exception:  # an unparsable URL: open_storage says what is wrong with it
+            return None
+        return Path(database) if database and database != ":memory:" else None
+    return None
 
 
 class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
@@ -107,8 +159,9 @@ def open_storage(
     """Open the storage at ``url`` (default :data:`DEFAULT_URL`); see the module docstring."""
     url = url or DEFAULT_URL
     retry = _retry_callback(max_retry) if heartbeat_interval else None
-    if url.startswith("journal://") or url.endswith((".log", ".journal")):
-        path = Path(url[len("journal:///"):] if url.startswith("journal:///") else url.removeprefix("journal://"))
+    if is_journal(url):
+        path = local_path(url)
+        assert path is not None
         if not path.parent.exists():
             raise StorageError(
                 f"cannot open journal storage {url}: the folder {path.parent} does not exist; create it first "
@@ -133,9 +186,9 @@ def open_storage(
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
-        folder = Path(url.split(":///", 1)[-1]).parent
-        if url.count("/") >= 3 and not folder.exists():
-            raise StorageError(f"cannot open {url}: the folder {folder} does not exist; create it or pick another path")
+        path = local_path(url)
+        if path is not None and not path.parent.exists():
+            raise StorageError(f"cannot open {url}: the folder {path.parent} does not exist; create it or pick another path")
     elif url.startswith("postgresql"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
@@ -149,9 +202,11 @@ def open_storage(
         ) from error
     except Exception as error:  # sqlalchemy's OperationalError, ArgumentError, NoSuchModuleError...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        password = _userinfo(url)[2]
+        hint = " The password holds an '@': write it as %40 in the URL." if password and "@" in password else ""
         raise StorageError(
-            f"cannot open storage {redact(url)}: {reason}. Check that the server is running and reachable, "
-            "and the URL's scheme, host, port, user, password and database name."
+            f"cannot open storage {redact(url)}: {_scrub(reason, url)}. Check that the server is running and reachable, "
+            f"and the URL's scheme, host, port, user, password and database name.{hint}"
         ) from error
 
 

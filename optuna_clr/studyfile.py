@@ -6,7 +6,7 @@ and in ``studies/digits.toml``):
 
 * ``[study]``: ``name``, ``n_trials``, ``sampler`` (``prior``, ``tpe``, ``random``, ``gp``),
   ``pruner`` (``none``, ``target``, ``median``, ``target+median``, ``target+percentile``,
-  ``target+hyperband``), ``seed``.
+  ``target+hyperband``: at most one learning-curve pruner), ``seed``.
 * ``[task]``: ``name`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100``),
   ``validation``, ``data_dir``.
 * ``[training]``: ``model``, ``optimizer``, ``momentum``, ``nesterov``, ``weight_decay``,
@@ -26,7 +26,9 @@ and in ``studies/digits.toml``):
   retrains with the same seeds, e.g. the CLR paper's Caffe step schedule.
 
 Errors name the file, the field and the fix: ``digits.toml: [space] families[1]: unknown
-family 'triangle'; choose from [...]``.
+family 'triangle'; choose from [...]``. Every value is checked when the file is loaded (a
+baseline's optimizer settings too, and the range test's keys even where it is disabled), so a
+mistake stops the command before any storage is opened or anything trained.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import copy
 import dataclasses
 import difflib
 from pathlib import Path
+import re
 from typing import Any
 
 from optuna_clr import schedules
@@ -49,6 +52,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 SAMPLERS = ("prior", "tpe", "random", "gp")
 PRUNER_PARTS = ("none", "target", "median", "percentile", "hyperband")
+CURVE_PRUNERS = ("median", "percentile", "hyperband")  # one at most: make_pruner wraps a single one
+PRECISIONS = ("fp32", "bf16")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "study": {"name": None, "n_trials": 30, "sampler": "prior", "pruner": "target", "seed": 0},
@@ -90,6 +95,92 @@ class Baseline:
 
 class StudyFileError(ValueError):
     """A study file that cannot be used; the message names the file, the field and the fix."""
+
+
+class _Fields:
+    """One section's values (or a baseline's) and the checks on them; each error names the
+    file, the section and the key."""
+
+    def __init__(self, source: str, section: str, values: dict[str, Any]) -> None:
+        self.source, self.section, self.values = source, section, values
+
+    def fail(self, key: str | None, message: str) -> StudyFileError:
+        where = f"[{self.section}]" + (f" {key}" if key else "")
+        return StudyFileError(f"{self.source}: {where}: {message}")
+
+    def number(self, key: str, *, low: float | None = None, high: float | None = None, below: float | None = None,
+               integer: bool = False, allow_none: bool = False, strict_low: bool = True) -> None:
+        value = self.values.get(key)
+        if value is None and allow_none:
+            return
+        kind = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise self.fail(key, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+        if low is not None and (value <= low if strict_low else value < low):
+            raise self.fail(key, f"must be {'>' if strict_low else '>='} {low}, got {value!r}")
+        if high is not None and value > high:
+            raise self.fail(key, f"must be <= {high}, got {value!r}")
+        if below is not None and value >= below:
+            raise self.fail(key, f"must be < {below}, got {value!r}")
+
+    def pair(self, key: str, *, allow_none: bool = False) -> None:
+        value = self.values.get(key)
+        if value is None and allow_none:
+            return
+        if not (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise self.fail(key, f"must be a [low, high] pair of numbers, got {value!r}")
+        if value[0] > value[1]:
+            raise self.fail(key, f"low {value[0]} > high {value[1]}; write [low, high]")
+        if value[0] <= 0 and key != "base_lr_ratio":
+            raise self.fail(key, f"must be > 0, got low {value[0]}")
+
+    def choice(self, key: str, choices: Any, *, what: str) -> None:
+        value = self.values.get(key)
+        if value not in choices:
+            raise self.fail(key, f"unknown {what} {value!r}; choose from {list(choices)}")
+
+    def flag(self, key: str) -> None:
+        value = self.values.get(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+
+    def families(self, key: str, known: dict[str, Any], *, what: str = "family") -> None:
+        """A list of schedule families (one name alone is read as a list of one)."""
+        families = self.values[key]
+        if isinstance(families, str):
+            families = self.values[key] = [families]
+        if not isinstance(families, list) or not families:
+            raise self.fail(key, f"must name at least one family, got {families!r}; choose from {sorted(known)}")
+        for i, family in enumerate(families):
+            if family not in known:
+                raise self.fail(f"{key}[{i}]", f"unknown {what} {family!r}; choose from {sorted(known)}")
+
+    def train_config(self, training: dict[str, Any]) -> None:
+        """What :class:`~optuna_clr.training.TrainConfig` itself checks across fields (Nesterov
+        needs momentum, for one), so nothing it would reject at the first trial gets past."""
+        from optuna_clr.training import TrainConfig
+
+        names = {field.name for field in dataclasses.fields(TrainConfig)} - {"device"}
+        try:
+            TrainConfig(**{k: v for k, v in training.items() if k in names})
+        except (ValueError, TypeError) as error:
+            raise self.fail(None, str(error)) from None
+
+
+def _check_optimizer_settings(f: _Fields) -> None:
+    """optimizer, momentum, nesterov, weight_decay: in [training], and in a baseline where given."""
+    from optuna_clr.training import OPTIMIZERS
+
+    given = f.values
+    if "optimizer" in given:
+        f.choice("optimizer", OPTIMIZERS, what="optimizer")
+    if "momentum" in given:
+        f.number("momentum", low=0, below=1, strict_low=False, allow_none=True)
+    if "nesterov" in given:
+        f.flag("nesterov")
+    if "weight_decay" in given:
+        f.number("weight_decay", low=0, strict_low=False)
 
 
 @dataclasses.dataclass
@@ -176,105 +267,132 @@ class StudyFile:
     # --- checks: each error names the field ---
 
     def check(self) -> None:
-        src = self.source
+        """Every value the file gives, against what the library accepts: a mistake is reported
+        here, naming the field, before anything is opened or trained (README's promise)."""
+        self._check_study()
+        self._check_task()
+        self._check_training()
+        self._check_space()
+        self._check_range_test()
+        self._check_compare()
+        for name, baseline in self.baselines.items():
+            self._check_baseline(name, baseline)
 
-        def fail(where: str, message: str) -> StudyFileError:
-            return StudyFileError(f"{src}: {where}: {message}")
+    def _fields(self, section: str) -> _Fields:
+        return _Fields(self.source, section, getattr(self, section))
 
-        def number(section: str, key: str, *, low: float | None = None, high: float | None = None,
-                   integer: bool = False, allow_none: bool = False, strict_low: bool = True) -> None:
-            value = getattr(self, section)[key]
-            if value is None and allow_none:
-                return
-            kind = int if integer else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise fail(f"[{section}] {key}", f"must be {'an integer' if integer else 'a number'}, got {value!r}")
-            if low is not None and (value <= low if strict_low else value < low):
-                raise fail(f"[{section}] {key}", f"must be {'>' if strict_low else '>='} {low}, got {value!r}")
-            if high is not None and value > high:
-                raise fail(f"[{section}] {key}", f"must be <= {high}, got {value!r}")
-
-        def pair(section: str, key: str, *, allow_none: bool = False) -> None:
-            value = getattr(self, section)[key]
-            if value is None and allow_none:
-                return
-            if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-                raise fail(f"[{section}] {key}", f"must be a [low, high] pair of numbers, got {value!r}")
-            if value[0] > value[1]:
-                raise fail(f"[{section}] {key}", f"low {value[0]} > high {value[1]}; write [low, high]")
-            if value[0] <= 0 and key != "base_lr_ratio":
-                raise fail(f"[{section}] {key}", f"must be > 0, got low {value[0]}")
-
+    def _check_study(self) -> None:
+        f = self._fields("study")
         if not isinstance(self.study["name"], str) or not self.study["name"]:
-            raise fail("[study] name", f"must be a non-empty string, got {self.study['name']!r}")
-        number("study", "n_trials", low=0, integer=True, strict_low=False)
-        number("study", "seed", low=0, integer=True, strict_low=False)
-        if self.study["sampler"] not in SAMPLERS:
-            raise fail("[study] sampler", f"unknown sampler {self.study['sampler']!r}; choose from {list(SAMPLERS)}")
-        parts = str(self.study["pruner"]).split("+")
-        if any(p not in PRUNER_PARTS for p in parts) or ("none" in parts and len(parts) > 1):
-            raise fail("[study] pruner", f"unknown pruner {self.study['pruner']!r}; use none, target, median, "
-                                         "target+median, target+percentile or target+hyperband")
+            raise f.fail("name", f"must be a non-empty string, got {self.study['name']!r}")
+        f.number("n_trials", low=0, integer=True, strict_low=False)
+        f.number("seed", low=0, integer=True, strict_low=False)
+        f.choice("sampler", SAMPLERS, what="sampler")
+        pruner = self.study["pruner"]
+        parts = str(pruner).split("+")
+        if any(p not in PRUNER_PARTS for p in parts) or ("none" in parts and len(parts) > 1) or len(set(parts)) < len(parts):
+            raise f.fail("pruner", f"unknown pruner {pruner!r}; use none, target, median, "
+                                   "target+median, target+percentile or target+hyperband")
+        curves = [p for p in parts if p in CURVE_PRUNERS]
+        if len(curves) > 1:
+            raise f.fail("pruner", f"{pruner!r} joins {len(curves)} learning-curve pruners, and only one can run; "
+                                   f"keep one of them, e.g. 'target+{curves[0]}'")
         if self.study["sampler"] == "prior" and not self.range_test["enabled"]:
-            raise fail("[study] sampler", "'prior' needs the range test: set [range_test] enabled = true, or sampler = 'tpe'")
+            raise f.fail("sampler", "'prior' needs the range test: set [range_test] enabled = true, or sampler = 'tpe'")
 
-        t = self.training
+    def _check_task(self) -> None:
+        from optuna_clr import tasks
+
+        f = self._fields("task")
+        name = self.task["name"]
+        key = name.lower().replace("_", "-") if isinstance(name, str) else name
+        if key not in (*tasks.NAMES, "cifar-10"):
+            raise f.fail("name", f"unknown task {name!r}; choose from {list(tasks.NAMES)}")
+        validation = self.task["validation"]
+        if validation is not None and (isinstance(validation, bool) or not isinstance(validation, (int, float))
+                                       or validation <= 0 or (isinstance(validation, float) and validation >= 1)):
+            raise f.fail("validation", f"must be a fraction in (0, 1) or a count of images >= 1, got {validation!r}")
+        if self.task["data_dir"] is not None and not isinstance(self.task["data_dir"], str):
+            raise f.fail("data_dir", f"must be a folder path (a string), got {self.task['data_dir']!r}")
+
+    def _check_training(self) -> None:
         from optuna_clr import models
-        from optuna_clr.training import OPTIMIZERS
 
+        f = self._fields("training")
+        t = self.training
         if t["model"] not in models.names():
-            raise fail("[training] model", f"unknown model {t['model']!r}; choose from {models.names()}")
-        if t["optimizer"] not in OPTIMIZERS:
-            raise fail("[training] optimizer", f"unknown optimizer {t['optimizer']!r}; choose from {list(OPTIMIZERS)}")
-        number("training", "target_accuracy", low=0, high=1)
-        number("training", "max_iterations", low=0, integer=True)
-        number("training", "eval_every", low=0, integer=True)
-        number("training", "batch_size", low=0, integer=True)
-        number("training", "weight_decay", low=0, strict_low=False)
-        number("training", "momentum", low=0, high=0.999999, strict_low=False, allow_none=True)
-        number("training", "max_examples", low=0, integer=True, allow_none=True)
-        number("training", "max_seconds", low=0, allow_none=True)
-        if t["unit"] not in ("iterations", "examples", "seconds"):
-            raise fail("[training] unit", f"must be iterations, examples or seconds, got {t['unit']!r}")
+            raise f.fail("model", f"unknown model {t['model']!r}; choose from {models.names()}")
+        _check_optimizer_settings(f)
+        f.number("target_accuracy", low=0, high=1)
+        f.number("max_iterations", low=0, integer=True)
+        f.number("eval_every", low=0, integer=True)
+        f.number("batch_size", low=0, integer=True)
+        f.number("eval_batch_size", low=0, integer=True)
+        f.number("max_examples", low=0, integer=True, allow_none=True)
+        f.number("max_seconds", low=0, allow_none=True)
+        for key in ("augment", "channels_last", "compile"):
+            f.flag(key)
+        f.choice("unit", ("iterations", "examples", "seconds"), what="unit")
+        f.choice("precision", PRECISIONS, what="precision")
+        device = t["device"]
+        if not (isinstance(device, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device)):
+            raise f.fail("device", f"unknown device {device!r}; use auto (CUDA if available), cpu, cuda or cuda:N")
         if t["unit"] == "seconds" and t["max_seconds"] is None:
-            raise fail("[training] max_seconds", "is required with unit = 'seconds' (the budget censored trials are measured against)")
+            raise f.fail("max_seconds", "is required with unit = 'seconds' (the budget censored trials are measured against)")
+        f.train_config(t)
 
+    def _check_space(self) -> None:
+        f = self._fields("space")
         s = self.space
-        families = s["families"]
-        if isinstance(families, str):
-            families = s["families"] = [families]
-        if not families:
-            raise fail("[space] families", "must name at least one family")
-        for i, family in enumerate(families):
-            if family not in FAMILY_PARAMS:
-                raise fail(f"[space] families[{i}]", f"unknown family {family!r}; choose from {sorted(FAMILY_PARAMS)}")
+        f.families("families", FAMILY_PARAMS)
         for key in ("lr", "base_lr_ratio", "step_size_epochs", "decay_epochs"):
-            pair("space", key)
-        pair("space", "max_lr", allow_none=True)
+            f.pair(key)
+        f.pair("max_lr", allow_none=True)
         if not (0 < s["base_lr_ratio"][0] and s["base_lr_ratio"][1] < 1):
-            raise fail("[space] base_lr_ratio", f"must lie inside (0, 1), got {s['base_lr_ratio']}")
+            raise f.fail("base_lr_ratio", f"must lie inside (0, 1), got {s['base_lr_ratio']}")
+        f.number("max_batch_size", low=0, integer=True, allow_none=True)
+        f.number("growth_factor", low=1)
+        f.flag("end_at_cycle_end")
 
+    def _check_range_test(self) -> None:
+        """The values given are checked whether or not the test is enabled (``optuna-clr
+        range-test`` runs it either way); its length only has to be given when it runs."""
+        f = self._fields("range_test")
         r = self.range_test
-        if r["enabled"]:
-            if (r["epochs"] is None) == (r["steps"] is None):
-                raise fail("[range_test]", "give exactly one of epochs or steps for the test's length")
-            number("range_test", "epochs", low=0, allow_none=True)
-            number("range_test", "steps", low=1, integer=True, allow_none=True)
-            number("range_test", "min_lr", low=0, strict_low=False)
-            number("range_test", "max_lr", low=0, allow_none=True)
-            if (r["max_lr"] if r["max_lr"] is not None else s["lr"][1]) <= r["min_lr"]:
-                raise fail("[range_test] max_lr", f"must be > min_lr ({r['min_lr']})")
-            if r["metric"] not in ("accuracy", "loss"):
-                raise fail("[range_test] metric", f"must be 'accuracy' or 'loss', got {r['metric']!r}")
-            number("range_test", "repeats", low=0, integer=True)
-            number("range_test", "margin", low=1, strict_low=False)
-        c = self.compare
-        number("compare", "seeds", low=0, integer=True)
-        number("compare", "n_trials", low=0, integer=True, allow_none=True, strict_low=False)
-        pair("compare", "fixed_lr", allow_none=True)
-        for i, family in enumerate(c["families"]):
-            if family not in FAMILY_PARAMS or family == "fixed":
-                raise fail(f"[compare] families[{i}]", f"must be a schedule family other than fixed, got {family!r}")
+        f.flag("enabled")
+        f.flag("narrow")
+        if r["enabled"] and (r["epochs"] is None) == (r["steps"] is None):
+            raise f.fail(None, "give exactly one of epochs or steps for the test's length "
+                               "(the CLR paper's test: epochs = 8)")
+        f.number("epochs", low=0, allow_none=True)
+        f.number("steps", low=1, integer=True, allow_none=True)
+        f.number("min_lr", low=0, strict_low=False)
+        f.number("max_lr", low=0, allow_none=True)
+        if (r["max_lr"] if r["max_lr"] is not None else self.space["lr"][1]) <= r["min_lr"]:
+            raise f.fail("max_lr", f"must be > min_lr ({r['min_lr']})")
+        f.choice("metric", ("accuracy", "loss"), what="metric")
+        if r["mode"] is not None:
+            f.choice("mode", ("linear", "exponential"), what="mode")
+        if r["mode"] == "exponential" and r["min_lr"] <= 0:
+            raise f.fail("min_lr", "must be > 0 with mode = 'exponential' (a geometric ramp cannot start at 0)")
+        f.number("eval_every", low=0, integer=True, allow_none=True)
+        f.number("repeats", low=0, integer=True)
+        f.number("margin", low=1, strict_low=False)
+
+    def _check_compare(self) -> None:
+        f = self._fields("compare")
+        f.number("seeds", low=0, integer=True)
+        f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
+        f.pair("fixed_lr", allow_none=True)
+        f.families("families", {k: v for k, v in FAMILY_PARAMS.items() if k != "fixed"},
+                   what="schedule family other than fixed")
+
+    def _check_baseline(self, name: str, baseline: Baseline) -> None:
+        """A baseline's own optimizer settings, checked as [training]'s are and then together
+        with them, as the run will use them."""
+        f = _Fields(self.source, f"baselines.{name}", baseline.training)
+        _check_optimizer_settings(f)
+        f.train_config({**self.training, **baseline.training})
 
     # --- what the file describes, as library objects ---
 
@@ -331,23 +449,31 @@ class StudyFile:
             kwargs["lr"] = tuple(lr)
         return ScheduleSpace(**kwargs)
 
-    def make_sampler(self, prior: Any = None, *, parallel: int = 1) -> Any:
-        """The file's sampler; ``prior`` is the range test's result (needed for ``prior``).
-        With parallel trials, TPE uses the constant liar so running trials are not re-asked."""
+    def make_sampler(self, prior: Any = None, *, parallel: int = 1, seed: int | None = None,
+                     other_workers: bool = False) -> Any:
+        """The file's sampler; ``prior`` is the range test's result when it is clear (``prior``
+        falls back to TPE without one).
+
+        ``seed`` replaces ``[study] seed`` for the sampler alone (that seed also fixes the
+        validation split, which every worker of a study must share): workers on one storage
+        need their own sampler seeds, or each proposes the same values. With trials running
+        at the same time (``parallel`` > 1, or ``other_workers`` on the same study), TPE uses
+        the constant liar so it does not propose again what is already being trained."""
         import optuna
 
         from optuna_clr.samplers import RangeTestPriorSampler
         from optuna_clr.samplers import default_tpe
 
-        kind, seed = self.study["sampler"], self.study["seed"]
-        liar = parallel > 1
+        kind = self.study["sampler"]
+        seed = self.study["seed"] if seed is None else seed
+        liar = parallel > 1 or other_workers
         if kind == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if kind == "gp":
             return optuna.samplers.GPSampler(seed=seed)
         if kind == "prior":
-            if prior is None:
-                raise StudyFileError(f"{self.source}: [study] sampler: 'prior' needs a range test result")
+            if prior is None:  # the range test gave no clear bounds (the file check refuses a disabled one)
+                return default_tpe(seed=seed, constant_liar=liar)
             return RangeTestPriorSampler(prior, seed=seed, base_sampler=default_tpe(seed=seed, constant_liar=liar))
         return default_tpe(seed=seed, constant_liar=liar)
 

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 
 from conftest import tiny_study
 from optuna_clr import cli
+from optuna_clr import report
+from optuna_clr.storage import open_storage
 from optuna_clr.studyfile import StudyFile
 
 
@@ -48,7 +51,7 @@ def test_optimize_report_and_resume(workdir, capsys):
     assert narrowed[0] > 0.005 and narrowed[1] < 1.0  # the range test narrowed the LR range
     artifacts = list((workdir / "optuna_clr_artifacts").iterdir())
     assert len(artifacts) >= 1 + 6  # the range-test plot and a schedule plot per trial that trained
-    # running again resumes: same study, the stored range test, 6 more trials
+    # running again resumes: same study, the stored range test, 2 more trials
     assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 2) == 0
     assert "using the one stored" in capsys.readouterr().out
     assert len(optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db").trials) == 8
@@ -58,34 +61,134 @@ def test_optimize_report_and_resume(workdir, capsys):
     assert (workdir / "reports" / "tiny" / "trials.csv").read_text().count("\n") == 9
 
 
+def test_a_stored_range_test_is_reused_only_with_the_same_settings(workdir, capsys):
+    assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
+    assert "range test: clear" in capsys.readouterr().out
+    # every setting that changes the test's outcome reruns it, those it never stored included
+    for old, new, change in [("epochs = 2", "epochs = 3", "epochs 2 -> 3"),
+                             ('optimizer = "sgd"', 'optimizer = "sgd"\nnesterov = true', "nesterov False -> True"),
+                             ('device = "cpu"', 'device = "cpu"\naugment = true', "augment False -> True"),
+                             ('name = "digits"', 'name = "digits"\nvalidation = 0.25', "validation None -> 0.25")]:
+        text = (workdir / "tiny.toml").read_text()
+        (workdir / "tiny.toml").write_text(text.replace(old, new, 1))
+        assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
+        out = capsys.readouterr().out
+        assert "does not match the file" in out and change in out and "range test: clear" in out, out
+    # unchanged, or asked with fewer seeds than stored: reused
+    assert run("range-test", "tiny.toml", "--repeats", 2) == 0
+    capsys.readouterr()
+    assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
+    out = capsys.readouterr().out
+    assert "using the one stored" in out and "does not match" not in out
+
+
 def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert run("compare", "tiny.toml", "--no-progress") == 0
+    out = capsys.readouterr().out
+    assert "baseline smith: retraining with seeds [1, 2]" in out
     folder = workdir / "reports" / "tiny-compare"
     text = (folder / "report.md").read_text()
-    assert "speed-up of" in text and "95% bootstrap interval" in text
+    assert "speed-up of" in text and "95% bootstrap interval" in text and "seeds resampled in pairs" in text
     for name in ("fixed (trial", "cyclical (trial", "smith (baseline)"):
         assert name in text
+    # retrained on seeds 1 and 2: not on seed 0, whose validation split picked the winners
+    assert "tuned with seed 0, which is left out" in text
     assert {p.name for p in folder.iterdir()} >= {"report.md", "seeds.csv", "curves.png", "schedules.png", "iterations.png", "range_test.png"}
-    rows = (folder / "seeds.csv").read_text().strip().splitlines()
-    assert len(rows) == 1 + 3 * 2  # header, 3 configurations x 2 seeds
+    seeds_csv = (folder / "seeds.csv").read_text()
+    rows = [line.split(",") for line in seeds_csv.strip().splitlines()[1:]]
+    assert len(rows) == 3 * 2 and {r[2] for r in rows} == {"1", "2"}  # 3 configurations x seeds 1, 2
     fixed = optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db")
     assert {t.params["family"] for t in fixed.trials} == {"fixed"} and len(fixed.trials) == 4
     assert "comparison" in fixed.user_attrs and "report_artifacts" in fixed.user_attrs
-    # a second run trains nothing new: the arms are full and the seeds stored
+    # a second run trains nothing: the arms are full, and the winners' and the baseline's seeds stored
     assert run("compare", "tiny.toml", "--no-progress") == 0
-    assert "retraining trial" not in capsys.readouterr().out.split("tiny-compare")[-1]
+    out = capsys.readouterr().out
+    assert "trials to run" not in out and "retraining" not in out, out
+    assert (folder / "seeds.csv").read_text() == seeds_csv
+    # --n-trials is the arms' budget, over the file's [compare] n_trials = 4
+    assert run("compare", "tiny.toml", "--no-progress", "--n-trials", 5) == 0
+    out = capsys.readouterr().out
+    assert "fixed arm: 1 trials to run (4 done)" in out and "cyclical arm: 1 trials to run (4 done)" in out
+    assert "baseline smith: retraining" not in out
+    assert len(optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db").trials) == 5
+
+
+def test_the_speed_up_interval_resamples_seeds_in_pairs():
+    # each seed is twice as slow with the fixed LR: a paired interval is exactly 2, whatever
+    # the spread across seeds; resampling each arm on its own would make it wide
+    cyclical = [70.0, 900.0, 120.0, 2000.0, 95.0]
+    fixed = [2 * v for v in cyclical]
+    speedup = report.bootstrap_ratio(fixed, cyclical)
+    assert speedup["ratio"] == pytest.approx(2.0)
+    assert speedup["low"] == pytest.approx(2.0) and speedup["high"] == pytest.approx(2.0)
+    one = report.bootstrap_ratio([200.0], [100.0])  # one seed: nothing to resample
+    assert one["ratio"] == pytest.approx(2.0) and one["low"] is None and one["high"] is None
+    with pytest.raises(ValueError, match="one value per seed"):
+        report.bootstrap_ratio([1.0, 2.0], [1.0])
+    assert report.retrain_seeds(0, 3) == [1, 2, 3] and report.retrain_seeds(7, 2) == [8, 9]
+
+
+def test_baselines_only_compare_stores_its_seeds_and_shows_every_configuration(workdir, capsys):
+    # the CLR paper's optimizer table has 10 baselines; a figure must show them all
+    lrs = [0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.15, 0.2]
+    baselines = "".join(f'\n[baselines.fixed_{i}]\nfamily = "fixed"\nlr = {lr}\n' for i, lr in enumerate(lrs))
+    text = tiny_study("many", n_trials=0, max_iterations=200, more=f"[compare]\nn_trials = 0\nseeds = 1\n{baselines}")
+    (workdir / "many.toml").write_text(text)
+    assert run("compare", "many.toml", "--no-progress") == 0
+    assert capsys.readouterr().out.count("retraining with seeds [1]") == len(lrs)
+    assert run("compare", "many.toml", "--no-progress") == 0  # resumes: every baseline's seed is stored
+    assert "retraining" not in capsys.readouterr().out
+    comparison, _ = report.stored_comparison(open_storage("sqlite:///optuna_clr.db"), "many")
+    assert [a.name for a in comparison.arms] == [f"fixed_{i}" for i in range(len(lrs))]
+    figures = report.figures(comparison)
+    for name in ("curves", "schedules"):
+        lines = [line for line in figures[name].axes[0].get_lines() if not line.get_label().startswith(("_", "target"))]
+        assert len(lines) == len(lrs), name
+        assert len({line.get_color() for line in lines}) == len(lrs), name  # each its own colour
+    assert len(figures["iterations"].axes[0].get_yticklabels()) == len(lrs)
+    # report rebuilds it from the storage, though no arm study exists
+    assert run("report", "many.toml") == 0
+    assert "fixed_10 (baseline)" in (workdir / "reports" / "many-compare" / "report.md").read_text()
+
+
+def test_a_best_trial_that_missed_the_target_is_not_reported_as_reaching_it(workdir, capsys):
+    text = (workdir / "tiny.toml").read_text().replace("target_accuracy = 0.95", "target_accuracy = 1.0")
+    (workdir / "tiny.toml").write_text(text.replace("max_iterations = 400", "max_iterations = 40"))
+    assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 2) == 0
+    out = capsys.readouterr().out
+    best = next(line for line in out.splitlines() if line.startswith("best: "))
+    assert "did not reach 1.0 validation accuracy" in best and "iterations to" not in best, best
+    assert "(not reached)" in out
+
+
+TRAINING_OPTIONS = ("--device", "--data-dir", "--seed")
+
+
+def test_an_unclear_range_test_leaves_the_space_wide_and_the_sampler_tpe(workdir, capsys):
+    # up to LR 0.003 digits is still learning faster at the end: max_lr is only a lower bound
+    (workdir / "unclear.toml").write_text(SMALL.replace("max_lr = 1.0", "max_lr = 0.003"))
+    assert run("optimize", "unclear.toml", "--n-trials", 2, "--no-progress") == 0
+    out = capsys.readouterr().out
+    assert "range test: NOT CLEAR" in out and "keeps the study file's ranges and the sampler is TPE" in out
+    study = optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
+    assert study.user_attrs["space"]["lr"] == [0.005, 1.0]  # not narrowed
+    assert len(study.trials) == 2 and not any("sampler" in t.user_attrs for t in study.trials)  # no prior draws
 
 
 @pytest.mark.parametrize("command", ["range-test", "optimize", "compare", "report"])
-def test_every_subcommand_explains_its_options(command, capsys):
+def test_every_subcommand_explains_its_options_and_only_those_it_uses(command, capsys):
     with pytest.raises(SystemExit) as info:
         run(command, "--help")
     assert info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--storage", "--device", "--data-dir", "--seed", "--artifact-dir"):
+    for option in ("--storage", "--study-name", "--artifact-dir", "--out"):
         assert option in text
-    if command in ("optimize", "compare"):
-        assert "--n-trials" in text and "--parallel" in text
+    for option in TRAINING_OPTIONS:  # report trains nothing
+        assert (option in text) == (command != "report"), option
+    assert ("--n-trials" in text and "--parallel" in text and "--no-progress" in text) == (command in ("optimize", "compare"))
+    assert "--worker" not in text  # internal to --engine processes
+    if command == "compare":
+        assert "trials per arm" in text
 
 
 @pytest.mark.parametrize(
@@ -98,6 +201,19 @@ def test_every_subcommand_explains_its_options(command, capsys):
         (("model = \"mlp\"", "model = \"vgg\""), "[training] model: unknown model 'vgg'"),
         (("batch_size = 32", "batch_size = 32\noptimiser = \"adam\""), "[training] optimiser: unknown key (did you mean 'optimizer'?)"),
         (("epochs = 2", "epochs = 2\nsteps = 10"), "[range_test]: give exactly one of epochs or steps"),
+        # values the library would only reject at the first trial, or never
+        (("step_size = 70", 'step_size = 70\noptimizer = "adamw2"'), "[baselines.smith] optimizer: unknown optimizer 'adamw2'"),
+        (("step_size = 70", "step_size = 70\nmomentum = 5"), "[baselines.smith] momentum: must be < 1, got 5"),
+        (("step_size = 70", 'step_size = 70\noptimizer = "nesterov"\nmomentum = 0.0'), "[baselines.smith]: Nesterov SGD needs momentum > 0"),
+        (('name = "digits"', 'name = "cifar"'), "[task] name: unknown task 'cifar'"),
+        (('device = "cpu"', 'device = "gpu"'), "[training] device: unknown device 'gpu'"),
+        (('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'), "[training] precision: unknown precision 'fp8'"),
+        (('device = "cpu"', 'device = "cpu"\naugment = "yes"'), "[training] augment: must be true or false"),
+        (("epochs = 2", 'epochs = 2\nmode = "cubic"'), "[range_test] mode: unknown mode 'cubic'"),
+        (("epochs = 2", "epochs = 2\neval_every = -3"), "[range_test] eval_every: must be > 0, got -3"),
+        (("seeds = 2", "seeds = 2\nfamilies = []"), "[compare] families: must name at least one family"),
+        (("seeds = 2", 'seeds = 2\nfamilies = ["fixed"]'), "[compare] families[0]: unknown schedule family other than fixed 'fixed'"),
+        (("seed = 0", 'seed = 0\npruner = "median+hyperband"'), "[study] pruner: 'median+hyperband' joins 2 learning-curve pruners"),
     ],
 )
 def test_study_file_errors_name_the_field(workdir, capsys, edit, message):
@@ -107,8 +223,17 @@ def test_study_file_errors_name_the_field(workdir, capsys, edit, message):
     assert message in err and "bad.toml" in err
 
 
-def test_shipped_study_files_are_valid():
+def test_shipped_study_files_are_valid_and_each_can_run_its_range_test():
     files = sorted((REPO / "studies").glob("*.toml"))
     assert {f.stem for f in files} >= {"digits", "mnist", "cifar10_smith2017", "cifar10_batch_size", "cifar10_optimizers"}
     for f in files:
-        StudyFile.load(f)
+        # what `optuna-clr range-test` does with a file whose test is disabled
+        StudyFile.load(f).with_overrides(range_test__enabled=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_device_this_machine_lacks_is_a_one_line_error(workdir, capsys):
+    assert run("optimize", "tiny.toml", "--no-progress", "--device", "cuda") == 2
+    captured = capsys.readouterr()
+    assert "[training] device: 'cuda' (from the file or --device) is not available" in captured.err
+    assert "range test" not in captured.out

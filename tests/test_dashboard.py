@@ -112,8 +112,9 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         mp.chdir(folder)
         out = io.StringIO()
         for command in ("optimize", "compare", "report"):  # report reattaches everything once more
+            flags = ["--no-progress"] if command != "report" else []  # report has no progress bars
             with contextlib.redirect_stdout(out):
-                code = cli.main([command, "dash.toml", "--no-progress"])
+                code = cli.main([command, "dash.toml", *flags])
             assert code == 0, f"optuna-clr {command} exited with {code}:\n{out.getvalue()}"
         # the command the CLI prints for the user, taken word for word
         line = next(line for line in out.getvalue().splitlines() if line.startswith("see it: optuna-dashboard "))
@@ -222,7 +223,11 @@ def test_the_optimize_study_has_its_summary_as_note(dashboard: Dashboard) -> Non
     detail = dashboard.study(NAME)
     note = detail["note"]["body"]
     assert f"# {NAME}" in note and "| family | trials (pruned) |" in note
-    for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", note):
+    # the summary's figures: the best trials' curves and the range test, as this study's artifacts
+    links = dict(re.findall(r"!\[([^\]]*)\]\(([^)\s]+)\)", note))
+    assert set(links) == {"best_trials", "range_test"}, links
+    for figure, link in links.items():
+        assert re.fullmatch(rf"/artifacts/{dashboard.ids[NAME]}/[0-9a-fA-F-]+", link), (figure, link)
         dashboard.png(link)
 
 

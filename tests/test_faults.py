@@ -139,11 +139,14 @@ def test_bad_overrides_and_missing_file_are_errors(workdir, capfd):
 # --- storages ---
 
 PASSWORD = "s3cret-Pa55"
+AT_PASSWORD = "s3cret@Pa55"  # an unescaped @: the driver takes "Pa55@host" for the host, and says so
 
 
 def bad_urls(tmp: Path) -> list[tuple[str, str]]:
     urls = [
         (f"postgresql://optuna:{PASSWORD}@127.0.0.1:1/optuna_clr", "cannot open storage postgresql"),
+        (f"postgresql://optuna:{AT_PASSWORD}@127.0.0.1:1/optuna_clr", "write it as %40"),
+        (f"postgresql://optuna@127.0.0.1:1/optuna_clr?sslmode=disable&password={PASSWORD}", "password=***"),
         ("sqlit:///x.db", "cannot open storage sqlit:///x.db"),
         ("not-a-url", "'not-a-url' is not a storage URL"),
         ("sqlite:///" + str(tmp / "no" / "such" / "folder.db"), "does not exist"),
@@ -153,7 +156,10 @@ def bad_urls(tmp: Path) -> list[tuple[str, str]]:
     if server:  # a real server, the wrong password
         scheme, rest = server.split("://", 1)
         user = rest.split("@", 1)[0].split(":", 1)[0]
-        urls.append((f"{scheme}://{user}:{PASSWORD}@{rest.split('@', 1)[1]}", "password authentication failed"))
+        host = rest.split("@", 1)[1]
+        urls.append((f"{scheme}://{user}:{PASSWORD}@{host}", "password authentication failed"))
+        urls.append((f"{scheme}://{user}:{AT_PASSWORD}@{host}", "write it as %40"))
+        urls.append((f"{scheme}://{user}@{host}?password={PASSWORD}", "password authentication failed"))
     return urls
 
 
@@ -165,7 +171,9 @@ def test_storage_url_errors_are_one_clear_line(workdir, capfd):
         out, err = capfd.readouterr()
         assert message in err, (url, err)
         assert err.startswith("optuna-clr: error:") and err.count("\n") == 1, err
-        assert "Traceback" not in err + out and PASSWORD not in err + out
+        assert "Traceback" not in err + out
+        for secret in (PASSWORD, *AT_PASSWORD.split("@")):  # no password, nor any piece of one
+            assert secret not in err + out, (url, err)
         assert "range test" not in out
         assert time.monotonic() - started < 20  # an unreachable server is not waited for long
 
@@ -214,6 +222,19 @@ def test_out_of_memory_in_a_stack_fails_its_trials_and_the_rest_go_on_fewer_at_a
     assert all("out of memory with 2 trials stacked" in t.user_attrs["fail_reason"] for t in trials[:2])
     assert all(t.state in FINISHED for t in trials[2:])  # the study went on, one trial at a time
     assert "Going on with 1 trial at a time" in caplog.text
+
+
+def test_failed_worker_processes_are_one_clear_error(workdir, capfd, monkeypatch):
+    # a model registered in this process only: the worker processes --engine processes starts
+    # cannot build it, and fail as a user's would on a worker with an older install
+    monkeypatch.setitem(models._REGISTRY, "here_only", models._REGISTRY["mlp"])
+    study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "here_only"'))
+    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 2,
+               "--parallel", 2, "--engine", "processes") == 2
+    out, err = capfd.readouterr()
+    assert "unknown model 'here_only'" in err  # each worker's own error, above
+    assert err.strip().splitlines()[-1].startswith("optuna-clr: error: 2 of 2 worker processes failed")
+    assert "Traceback" not in err + out
 
 
 def test_divergence_prunes_with_the_reason(workdir, capfd):

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+import contextlib
+import io
+import json
 import os
 from pathlib import Path
+import shlex
 import signal
 import subprocess
 import sys
 import time
 import uuid
 import warnings
+from wsgiref.util import setup_testing_defaults
 
 import optuna
 from optuna.trial import TrialState
@@ -155,6 +160,40 @@ def test_workers_share_one_study(url, study_name, workers, tmp_path):
         assert not password or f":{password}@" not in text  # the URL is printed with its password hidden
 
 
+def test_processes_engine_workers_propose_different_trials_and_the_parent_reports(url, study_name, tmp_path, monkeypatch):
+    """``optimize --parallel 2 --engine processes``: each worker process samples with its own
+    seed (with one seed, two random samplers propose the very same values), and only the
+    process that started them writes and attaches the report."""
+    monkeypatch.chdir(tmp_path)
+    text = tiny_study("workers", n_trials=6).split("[range_test]")[0] + '[range_test]\nenabled = false\n'
+    (tmp_path / "study.toml").write_text(text.replace("seed = 0", 'seed = 0\nsampler = "random"'))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["optimize", "study.toml", "--storage", url, "--study-name", study_name, "--no-progress",
+                         "--parallel", "2", "--engine", "processes", "--heartbeat", "1", "--grace", "10",
+                         "--artifact-dir", str(tmp_path / "artifacts")])
+    assert code == 0, out.getvalue()
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 6 and {t.state for t in trials} <= set(FINISHED)
+    proposals = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(proposals)) == len(proposals), proposals  # no worker repeated another's values
+    assert study._storage.get_study_system_attrs(study._study_id).get("dashboard:note_ver") == 1  # one report attached: the parent's
+    assert (tmp_path / "reports" / study_name / "report.md").is_file()
+    # the dashboard command printed opens this very storage (a journal as its file path)
+    line = next(line for line in out.getvalue().splitlines() if line.startswith("see it: optuna-dashboard "))
+    storage_arg = shlex.split(line)[3]
+    if url.startswith("journal:"):
+        optuna_dashboard = pytest.importorskip("optuna_dashboard")
+        assert Path(storage_arg).is_file()
+        environ = {"PATH_INFO": "/api/studies", "REQUEST_METHOD": "GET"}
+        setup_testing_defaults(environ)
+        status: list[str] = []
+        body = b"".join(optuna_dashboard.wsgi(storage_arg)(environ, lambda s, h, exc=None: status.append(s)))
+        assert status[0].startswith("200"), body[:300]
+        assert study_name in {s["study_name"] for s in json.loads(body)["study_summaries"]}
+
+
 def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_path):
     # Trials never reach accuracy 1.0, so each runs its whole budget and none is pruned. The
     # victim evaluates every 150 steps and the survivors every 100: a trial's first report tells
@@ -164,7 +203,8 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
     victim_file = write_study(tmp_path, "victim.toml", target=1.0, max_iterations=budget, eval_every=victim_every)
     survivor_file = write_study(tmp_path, "survivor.toml", target=1.0, max_iterations=budget, eval_every=survivor_every)
     study = range_test_once(tmp_path, survivor_file, url, study_name)
-    beat = ("--heartbeat", "1", "--grace", "3")
+    # grace: 6 missed beats; a busy 2-core machine (journal locks, 3 workers) can delay a live one a few seconds
+    beat = ("--heartbeat", "1", "--grace", "6")
     victim = Worker(tmp_path, "victim", victim_file, url, study_name, 4, *beat)
     workers += [victim] + [Worker(tmp_path, f"survivor{i}", survivor_file, url, study_name, n, *beat) for i in range(2)]
 
