@@ -181,17 +181,22 @@ def test_storage_url_errors_are_one_clear_line(workdir, capfd):
 # --- trials that fail ---
 
 
-def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(workdir, capfd, monkeypatch):
+def register_too_big(monkeypatch: pytest.MonkeyPatch, name: str, nth: int) -> None:
+    """Register model ``name``, an MLP whose ``nth`` build is a real allocation failure (it
+    asks for a ~256 TB weight matrix)."""
     built = []
 
-    def first_one_too_big(image_shape, num_classes):
-        # a real allocation failure: the first model asks for a ~256 TB weight matrix
+    def build(image_shape, num_classes):
         built.append(1)
-        width = 10**12 if len(built) == 1 else 64
+        width = 10**12 if len(built) == nth else 64
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, width), torch.nn.ReLU(),
                                    torch.nn.Linear(width, num_classes))
 
-    monkeypatch.setitem(models._REGISTRY, "first_one_too_big", first_one_too_big)
+    monkeypatch.setitem(models._REGISTRY, name, build)
+
+
+def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(workdir, capfd, monkeypatch):
+    register_too_big(monkeypatch, "first_one_too_big", 1)
     study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "first_one_too_big"'))
     assert run("optimize", study_file, "--storage", db(workdir), "--no-progress") == 0
     trials = trials_in(db(workdir))
@@ -203,16 +208,8 @@ def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(wo
 
 
 def test_out_of_memory_in_a_stack_fails_its_trials_and_the_rest_go_on_fewer_at_a_time(workdir, caplog, monkeypatch):
-    built = []
-
-    def third_one_too_big(image_shape, num_classes):
-        # the stack's template, its first trial's model, then a real allocation failure for the second
-        built.append(1)
-        width = 10**12 if len(built) == 3 else 64
-        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, width), torch.nn.ReLU(),
-                                   torch.nn.Linear(width, num_classes))
-
-    monkeypatch.setitem(models._REGISTRY, "third_one_too_big", third_one_too_big)
+    # builds: the stack's template, its first trial's model, then the second trial's fails
+    register_too_big(monkeypatch, "third_one_too_big", 3)
     study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "third_one_too_big"'))
     assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 4,
                "--parallel", 2, "--engine", "vmap") == 0
