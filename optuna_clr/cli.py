@@ -273,12 +273,19 @@ def cmd_range_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_optimize(args: argparse.Namespace) -> int:
+def _training_setup(args: argparse.Namespace) -> tuple[StudyFile, bool, Any, Any, Any]:
+    """What optimize and compare both start from: the study file with the command line's
+    overrides, progress bars or not, the storage, the artifact store and the objective."""
     sf = _study_file(args)
     progress = _progress(args)
-    storage = _storage(args)
+    storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
     store = report.artifact_store(_artifact_dir(args))
     objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
+    return sf, progress, storage, store, objective
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    sf, progress, storage, store, objective = _training_setup(args)
     study = _open_study(sf, storage)
     prior = clear_bounds(ensure_range_test(sf, study, store))
     space = sf.make_space(objective)
@@ -367,11 +374,7 @@ def _best_line(study: optuna.Study) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    sf = _study_file(args)
-    progress = _progress(args)
-    storage = _storage(args)
-    store = report.artifact_store(_artifact_dir(args))
-    objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
+    sf, progress, storage, store, objective = _training_setup(args)
     name = sf.study["name"]
     range_test = ensure_range_test(sf, _open_study(sf, storage), store)
     prior = clear_bounds(range_test)
