@@ -10,7 +10,9 @@ import torch
 
 from conftest import tiny_study
 from optuna_clr import cli
+from optuna_clr import compare
 from optuna_clr import report
+from optuna_clr import statistics
 from optuna_clr.storage import open_storage
 from optuna_clr.studyfile import StudyFile
 
@@ -118,14 +120,14 @@ def test_the_speed_up_interval_resamples_seeds_in_pairs():
     # the spread across seeds; resampling each arm on its own would make it wide
     cyclical = [70.0, 900.0, 120.0, 2000.0, 95.0]
     fixed = [2 * v for v in cyclical]
-    speedup = report.bootstrap_ratio(fixed, cyclical)
+    speedup = statistics.bootstrap_ratio(fixed, cyclical)
     assert speedup["ratio"] == pytest.approx(2.0)
     assert speedup["low"] == pytest.approx(2.0) and speedup["high"] == pytest.approx(2.0)
-    one = report.bootstrap_ratio([200.0], [100.0])  # one seed: nothing to resample
+    one = statistics.bootstrap_ratio([200.0], [100.0])  # one seed: nothing to resample
     assert one["ratio"] == pytest.approx(2.0) and one["low"] is None and one["high"] is None
     with pytest.raises(ValueError, match="one value per seed"):
-        report.bootstrap_ratio([1.0, 2.0], [1.0])
-    assert report.retrain_seeds(0, 3) == [1, 2, 3] and report.retrain_seeds(7, 2) == [8, 9]
+        statistics.bootstrap_ratio([1.0, 2.0], [1.0])
+    assert compare.retrain_seeds(0, 3) == [1, 2, 3] and compare.retrain_seeds(7, 2) == [8, 9]
 
 
 def test_baselines_only_compare_stores_its_seeds_and_shows_every_configuration(workdir, capsys):
@@ -138,7 +140,7 @@ def test_baselines_only_compare_stores_its_seeds_and_shows_every_configuration(w
     assert capsys.readouterr().out.count("retraining with seeds [1]") == len(lrs)
     assert run("compare", "many.toml", "--no-progress") == 0  # resumes: every baseline's seed is stored
     assert "retraining" not in capsys.readouterr().out
-    comparison, _ = report.stored_comparison(open_storage("sqlite:///optuna_clr.db"), "many")
+    comparison, _ = compare.stored_comparison(open_storage("sqlite:///optuna_clr.db"), "many")
     assert [a.name for a in comparison.arms] == [f"fixed_{i}" for i in range(len(lrs))]
     figures = report.figures(comparison)
     for name in ("curves", "schedules"):
