@@ -8,6 +8,8 @@ from __future__ import annotations
 from optuna_clr import models
 from optuna_clr import schedules
 from optuna_clr import tasks
+from optuna_clr.fingerprint import FingerprintMismatch
+from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.objective import OutOfMemory
 from optuna_clr.plots import plot_range_test
@@ -42,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchSizeIncrease",
+    "FingerprintMismatch",
     "IterationsToTarget",
     "OutOfMemory",
     "RangeTestPriorSampler",
@@ -63,6 +66,7 @@ __all__ = [
     "StepDecay",
     "Triangular",
     "Triangular2",
+    "ensure_fingerprint",
     "lr_range_test",
     "models",
     "open_storage",

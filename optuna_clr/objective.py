@@ -207,6 +207,28 @@ class IterationsToTarget:
             return self.config.max_seconds  # type: ignore[return-value]
         return self.config.max_iterations
 
+    def fingerprint(self, *, seed: int | None = None) -> dict[str, Any]:
+        """What makes two trials' values comparable, as flat JSON scalars (see
+        :mod:`optuna_clr.fingerprint`): data and split, model, optimizer, batch, target, unit,
+        budget, evaluation cadence, precision, augmentation. ``seed`` is the split's seed
+        (default: the objective's)."""
+        c = self.config
+        task = self.task
+        spec = self._task_spec
+        model = self.model if isinstance(self.model, str) else (
+            f"{getattr(self.model, '__module__', '?')}:{getattr(self.model, '__qualname__', repr(self.model))}")
+        return {
+            "task": spec if isinstance(spec, str) else f"{task.name} (tensors)",
+            "train_size": len(task.train), "validation_size": len(task.valid),
+            "split_seed": c.seed if seed is None else seed, "model": model,
+            "optimizer": c.optimizer, "momentum": c.momentum, "nesterov": c.nesterov,
+            "weight_decay": c.weight_decay, "batch_size": c.batch_size,
+            "target_accuracy": c.target_accuracy, "unit": self.unit,
+            "max_iterations": c.max_iterations, "max_examples": c.max_examples,
+            "max_seconds": c.max_seconds, "eval_every": c.eval_every,
+            "precision": c.precision, "augment": c.augment,
+        }
+
     def task_for(self, seed: int) -> tasks.Task:
         """The task with the validation split of ``seed``, on the training device."""
         if isinstance(self._task_spec, tasks.Task):
