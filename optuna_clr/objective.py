@@ -79,11 +79,23 @@ class TrialJob:
     unit: str
     max_iterations: int
     pruned: optuna.TrialPruned | None = None
+    grid: int | None = None  # examples between evaluations, for unit="examples"
+    reported: int = 0
 
     def on_eval(self, ev: Evaluation) -> bool:
-        """Report an evaluation; True when the run should stop (target reached or pruned)."""
+        """Report an evaluation; True when the run should stop (target reached or pruned).
+
+        With an examples grid, an evaluation is reported at the grid point it reached (less
+        than one batch below the examples seen), so that every trial reports at the same
+        steps, as Median/Percentile/Hyperband compare them; the last one, at the budget, may
+        fall between grid points."""
+        step = ev.step
+        if self.unit == "examples":
+            on_grid = ev.examples // self.grid * self.grid if self.grid else ev.examples
+            step = on_grid if on_grid > self.reported else ev.examples
+        self.reported = step
         try:
-            return self.tracker.report(ev.examples if self.unit == "examples" else ev.step, ev.accuracy)
+            return self.tracker.report(step, ev.accuracy)
         except optuna.TrialPruned as signal:
             self.pruned = signal
             return True
@@ -177,6 +189,7 @@ class IterationsToTarget:
             device=device,
             max_examples=max_examples,
             max_seconds=max_seconds,
+            eval_unit="examples" if unit == "examples" else "iterations",
             eval_batch_size=eval_batch_size,
             precision=precision,
             channels_last=channels_last,
@@ -317,7 +330,8 @@ class IterationsToTarget:
             target_accuracy=self.target_accuracy,
             max_iterations=self.budget if self.unit != "seconds" else self.config.max_iterations,
         )
-        return TrialJob(trial, schedule, tracker, self.unit, self.iterations_for(schedule))
+        return TrialJob(trial, schedule, tracker, self.unit, self.iterations_for(schedule),
+                        grid=self.config.eval_grid)
 
     def end(self, job: TrialJob, result: TrainResult) -> float:
         """Record the run in the trial and return its value, or raise ``optuna.TrialPruned``

@@ -477,6 +477,14 @@ class StudyFile:
             return RangeTestPriorSampler(prior, seed=seed, base_sampler=default_tpe(seed=seed, constant_liar=liar))
         return default_tpe(seed=seed, constant_liar=liar)
 
+    def report_grid(self) -> tuple[int, int]:
+        """``(steps between reports, budget)`` in the unit trials report their steps in:
+        examples for ``unit = "examples"``, else updates (a seconds study reports updates)."""
+        t = self.training
+        if t["unit"] == "examples":
+            return t["eval_every"] * t["batch_size"], t["max_examples"] or t["max_iterations"] * t["batch_size"]
+        return t["eval_every"], t["max_iterations"]
+
     def make_pruner(self) -> Any:
         """The file's pruner: ``target`` is :class:`~optuna_clr.TargetPruner`; a learning-curve
         pruner joined with ``+`` is wrapped by it (consulted at cycle ends only)."""
@@ -485,14 +493,15 @@ class StudyFile:
         from optuna_clr.pruners import TargetPruner
 
         parts = str(self.study["pruner"]).split("+")
-        warmup = max(self.training["eval_every"], self.training["max_iterations"] // 10)
+        grid, budget = self.report_grid()
+        warmup = max(grid, budget // 10)
         curve = None
         if "median" in parts:
             curve = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
         elif "percentile" in parts:
             curve = optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=warmup)
         elif "hyperband" in parts:
-            curve = optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=self.training["max_iterations"])
+            curve = optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=budget)
         if "target" in parts:
             return TargetPruner(curve)
         return curve or optuna.pruners.NopPruner()

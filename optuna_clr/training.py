@@ -55,6 +55,7 @@ class TrainConfig:
 
     max_iterations: int                    # parameter updates at most
     eval_every: int = 100                  # updates between validation evaluations
+    eval_unit: str = "iterations"          # "examples": evaluate each eval_every * batch_size examples
     target_accuracy: float | None = None   # validation accuracy that ends the run (None: never)
     batch_size: int = 100                  # examples per update, unless the schedule moves it
     optimizer: str = "sgd"                 # one of OPTIMIZERS
@@ -92,8 +93,20 @@ class TrainConfig:
         need(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds!r}")
         need(self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         need(self.dtype in ("float32", "float64"), f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        need(self.eval_unit in ("iterations", "examples"),
+             f"eval_unit must be 'iterations' or 'examples', got {self.eval_unit!r}")
         need(not (self.optimizer in ("sgd", "nesterov") and self.uses_nesterov and self.sgd_momentum == 0),
              "Nesterov SGD needs momentum > 0")
+
+    @property
+    def eval_grid(self) -> int | None:
+        """Examples between evaluations when they happen on an examples grid, else None.
+
+        Every trial of an examples study is evaluated at the first update that reaches each
+        multiple of ``eval_every * batch_size`` examples, whatever its batch size does, so
+        trials that grow the batch are measured at the same example counts as the others.
+        """
+        return self.eval_every * self.batch_size if self.eval_unit == "examples" else None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -289,6 +302,8 @@ def train(
     reached_at: tuple[int, int, float] | None = None
     stop_reason, diverged_at = "max_iterations", None
     examples = 0
+    grid = config.eval_grid
+    next_eval = grid  # with an examples grid: the next example count that is evaluated
     net.train()
     start = time.perf_counter()
 
@@ -310,14 +325,19 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if window == len(losses):  # an examples grid with batches below batch_size: more updates
+            losses = torch.cat([losses, torch.empty_like(losses)])
         losses[window] = loss.detach()
         window += 1
         examples += batch
         step += 1
 
         over_examples = config.max_examples is not None and examples >= config.max_examples
-        if step % config.eval_every and step < config.max_iterations and not over_examples:
+        due = examples >= next_eval if next_eval is not None else step % config.eval_every == 0
+        if not due and step < config.max_iterations and not over_examples:
             continue
+        if grid is not None:
+            next_eval = (examples // grid + 1) * grid
 
         # --- evaluation: the only place the host reads from the device ---
         window_losses = losses[:window].double().cpu()

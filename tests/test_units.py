@@ -1,0 +1,55 @@
+"""One unit everywhere: an examples study evaluates, reports and prunes in examples."""
+
+from __future__ import annotations
+
+import optuna
+
+from conftest import tiny_study
+from optuna_clr import BatchSizeIncrease
+from optuna_clr import IterationsToTarget
+from optuna_clr import StepDecay
+from optuna_clr.studyfile import StudyFile
+
+
+def examples_objective(**kwargs) -> IterationsToTarget:
+    return IterationsToTarget(task="digits", model="mlp", batch_size=32, target_accuracy=0.999,
+                              max_iterations=300, max_examples=32 * 300, eval_every=5, device="cpu",
+                              unit="examples", **kwargs)
+
+
+def reported_steps(objective: IterationsToTarget, schedule) -> list[int]:
+    """The steps one schedule's run reports to a trial, through the objective's own path."""
+    study = optuna.create_study(direction="minimize")
+    trial = study.ask()
+    job = objective.begin(trial)
+    job.schedule = schedule
+    objective.run(schedule, callback=job.on_eval, max_iterations=job.max_iterations)
+    return sorted(study.trials[0].intermediate_values)
+
+
+def test_batch_growth_and_step_decay_are_evaluated_at_the_same_example_counts():
+    from optuna_clr.space import ScheduleSpace
+
+    objective = examples_objective()
+    objective.space = ScheduleSpace(families=["fixed"], iterations_per_epoch=36)
+    # batch 32 until 1,600 examples, then 115 (the cap; 5 x 32 would be 160): steps of 115
+    # never land on the 160-example grid, yet it is evaluated at each grid point it crosses
+    growth = BatchSizeIncrease(lr=0.05, batch_size=32, max_batch_size=115, milestones=(1600, 4800))
+    step = StepDecay(lr=0.05, gamma=0.2, milestones=(50, 150))
+    grid = list(range(160, 32 * 300 + 1, 160))
+    assert reported_steps(objective, step) == grid
+    assert reported_steps(objective, growth) == grid
+
+
+def test_hyperband_and_median_count_in_the_studys_unit():
+    text = tiny_study("units", n_trials=2, max_iterations=300, eval_every=10).replace(
+        'device = "cpu"', 'device = "cpu"\nunit = "examples"')
+    sf = StudyFile.parse(text.replace("seed = 0", 'seed = 0\npruner = "target+hyperband"'))
+    assert sf.report_grid() == (320, 9600)  # 10 updates of 32 between reports, 300 updates of 32
+    hyperband = sf.make_pruner().wrapped
+    # Optuna's HyperbandPruner has no public reader of its resources
+    assert (hyperband._min_resource, hyperband._max_resource) == (960, 9600)
+    median = StudyFile.parse(text.replace("seed = 0", 'seed = 0\npruner = "target+median"')).make_pruner()
+    assert median.wrapped._n_warmup_steps == 960
+    iterations = StudyFile.parse(tiny_study("units", n_trials=2, max_iterations=300, eval_every=10))
+    assert iterations.report_grid() == (10, 300)
