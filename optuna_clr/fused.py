@@ -119,11 +119,13 @@ class _Stack:
         self.params: dict[str, torch.Tensor] = {}
         self.buffers: dict[str, torch.Tensor] = {}
         self.momenta: dict[str, torch.Tensor] = {}
+        self.trainable: set[str] = set()  # the template's parameters that require a gradient
 
     def __len__(self) -> int:
         return 0 if not self.params else next(iter(self.params.values())).shape[0]
 
     def add(self, net: nn.Module) -> None:
+        self.trainable = {name for name, p in net.named_parameters() if p.requires_grad}
         params, buffers = stack_module_state([net])
         for store, new in ((self.params, params), (self.buffers, buffers)):
             for name, value in new.items():
@@ -133,7 +135,7 @@ class _Stack:
             zero = torch.zeros_like(p.detach())
             self.momenta[name] = zero if name not in self.momenta else torch.cat([self.momenta[name], zero])
         for name in self.params:
-            self.params[name] = self.params[name].detach().requires_grad_(True)
+            self.params[name] = self.params[name].detach().requires_grad_(name in self.trainable)
 
     def keep(self, rows: list[int]) -> None:
         index = torch.tensor(rows, dtype=torch.long, device=next(iter(self.params.values())).device)
@@ -141,7 +143,7 @@ class _Stack:
             for name, value in store.items():
                 store[name] = value.detach().index_select(0, index)
         for name in self.params:
-            self.params[name].requires_grad_(True)
+            self.params[name].requires_grad_(name in self.trainable)
 
     def rows(self, rows: list[int]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The parameters and buffers of some trials (no copy when they are all of them)."""
@@ -165,8 +167,10 @@ class _Stack:
         """torch.optim.SGD's update, with a learning rate and a momentum per trial."""
         shape = (-1,)
         for name, p in self.params.items():
-            view = shape + (1,) * (p.dim() - 1)
             d = p.grad
+            if d is None:  # frozen, or unused by the forward pass: torch's SGD skips it too
+                continue
+            view = shape + (1,) * (p.dim() - 1)
             if self.decay[name]:
                 d = d.add(p, alpha=self.decay[name])
             m = momentum.view(view)

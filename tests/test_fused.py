@@ -10,6 +10,7 @@ from optuna_clr.fused import FusedJob
 from optuna_clr.fused import fusable
 from optuna_clr.fused import train_fused
 from optuna_clr.runner import optimize
+from optuna_clr.tracking import accuracy_curve
 from optuna_clr.training import TrainConfig
 from optuna_clr.training import train
 
@@ -89,7 +90,7 @@ def test_study_with_parallel_trials(tmp_path):
     for t in study.trials:
         if t.state == TrialState.COMPLETE and t.user_attrs["reached"]:
             assert t.value == t.user_attrs["iterations_to_target"] and t.value % 10 == 0
-            assert [s for s, _ in t.user_attrs["accuracy_curve"]] == sorted(t.intermediate_values)
+            assert accuracy_curve(t)[-1][1] >= 0.95  # reached at the last report
 
 
 def test_interrupted_parallel_study_leaves_no_trial_running(tmp_path):
@@ -118,3 +119,30 @@ def test_budgets_that_end_between_evaluations_refill_the_stack(digits):
     results = train_fused(digits, "mlp", config, [FusedJob(S.Fixed(0.05)) for _ in range(5)], capacity=2)
     assert [r.iterations for r in results] == [7] * 5
     assert all(r.stop_reason == "max_iterations" for r in results)
+
+
+class _PartlyFrozen(torch.nn.Module):
+    """A frozen first layer and a layer the forward pass never uses (no gradient at all)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = torch.nn.Linear(64, 32)
+        self.frozen.requires_grad_(False)
+        self.head = torch.nn.Linear(32, 10)
+        self.unused = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.frozen(x.flatten(1))))
+
+
+def test_frozen_and_unused_parameters_train_as_in_one_trial(digits):
+    config = TrainConfig(max_iterations=300, eval_every=10, target_accuracy=0.9, batch_size=32, device="cpu",
+                         weight_decay=1e-4, dtype="float64", seed=1)
+    schedules = [S.Fixed(0.05), S.Triangular(0.01, 0.2, 50)]
+    alone = [train(digits, _PartlyFrozen, s, config) for s in schedules]
+    together: dict[int, optuna_clr.TrainResult] = {}
+    train_fused(digits, _PartlyFrozen, config, [FusedJob(s, key=i) for i, s in enumerate(schedules)],
+                capacity=2, on_done=lambda job, r: together.__setitem__(job.key, r))
+    for i, a in enumerate(alone):
+        assert [e.accuracy for e in together[i].curve] == [e.accuracy for e in a.curve]
+        assert together[i].iterations_to_target == a.iterations_to_target
