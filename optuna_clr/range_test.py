@@ -276,9 +276,8 @@ def _one_run(
     losses = [p.loss for p in points]
     accs = [p.accuracy for p in points]
     score = accs if metric == "accuracy" else [-v for v in losses]
-    found = suggest_bounds(lrs, score, log_x=ramp.mode == "exponential", metric=metric)
-    if diverged_at is not None and found["clear"] and metric == "accuracy":
-        found["message"] += f"; the loss diverged at LR {diverged_at:.4g}, nothing after it was used"
+    found = bounded_by_divergence(suggest_bounds(lrs, score, log_x=ramp.mode == "exponential", metric=metric),
+                                  diverged_at, metric)
     smoothed = found.pop("smoothed")
     if metric == "loss":
         smoothed = [-v for v in smoothed]
@@ -286,6 +285,32 @@ def _one_run(
         lrs=lrs, accuracies=accs, losses=losses, smoothed=smoothed, diverged_at_lr=diverged_at,
         settings=settings, **found,
     )
+
+
+def bounded_by_divergence(found: dict[str, Any], diverged_at: float | None, metric: str) -> dict[str, Any]:
+    """``found`` (from :func:`suggest_bounds`) once the test diverged at LR ``diverged_at``.
+
+    A curve still improving when the loss diverged is not a test that stopped too early:
+    a higher ``max_lr`` would diverge at the same LR. The divergence is the upper bound, so
+    the bounds found below it stand (``clear``), and the message says so.
+    """
+    if diverged_at is None:
+        return found
+    found = dict(found)
+    if found["clear"]:
+        if metric == "accuracy":
+            found["message"] += f"; the loss diverged at LR {diverged_at:.4g}, nothing after it was used"
+        return found
+    if found["max_lr"] is None:
+        return found
+    what = "validation accuracy" if metric == "accuracy" else "training loss"
+    found["clear"] = True
+    found["message"] = (
+        f"the {what} was still improving when the loss diverged at LR {diverged_at:.4g}, which bounds the "
+        f"range from above: it starts improving at {found['base_lr']:.4g}, improves fastest at "
+        f"{found['best_lr']:.4g} and max_lr is {found['max_lr']:.4g}, the last LR before the divergence "
+        f"(signal/noise {found['snr']:.1f})")
+    return found
 
 
 def _half_window(n: int) -> int:

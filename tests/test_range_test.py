@@ -239,3 +239,20 @@ def test_argument_errors():
         optuna_clr.lr_range_test(min_lr=0.0, max_lr=1.0, steps=10, mode="exponential")
     with pytest.raises(ValueError, match="min_lr < max_lr"):
         optuna_clr.lr_range_test(min_lr=1.0, max_lr=0.5, steps=10)
+
+
+def test_a_divergence_while_still_improving_is_the_upper_bound():
+    # a higher max_lr would diverge at the same LR: "rerun with a higher max_lr" cannot help
+    from optuna_clr.range_test import bounded_by_divergence
+
+    lrs = [i / 100 for i in range(1, 60)]
+    rising = [0.1 + 0.8 * x for x in lrs]
+    found = suggest_bounds(lrs, rising, log_x=False, metric="accuracy")
+    assert not found["clear"] and "still improving" in found["message"]
+    bounded = bounded_by_divergence(found, 0.6, "accuracy")
+    assert bounded["clear"] and "diverged at LR 0.6" in bounded["message"]
+    assert "rerun" not in bounded["message"]
+    assert bounded["base_lr"] < bounded["best_lr"] <= bounded["max_lr"] < 0.6
+    assert bounded_by_divergence(found, None, "accuracy") == found  # no divergence: still a lower bound
+    flat = suggest_bounds(lrs, [0.5] * len(lrs), log_x=False, metric="accuracy")
+    assert not bounded_by_divergence(flat, 0.6, "accuracy")["clear"]  # nothing found below it
