@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 
 from optuna_clr import schedules
 from optuna_clr.range_test import RangeTestResult
+from optuna_clr.tracking import accuracy_curve
 
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
         fig = Figure(figsize=(7, 6), layout="constrained")
         ax, ax2 = fig.subplots(2, 1, sharex=True)
         for t in done:
-            curve = t.user_attrs.get("accuracy_curve", [])
+            curve = accuracy_curve(t)
             label = f"trial {t.number}: {t.params.get('family', '?')} ({t.value:,.0f})"
             if curve:
                 ax.plot(*zip(*curve), lw=1.1, label=label)

@@ -99,6 +99,30 @@ class Schedule:
         """
         return None
 
+    def next_cycle_end(self, step: int) -> int | None:
+        """The first cycle end after update ``step``, or ``None`` where no cycle ends later."""
+        final = self.final_cycle_end()
+        limit = max(2 * step, 64)
+        while self.cycles and limit < 2**40:
+            later = [end for end in self.cycle_ends(limit) if end > step]
+            if later:
+                return later[0]
+            if final is not None and final <= step:
+                return None
+            limit *= 2
+        return None
+
+    def cycles_completed(self, steps: int) -> float | None:
+        """Cycles completed in ``steps`` updates, the one under way as a fraction of its
+        length (a half cycle of 264 run for 230 updates: 0.44); ``None`` for a schedule that
+        does not cycle."""
+        if not self.cycles:
+            return None
+        done = self.cycle_ends(steps)
+        start, end = (done[-1] if done else 0), self.next_cycle_end(steps)
+        part = (steps - start) / (end - start) if end is not None else 0.0
+        return len(done) + part
+
     def params(self) -> dict[str, Any]:
         """The constructor keywords and their values (tuples as lists, JSON-ready)."""
         out: dict[str, Any] = {}

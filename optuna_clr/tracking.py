@@ -38,6 +38,12 @@ users who keep their own model and loop. Three lines join a loop to the search:
 The value of a trial is the iterations to target; a trial that never reaches it gets a
 *censored* value, :func:`censored_value`, always above the budget and smaller the closer the
 trial came, so every trial that reached the target ranks first and the rest still order.
+
+Each evaluation is reported in the same unit (:func:`reported_value`, the censored estimate
+``budget * (1 + target - accuracy)``): a pruned trial, whose stored value is its last report,
+ranks below every trial that reached the target, and since the map is affine and increasing
+in the validation error, Optuna's Median, Percentile and Hyperband pruners decide exactly as
+they would on the error. :func:`accuracy_curve` reads the accuracies back from a trial.
 """
 
 from __future__ import annotations
@@ -45,6 +51,34 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
+
+
+def reported_value(budget: float, target_accuracy: float, accuracy: float) -> float:
+    """What a trial reports at an evaluation with validation ``accuracy``:
+    ``budget * (1 + target_accuracy - accuracy)``, in the objective's unit.
+
+    Above ``budget`` while the target is not reached, so a pruned trial ranks below every trial
+    that reached it; affine and increasing in the error ``1 - accuracy``, so a pruner that
+    compares reports (medians, percentiles, ranks) decides as it would on the error. With a
+    budget of 1,000 and a 0.95 target: 0.90 reports 1,050, 0.50 reports 1,450, 0.96 reports 990.
+    """
+    return budget * (1.0 + target_accuracy - accuracy)
+
+
+def reported_accuracy(budget: float, target_accuracy: float, value: float) -> float:
+    """The validation accuracy behind a :func:`reported_value`."""
+    return 1.0 + target_accuracy - value / budget
+
+
+def accuracy_curve(trial: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
+    """``(step, validation accuracy)`` at each evaluation of a trial that
+    :class:`TargetTracker` reported (it records the ``budget`` and ``target_accuracy`` user
+    attrs this reads); empty for a trial without them."""
+    budget, target = trial.user_attrs.get("budget"), trial.user_attrs.get("target_accuracy")
+    if budget is None or target is None:
+        return []
+    return [(step, reported_accuracy(budget, target, value))
+            for step, value in sorted(trial.intermediate_values.items())]
 
 
 def censored_value(budget: float, target_accuracy: float, best_accuracy: float) -> float:
@@ -55,10 +89,9 @@ def censored_value(budget: float, target_accuracy: float, best_accuracy: float) 
     best accuracy approaches the target: with a budget of 1,000 iterations and a 0.95 target,
     a trial that peaked at 0.90 scores 1,050 and one that peaked at 0.50 scores 1,450.
     """
-    gap = target_accuracy - best_accuracy
-    if gap <= 0:
+    if best_accuracy >= target_accuracy:
         raise ValueError(f"best_accuracy {best_accuracy} reached the target {target_accuracy}: not censored")
-    return budget * (1.0 + gap)
+    return reported_value(budget, target_accuracy, best_accuracy)
 
 
 class TargetTracker:
@@ -69,22 +102,30 @@ class TargetTracker:
         target_accuracy: validation accuracy that ends the trial.
         max_iterations: the budget, in the same unit as the steps you report (iterations by
             default; examples seen if you report those).
+        budget: the budget in the unit of the objective's value, where that is not the unit
+            of the steps (seconds, say); censored values and reports are measured against it.
+            Default: ``max_iterations``.
 
     At each evaluation call :meth:`report` with the step count and the validation accuracy.
-    It reports the validation *error* (``1 - accuracy``) to the trial, so Optuna's pruners
-    work with ``direction="minimize"``; it returns True when the target is reached (stop
-    training) and raises ``optuna.TrialPruned`` when the study's pruner says so. Return
-    :meth:`value` from the objective.
+    It reports :func:`reported_value` to the trial, in the objective's unit, so Optuna's
+    pruners work with ``direction="minimize"`` and a pruned trial ranks below every completed
+    one; it returns True when the target is reached (stop training) and raises
+    ``optuna.TrialPruned`` when the study's pruner says so. Return :meth:`value` from the
+    objective.
     """
 
-    def __init__(self, trial: optuna.Trial, *, target_accuracy: float, max_iterations: float) -> None:
+    def __init__(self, trial: optuna.Trial, *, target_accuracy: float, max_iterations: float,
+                 budget: float | None = None) -> None:
         if not 0 < target_accuracy <= 1:
             raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
         if max_iterations <= 0:
             raise ValueError(f"max_iterations must be > 0, got {max_iterations!r}")
+        if budget is not None and budget <= 0:
+            raise ValueError(f"budget must be > 0, got {budget!r}")
         self.trial = trial
         self.target_accuracy = target_accuracy
         self.max_iterations = max_iterations
+        self.budget = max_iterations if budget is None else budget
         self.curve: list[tuple[int, float]] = []
         self.best_accuracy = 0.0
         self.iterations_to_target: int | None = None
@@ -104,7 +145,7 @@ class TargetTracker:
             return True
         self.curve.append((int(step), float(accuracy)))
         self.best_accuracy = max(self.best_accuracy, float(accuracy))
-        self.trial.report(1.0 - float(accuracy), int(step))
+        self.trial.report(reported_value(self.budget, self.target_accuracy, float(accuracy)), int(step))
         if accuracy >= self.target_accuracy:
             self.iterations_to_target = int(step)
             return True
@@ -120,7 +161,7 @@ class TargetTracker:
         self._record()
         if self.reached:
             return float(self.iterations_to_target)  # type: ignore[arg-type]
-        return censored_value(self.max_iterations, self.target_accuracy, self.best_accuracy)
+        return censored_value(self.budget, self.target_accuracy, self.best_accuracy)
 
     def _record(self) -> None:
         attrs: dict[str, Any] = {
@@ -128,7 +169,7 @@ class TargetTracker:
             "iterations_to_target": self.iterations_to_target,
             "best_accuracy": self.best_accuracy,
             "target_accuracy": self.target_accuracy,
-            "accuracy_curve": self.curve,
+            "budget": self.budget,  # with the reports, the accuracy curve (accuracy_curve)
         }
         for key, value in attrs.items():
             self.trial.set_user_attr(key, value)
