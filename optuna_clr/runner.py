@@ -1,7 +1,7 @@
 """Running a study: one trial at a time, K fused trials at a time, and the end of a worker.
 
 :func:`optimize` is ``study.optimize`` for an :class:`~optuna_clr.IterationsToTarget`
-objective, plus two things:
+objective, plus three things:
 
 * ``parallel=K`` trains K trials at once on one device with the fused engine
   (:mod:`optuna_clr.fused`): the sampler is asked for a trial whenever a place in the stack is
@@ -11,7 +11,12 @@ objective, plus two things:
 * With a storage that has heartbeats, a worker that has run its trials waits until no trial in
   the study is left running before it returns: a trial whose worker died goes stale, is
   marked failed and re-queued (``RetryFailedTrialCallback``), and this worker runs the retry.
-  Nothing is lost when the last worker standing outlives the grace period.
+  Nothing is lost when the last worker standing outlives the grace period. Only retries run
+  there, never a trial the user enqueued, and ``study.stop()`` ends the wait too.
+* An interrupt (Ctrl-C, or the :class:`Interrupted` the CLI raises for SIGINT and SIGTERM)
+  fails the trials this call is running and queues each again as a retry (Optuna's
+  ``failed_trial`` and ``retry_history`` system attrs, its parameters fixed as
+  ``enqueue_trial`` fixes them), so the next run trains the same configurations.
 
 ``n_trials`` counts the trials this call runs, as in ``study.optimize``; trials already in the
 storage stay there, so running again continues the same study.
@@ -20,8 +25,11 @@ storage stay there, so running again continues the same study.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
 import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -46,11 +54,29 @@ from optuna_clr.training import TrainResult
 
 _logger = logging.getLogger(__name__)
 
-# Set on the trials this module runs with heartbeats. A worker waits only for those: a trial left
-# RUNNING by a worker without heartbeats is never failed as stale, and would be waited for forever.
+# Set, to the trial's own id, on the trials this module runs with heartbeats, right after their
+# first heartbeat. A worker waits only for those: a trial left RUNNING by a worker without
+# heartbeats never goes stale, and would be waited for forever. A retry copies its predecessor's
+# system attrs, this mark too; holding the id, the copy does not count as the retry's own mark.
 BEATING_ATTR = "optuna_clr:beating"
 
+# Optuna's retry callback links a retry to the trial it repeats with this system attr; so does
+# _requeue. RetryHeartbeatStaleTrialCallback.retried_trial_number reads it, but warns.
+RETRY_OF_ATTR = "failed_trial"
+
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop asked for by a signal; ``signum`` says which (``signal.SIGINT``, ``SIGTERM``).
+
+    A ``KeyboardInterrupt``, so that Optuna's ``study.optimize`` fails the running trial for it
+    as it does for Ctrl-C; the CLI raises it from its SIGINT and SIGTERM handlers.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def optimize(
@@ -69,11 +95,15 @@ def optimize(
         raise ValueError(f"n_trials must be >= 0, got {n_trials}")
     if parallel < 1:
         raise ValueError(f"parallel must be >= 1, got {parallel}")
-    if parallel == 1:
-        study.optimize(_marking(objective), n_trials=n_trials, catch=tuple(catch), callbacks=list(callbacks),
-                       show_progress_bar=show_progress_bar)
-    else:
-        _optimize_fused(study, objective, n_trials, parallel, tuple(catch), list(callbacks), show_progress_bar)
+    study._stop_flag = False  # Study.stop()'s flag: study.optimize clears it as it starts, too
+    with _requeue_on_interrupt(study) as running:
+        if parallel == 1:
+            done: Callback = lambda _, frozen: running.discard(frozen._trial_id)  # noqa: E731
+            study.optimize(_marking(objective, running), n_trials=n_trials, catch=tuple(catch),
+                           callbacks=[done, *callbacks], show_progress_bar=show_progress_bar)
+        else:
+            _optimize_fused(study, objective, n_trials, parallel, tuple(catch), list(callbacks),
+                            show_progress_bar, running)
     if wait_for_stale:
         finish_stale_trials(study, objective, catch=catch, callbacks=callbacks)
 
@@ -86,53 +116,138 @@ def finish_stale_trials(
     callbacks: Sequence[Callback] = (),
     poll: float | None = None,
 ) -> None:
-    """Wait while trials of the study run elsewhere; run the retries of those that go stale."""
+    """Wait while trials of the study run elsewhere; run the retries of those that go stale.
+
+    Only retries run here (queued by ``RetryFailedTrialCallback`` or for an interrupted trial):
+    a trial the user enqueued belongs to some run's ``n_trials``. Returns at once once
+    ``study.stop()`` was called, in this wait or in the run before it.
+    """
     storage = study._storage
     if not is_heartbeat_enabled(storage):
         return
     assert isinstance(storage, BaseHeartbeat)
     poll = poll or max(0.5, storage.get_heartbeat_interval() / 2)  # type: ignore[operator]
     told: set[int] = set()
-    while True:
-        fail_stale_trials(study)
-        open_trials = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
-        beating = [t.number for t in open_trials if t.state == TrialState.RUNNING and t.system_attrs.get(BEATING_ATTR)]
-        if any(t.state == TrialState.WAITING for t in open_trials):
-            _run_waiting_trial(study, objective, tuple(catch), callbacks)
-        elif beating:
-            if not told.issuperset(beating):
-                _logger.info(f"waiting for trial(s) {beating}, running in other workers, to retry them if a worker dies")
-                told.update(beating)
-            time.sleep(poll)
-        else:
-            return
+    with _requeue_on_interrupt(study) as running, _in_optimize_loop(study):
+        while not study._stop_flag:
+            fail_stale_trials(study)
+            waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+            retries = [t for t in waiting if RETRY_OF_ATTR in t.system_attrs]
+            running_now = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            beating = [t.number for t in running_now if _beating(t)]
+            if retries:
+                _run_retry(study, objective, retries, tuple(catch), callbacks, running)
+            elif beating:
+                if not told.issuperset(beating):
+                    _logger.info(f"waiting for trial(s) {beating}, running in other workers, "
+                                 "to retry them if a worker dies")
+                    told.update(beating)
+                time.sleep(poll)
+            else:
+                return
+
+
+@contextlib.contextmanager
+def _in_optimize_loop(study: optuna.Study) -> Iterator[None]:
+    """Let ``study.stop()`` work in trials and callbacks run by hand: Optuna refuses it outside
+    ``study.optimize``, which marks its loop with this flag and reads ``_stop_flag`` after each
+    trial (both private; Optuna has no public way for another loop to take part)."""
+    local = study._thread_local
+    before = local.in_optimize_loop
+    local.in_optimize_loop = True
+    try:
+        yield
+    finally:
+        local.in_optimize_loop = before
+
+
+def _beating(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` runs with heartbeats: marked by this attempt (True is an old mark)."""
+    mark = trial.system_attrs.get(BEATING_ATTR)
+    return mark is not True and mark == trial._trial_id
 
 
 def _mark_beating(study: optuna.Study, trial_id: int) -> None:
-    if is_heartbeat_enabled(study._storage):
-        study._storage.set_trial_system_attr(trial_id, BEATING_ATTR, True)
+    storage = study._storage
+    if is_heartbeat_enabled(storage):
+        assert isinstance(storage, BaseHeartbeat)
+        # the beat first: a worker killed before its heartbeat thread's first beat then leaves a
+        # marked trial that goes stale and is retried, not one the others wait for forever
+        storage.record_heartbeat(trial_id)
+        storage.set_trial_system_attr(trial_id, BEATING_ATTR, trial_id)
 
 
-def _marking(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+def _marking(
+    objective: Callable[[optuna.Trial], float], running: set[int]
+) -> Callable[[optuna.Trial], float]:
     def run(trial: optuna.Trial) -> float:
-        _mark_beating(trial.study, trial._trial_id)
-        return objective(trial)
+        running.add(trial._trial_id)
+        try:
+            _mark_beating(trial.study, trial._trial_id)
+            return objective(trial)
+        except KeyboardInterrupt as interrupt:  # study.optimize fails it; say why first
+            trial.set_user_attr("fail_reason", _reason(interrupt))
+            raise
 
     return run
 
 
-def _run_waiting_trial(
+def _reason(error: BaseException) -> str:
+    """A failed trial's ``fail_reason``."""
+    if isinstance(error, KeyboardInterrupt):
+        name = signal.Signals(error.signum).name if isinstance(error, Interrupted) else "Ctrl-C"
+        return f"interrupted ({name}); queued again as a retry"
+    return str(error) or repr(error)
+
+
+@contextlib.contextmanager
+def _requeue_on_interrupt(study: optuna.Study) -> Iterator[set[int]]:
+    """The ids of the trials a loop is running; it adds and removes them. At an interrupt,
+    those still in the set are failed (those still RUNNING) and queued again."""
+    running: set[int] = set()
+    try:
+        yield running
+    except KeyboardInterrupt as interrupt:
+        for trial_id in sorted(running):
+            _requeue(study, trial_id, interrupt)
+        raise
+
+
+def _requeue(study: optuna.Study, trial_id: int, interrupt: KeyboardInterrupt) -> None:
+    """Fail the interrupted trial (if it was not told yet) and queue its parameters again as a
+    retry: WAITING, with Optuna's retry attrs, and the parameters in ``fixed_params`` as
+    ``enqueue_trial`` sets them, so :class:`~optuna_clr.RangeTestPriorSampler` counts the retry
+    as a trial of its family and gives the recipe it repeats to no other trial."""
+    trial = study._storage.get_trial(trial_id)
+    if trial.state == TrialState.RUNNING:  # interrupted outside study.optimize's own handling
+        study._storage.set_trial_user_attr(trial_id, "fail_reason", _reason(interrupt))
+        study.tell(trial.number, state=TrialState.FAIL)
+    elif trial.state != TrialState.FAIL:
+        return  # it finished before the interrupt reached it
+    if not trial.params:
+        return  # interrupted before it drew anything: nothing to run again
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    retry = optuna.create_trial(state=TrialState.WAITING, system_attrs={
+        RETRY_OF_ATTR: history[0], "retry_history": history, "fixed_params": dict(trial.params)})
+    study.add_trial(retry)
+
+
+def _run_retry(
     study: optuna.Study,
     objective: Callable[[optuna.Trial], float],
+    retries: Sequence[optuna.trial.FrozenTrial],
     catch: tuple[type[Exception], ...],
     callbacks: Sequence[Callback],
+    running: set[int],
 ) -> None:
-    """Run a queued trial (a retry) unless another worker took it first. ``study.optimize`` would
-    then create a new trial instead, and each idle worker would run one more than it was asked."""
-    trial_id = study._pop_waiting_trial_id()  # the first half of Study.ask; Optuna has no public pop
+    """Run one of the queued ``retries`` unless other workers took them all first.
+    ``study.optimize`` would take any queued trial or create one, so an idle worker would run
+    more than it was asked."""
+    trial_id = _pop(study, retries)
     if trial_id is None:
         return
     trial = optuna.Trial(study, trial_id)
+    running.add(trial_id)
     _mark_beating(study, trial_id)
     value, state = None, None
     with get_heartbeat_thread(trial_id, study._storage):
@@ -142,12 +257,27 @@ def _run_waiting_trial(
             state = TrialState.PRUNED
         except catch:
             state = TrialState.FAIL
-        except BaseException:
+        except BaseException as error:
+            trial.set_user_attr("fail_reason", _reason(error))
             study.tell(trial, state=TrialState.FAIL)
             raise
     frozen = study.tell(trial, value, state=state)
+    running.discard(trial_id)
     for callback in callbacks:
         callback(study, frozen)
+
+
+def _pop(study: optuna.Study, waiting: Sequence[optuna.trial.FrozenTrial]) -> int | None:
+    """Take the first of the ``waiting`` trials no other worker took: Optuna's
+    ``Study._pop_waiting_trial_id``, for these trials only (a WAITING trial set RUNNING is
+    taken; ``False`` or an error means another worker took it first)."""
+    for trial in waiting:
+        try:
+            if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                return trial._trial_id
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
@@ -194,6 +324,7 @@ def _optimize_fused(
     catch: tuple[type[Exception], ...],
     callbacks: list[Callback],
     show_progress_bar: bool,
+    running: set[int],
 ) -> None:
     asked = 0
     open_jobs: dict[int, TrialJob] = {}
@@ -203,18 +334,26 @@ def _optimize_fused(
 
         bar = tqdm(total=n_trials, desc=f"trials ({parallel} at a time)", unit="trial")
 
+    def fail(trial: optuna.Trial, error: BaseException) -> optuna.trial.FrozenTrial:
+        trial.set_user_attr("fail_reason", _reason(error))
+        return study.tell(trial, state=TrialState.FAIL)
+
     def tell(job: TrialJob, result: TrainResult | None, error: BaseException | None = None) -> None:
         trial = job.trial
         open_jobs.pop(trial._trial_id, None)
         heartbeats.running.discard(trial._trial_id)
         if error is not None:
-            trial.set_user_attr("fail_reason", str(error))
-            frozen = study.tell(trial, state=TrialState.FAIL)
+            frozen = fail(trial, error)
         else:
             try:
                 frozen = study.tell(trial, objective.end(job, result))  # type: ignore[arg-type]
             except optuna.TrialPruned:
                 frozen = study.tell(trial, state=TrialState.PRUNED)
+            except BaseException as end_error:  # an artifact upload, the storage, Ctrl-C...
+                fail(trial, end_error)
+                raise
+        if not isinstance(error, KeyboardInterrupt):
+            running.discard(trial._trial_id)  # an interrupted one stays, to be queued again
         for callback in callbacks:
             callback(study, frozen)
         if bar is not None:
@@ -226,15 +365,16 @@ def _optimize_fused(
 
     def next_job() -> FusedJob | None:
         nonlocal asked
-        while asked < n_trials:
+        while asked < n_trials and not study._stop_flag:
             fail_stale_trials(study)
             trial = study.ask()
             asked += 1
+            running.add(trial._trial_id)
             try:
                 _mark_beating(study, trial._trial_id)
                 job = objective.begin(trial)
-            except BaseException:
-                study.tell(trial, state=TrialState.FAIL)
+            except BaseException as error:
+                fail(trial, error)
                 raise
             open_jobs[trial._trial_id] = job  # from here on, an error or Ctrl-C tells it
             heartbeats.running.add(trial._trial_id)
@@ -249,9 +389,9 @@ def _optimize_fused(
         return None
 
     capacity = parallel
-    with _Heartbeats(study) as heartbeats:
+    with _Heartbeats(study) as heartbeats, _in_optimize_loop(study):
         try:
-            while asked < n_trials:
+            while asked < n_trials and not study._stop_flag:
                 asked_before = asked
                 try:
                     train_fused(
@@ -263,7 +403,7 @@ def _optimize_fused(
                         error = OutOfMemory(f"out of memory with {capacity} trials stacked: {error}. "
                                             "Lower --parallel or batch_size.")
                     for job in list(open_jobs.values()):
-                        tell(job, None, error if isinstance(error, Exception) else RuntimeError(f"interrupted: {error!r}"))
+                        tell(job, None, error)
                     if not isinstance(error, catch) or asked == asked_before:
                         raise  # not caught, or nothing to blame it on but the set-up itself
                     if isinstance(error, OutOfMemory) and capacity > 1:
@@ -275,4 +415,3 @@ def _optimize_fused(
         finally:
             if bar is not None:
                 bar.close()
-

@@ -1,8 +1,10 @@
-"""The study runner: what a worker waits for at its end, and what Ctrl-C leaves behind."""
+"""The study runner: what a worker waits for at its end, what it runs meanwhile, and what
+Ctrl-C leaves behind."""
 
 from __future__ import annotations
 
 import optuna
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 import pytest
 import torch
@@ -13,9 +15,12 @@ from optuna_clr.runner import optimize
 from optuna_clr.storage import open_storage
 
 
-def objective(families=("fixed",), model="mlp", **kw):
-    space = optuna_clr.ScheduleSpace(families=list(families), lr=(0.01, 0.3), iterations_per_epoch=35,
-                                     max_iterations=200, batch_size=32, max_batch_size=128)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def objective(families=("fixed",), model="mlp", space=None, **kw):
+    space = space or optuna_clr.ScheduleSpace(families=list(families), lr=(0.01, 0.3), iterations_per_epoch=35,
+                                              max_iterations=200, batch_size=32, max_batch_size=128)
     return optuna_clr.IterationsToTarget(task="digits", model=model, batch_size=32, target_accuracy=0.95,
                                          max_iterations=200, eval_every=10, device="cpu", space=space, **kw)
 
@@ -30,24 +35,38 @@ def test_a_worker_does_not_wait_for_a_trial_without_heartbeats(tmp_path, paralle
     states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
     assert states.pop(orphan.number) == TrialState.RUNNING
     assert set(states.values()) <= {TrialState.COMPLETE, TrialState.PRUNED} and len(states) == 2
-    assert all(t.system_attrs.get(BEATING_ATTR) for t in study.get_trials(deepcopy=False) if t.number != orphan.number)
+    # each marked by its own attempt, with the heartbeat recorded first
+    assert all(t.system_attrs.get(BEATING_ATTR) == t._trial_id
+               for t in study.get_trials(deepcopy=False) if t.number != orphan.number)
 
 
-class _InterruptedNet(torch.nn.Module):
-    """A real MLP whose 20th forward pass is a Ctrl-C."""
+def interrupted_at(call: int) -> type[torch.nn.Module]:
+    """A real MLP whose ``call``-th forward pass, counted over all its instances, is a Ctrl-C."""
 
-    calls = 0
+    class InterruptedNet(torch.nn.Module):
+        calls = 0
 
-    def __init__(self):
-        super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                                       torch.nn.Linear(32, 10))
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
+                                           torch.nn.Linear(32, 10))
 
-    def forward(self, x):
-        type(self).calls += 1
-        if type(self).calls == 20:
-            raise KeyboardInterrupt
-        return self.net(x)
+        def forward(self, x):
+            type(self).calls += 1
+            if type(self).calls == call:
+                raise KeyboardInterrupt
+            return self.net(x)
+
+    return InterruptedNet
+
+
+def retry_of(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+    """The one trial queued to run ``trial``'s parameters again."""
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
+    assert len(retries) == 1, [(t.number, t.state, t.system_attrs) for t in trials]
+    assert retries[0].system_attrs["retry_history"] == [trial.number]
+    assert retries[0].system_attrs["fixed_params"] == trial.params
+    return retries[0]
 
 
 def test_ctrl_c_in_a_trial_trained_alone_among_parallel_ones_leaves_none_running(tmp_path):
@@ -55,7 +74,87 @@ def test_ctrl_c_in_a_trial_trained_alone_among_parallel_ones_leaves_none_running
     study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
     # batch-size schedules cannot be stacked: the parallel runner trains them one by one
     with pytest.raises(KeyboardInterrupt):
-        optimize(study, objective(families=["batch_growth"], model=_InterruptedNet), n_trials=4, parallel=2)
+        optimize(study, objective(families=["batch_growth"], model=interrupted_at(20)), n_trials=4, parallel=2)
     trials = optuna.load_study(study_name="s", storage=storage).trials
-    assert len(trials) == 1 and trials[0].state == TrialState.FAIL
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
     assert "interrupted" in trials[0].user_attrs["fail_reason"]
+    assert retry_of(trials[0], trials) is not None
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(tmp_path, parallel):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
+    with pytest.raises(KeyboardInterrupt):  # a stack of two trials (or one alone), mid-training
+        optimize(study, objective(model=interrupted_at(30)), n_trials=4, parallel=parallel)
+    trials = study.get_trials(deepcopy=False)
+    interrupted = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(interrupted) == parallel and TrialState.RUNNING not in {t.state for t in trials}
+    assert all(t.user_attrs["fail_reason"].startswith("interrupted (Ctrl-C)") for t in interrupted)
+    retries = [retry_of(t, trials) for t in interrupted]
+    assert all(r.state == TrialState.WAITING for r in retries)
+
+    optimize(study, objective(), n_trials=parallel, parallel=parallel)  # the next run takes them first
+    after = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert len(after) == len(trials)
+    for trial, retry in zip(interrupted, retries):
+        assert after[retry.number].state in FINISHED and after[retry.number].params == trial.params
+
+
+def test_an_interrupted_recipe_is_run_again_and_the_next_recipe_still_comes(tmp_path):
+    """Smith's recipes go out by trial number; the retry of an interrupted recipe trial fixes
+    its family, so it takes no other recipe: the fixed-LR recipe still comes next."""
+    space = optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(0.01, 0.3), iterations_per_epoch=35,
+                                     max_iterations=200)
+    prior = {"base_lr": 0.02, "best_lr": 0.06, "max_lr": 0.2}
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="minimize",
+                                sampler=optuna_clr.RangeTestPriorSampler(prior, seed=0))
+    with pytest.raises(KeyboardInterrupt):
+        optimize(study, objective(model=interrupted_at(30), space=space), n_trials=3)
+    optimize(study, objective(space=space), n_trials=2)
+    first, retry, second = study.get_trials(deepcopy=False)
+    assert first.state == TrialState.FAIL and first.params["family"] == "triangular2"
+    assert retry_of(first, [first, retry, second]) is retry and retry.params == first.params
+    assert second.params == {"family": "fixed", "lr": pytest.approx(0.06)}
+    assert second.user_attrs["sampler"] == "Smith's recipe: fixed"
+
+
+def journal_with_heartbeats(tmp_path) -> optuna.storages.BaseStorage:
+    return open_storage(f"journal:///{tmp_path / 'study.log'}", heartbeat_interval=1, grace_period=2)
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_the_wait_runs_retries_only_not_trials_the_user_enqueued(tmp_path, parallel):
+    study = optuna.create_study(storage=journal_with_heartbeats(tmp_path), direction="minimize")
+    for lr in (0.05, 0.1, 0.2):
+        study.enqueue_trial({"lr": lr})
+    optimize(study, objective(), n_trials=1, parallel=parallel)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states[0] in FINISHED and states[1:] == [TrialState.WAITING] * 2  # for a later run's n_trials
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_study_stop_ends_the_run_and_its_wait(tmp_path, parallel):
+    study = optuna.create_study(storage=journal_with_heartbeats(tmp_path), direction="minimize")
+
+    def stop(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        # a retry queued meanwhile (another worker's trial went stale) is left to a later run
+        study.add_trial(optuna.create_trial(state=TrialState.WAITING, system_attrs={
+            "failed_trial": trial.number, "retry_history": [trial.number], "fixed_params": trial.params}))
+        study.stop()
+
+    optimize(study, objective(), n_trials=4, parallel=parallel, callbacks=[stop])
+    trials = study.get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state in FINISHED]
+    assert 1 <= len(finished) <= parallel  # the running ones finish, no more start
+    assert [t.state for t in trials if t not in finished] == [TrialState.WAITING] * len(finished)
+
+
+def test_a_fused_trial_whose_end_fails_is_told_failed_not_left_running(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="minimize")
+    broken = FileSystemArtifactStore(tmp_path / "no-such-folder")  # uploading the schedule's plot fails
+    with pytest.raises(FileNotFoundError):
+        optimize(study, objective(artifact_store=broken), n_trials=2, parallel=2)
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    assert all("no-such-folder" in t.user_attrs["fail_reason"] for t in trials)
