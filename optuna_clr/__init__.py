@@ -14,6 +14,7 @@ from optuna_clr.objective import IterationsToTarget
 from optuna_clr.objective import OutOfMemory
 from optuna_clr.plots import plot_range_test
 from optuna_clr.plots import plot_schedule
+from optuna_clr.prior import RangeTestPrior
 from optuna_clr.pruners import TargetPruner
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.range_test import lr_range_test
@@ -47,6 +48,7 @@ __all__ = [
     "FingerprintMismatch",
     "IterationsToTarget",
     "OutOfMemory",
+    "RangeTestPrior",
     "RangeTestPriorSampler",
     "RangeTestResult",
     "ScheduleSpace",

@@ -1,23 +1,41 @@
-"""A sampler that starts from the LR range test.
+"""A sampler that keeps the LR range test as a prior for the whole search.
 
-Optuna's samplers cannot take a user's prior: TPE's prior is flat over each range. The range
-test knows where the good LRs are; :class:`RangeTestPriorSampler` uses that:
+Optuna's samplers take no user prior (TPE's ``prior_weight`` is a flat prior over each range).
+:class:`RangeTestPriorSampler` mixes one into every trial, in the spirit of piBO (Hvarfner et
+al., 2022: the prior's pull decays like ``beta / n``) and PriorBand (Mallik et al., 2023: the
+prior's weight follows how likely the best configurations so far are under it, and a uniform
+share keeps every point reachable):
 
-1. its first trials are Smith's recipe: ``triangular2`` between the tested ``base_lr`` and
-   ``max_lr`` with a step of about 4 epochs, then a fixed LR at the tested ``best_lr``
-   (a recipe is skipped when its family is not in the space). A trial enqueued with a
-   ``family`` gets that family's recipe if it is still to come, else draws from the prior;
-   either way it takes no other trial's recipe;
-2. up to ``n_startup_trials``, trials draw from the prior: log-normal around the suggested
-   bounds for ``lr`` (at ``best_lr``), ``max_lr`` and ``base_lr_ratio``, truncated to the
-   space, and uniform for everything else;
-3. after that, the base sampler (multivariate TPE by default) takes over, with the startup
-   trials as its first observations.
+1. the first trials are Smith's recipes: ``triangular2`` between the tested ``base_lr`` and
+   ``max_lr`` with a half cycle of about 4 epochs, then a fixed LR at ``best_lr``; a recipe
+   is skipped where the space lacks its family, and a trial whose family was fixed
+   (``enqueue_trial``, :class:`~optuna.samplers.PartialFixedSampler`) gets that family's
+   recipe if it is still to come. A recipe counts as done once an earlier trial that did not
+   fail has its values, so a failed recipe trial's recipe goes to a later trial, and trials
+   added with ``add_trial`` or fixed to another family use up none;
+2. every later trial is, with probability ``p_prior``, a draw from the
+   :class:`~optuna_clr.RangeTestPrior` (log-normal around the test's bounds, truncated to
+   the space; other parameters uniform), with probability ``p_uniform`` (at least
+   ``min_uniform``) a uniform draw over the whole space, and otherwise the base sampler's
+   (multivariate TPE by default);
+3. ``p_prior = (1 - min_uniform) * min(1, 2 * beta / (beta + n) * agreement)``, with ``n``
+   the finished (COMPLETE or PRUNED) trials and ``agreement`` in (0, 1) the prior's share of
+   the likelihood of the best fifth of the completed trials against a uniform draw's (0.5
+   when they are equally likely under both). Until ``n`` reaches the base sampler's own
+   random start (TPE's ``n_startup_trials``), the base sampler's share goes to uniform
+   draws, so no trial falls into that random start.
 
-Which trials are recipe or prior trials follows from the trial numbers and the families fixed
-by ``enqueue_trial`` (both in the storage from a trial's creation on), so it holds with several
-workers on one storage and in studies that are resumed. Each such trial records its origin in
-the user attr ``sampler``.
+Every choice is derived from the storage (trial numbers, states, parameters) and a generator
+seeded by the trial number, so several workers on one storage and a resumed study make the
+same choices. The choice is made in ``before_trial`` and recorded there as the system attr
+``optuna_clr:sampler``; the user attr ``sampler`` says where each trial came from (written
+in ``after_trial``, when the parameters are known). ``sample_independent`` writes nothing.
+
+Two places reach past Optuna's public API, both read-only: the base sampler's
+``_n_startup_trials`` (TPESampler and GPSampler keep their random start there, and no public
+call tells it), and ``study._storage`` to read all trials and the recorded choice (under
+HyperbandPruner a sampler is handed a study filtered to one bracket, and the trial it is
+handed is a copy taken before ``before_trial`` recorded anything).
 
 Example:
 
@@ -27,7 +45,7 @@ Example:
         import optuna_clr
 
         prior = {"base_lr": 0.02, "best_lr": 0.06, "max_lr": 0.2}   # or a RangeTestResult
-        sampler = optuna_clr.RangeTestPriorSampler(prior, n_startup_trials=8, seed=0)
+        sampler = optuna_clr.RangeTestPriorSampler(prior, seed=0)
         space = optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(1e-3, 1.0),
                                          iterations_per_epoch=35)
         study = optuna.create_study(sampler=sampler)
@@ -37,7 +55,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import math
 from typing import Any
 import warnings
@@ -53,24 +70,45 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_clr.prior import RangeTestPrior
+
 
 USER_ATTR = "sampler"
+SYSTEM_ATTR = "optuna_clr:sampler"
+PRIOR, UNIFORM, BASE, RECIPE = "range-test prior", "uniform", "base", "recipe"
+TOP_FRACTION = 0.2  # the "best configurations so far" whose likelihood moves the prior's weight
+_UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
 class RangeTestPriorSampler(BaseSampler):
-    """Smith's recipe, then draws from the range-test prior, then ``base_sampler``.
+    """Smith's recipes, then a decaying mix of the range-test prior, uniform draws and TPE.
+
+    What it does, in three sentences you can check in a study's user attrs ``sampler``: the
+    first trials train Smith's two recipes (triangular2 from ``base_lr`` to ``max_lr``, then
+    a fixed LR at ``best_lr``). Every later trial draws from the range-test prior with a
+    probability that shrinks as ``beta / (beta + n)`` in the ``n`` finished trials, and
+    faster when the best trials so far are unlikely under it; at least ``min_uniform`` of the
+    trials draw uniformly over the whole space, and the rest are the base sampler's. So a
+    wrong range test costs some trials, but no point of the space is ever out of reach.
 
     Args:
         prior: a :class:`~optuna_clr.RangeTestResult` with clear bounds (``clear`` True;
-            ``ValueError`` otherwise), or a mapping with ``base_lr``, ``best_lr`` and ``max_lr``.
-        base_sampler: the sampler after the startup trials; default
-            ``TPESampler(multivariate=True, group=True, seed=seed)``.
-        n_startup_trials: trials (recipes included) drawn before the base sampler takes over.
-        seed: seed for the prior draws (and the default base sampler).
+            ``ValueError`` otherwise), a mapping with ``base_lr``, ``best_lr`` and ``max_lr``,
+            or a :class:`~optuna_clr.RangeTestPrior`.
+        base_sampler: the model-based sampler; default ``TPESampler(multivariate=True,
+            group=True, seed=seed, n_startup_trials=n_startup_trials)``. Not a GridSampler:
+            it assigns each trial a grid point as the trial starts, and the trials drawn
+            here would use up points that are never evaluated.
+        n_startup_trials: finished trials before the base sampler proposes any (at least the
+            base sampler's own random start, which would otherwise take those trials).
+        seed: seed for the choices and draws here (and for the default base sampler).
         recipe_step_size_epochs: the recipe's triangular2 half cycle, in epochs (Smith: 2-10,
             4 in his CIFAR-10 runs).
-        width: the prior's spread: one standard deviation is a factor ``width`` in LR.
-        recipes: set False to skip Smith's recipe and only draw from the prior.
+        width: the prior's narrowest spread, a factor in LR per standard deviation (default
+            1.5; a test with ``repeats > 1`` widens it to its seeds' spread).
+        recipes: set False to skip Smith's recipes.
+        beta: trials after which the prior's weight has halved (piBO's ``beta``).
+        min_uniform: the share of trials drawn uniformly over the whole space, in (0, 1).
     """
 
     def __init__(
@@ -81,145 +119,220 @@ class RangeTestPriorSampler(BaseSampler):
         n_startup_trials: int = 10,
         seed: int | None = None,
         recipe_step_size_epochs: float = 4.0,
-        width: float = 1.5,
+        width: float | None = None,
         recipes: bool = True,
+        beta: float = 10.0,
+        min_uniform: float = 0.15,
     ) -> None:
-        values = _prior_values(prior)
-        self.base_lr, self.best_lr, self.max_lr = (values[k] for k in ("base_lr", "best_lr", "max_lr"))
-        if not 0 < self.base_lr < self.max_lr:
-            raise ValueError(f"the prior needs 0 < base_lr < max_lr, got base_lr={self.base_lr}, max_lr={self.max_lr}")
+        self.prior = (
+            prior
+            if isinstance(prior, RangeTestPrior)
+            else RangeTestPrior.from_result(prior, width=width)
+        )
         if n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
-        if width <= 1:
-            raise ValueError(f"width must be > 1, got {width}")
-        self.n_startup_trials = n_startup_trials
-        self.width = width
-        self._entropy = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**32))
-        self.base_sampler = base_sampler or default_tpe(seed=seed)
-        ratio = self.base_lr / self.max_lr
+        if not (math.isfinite(beta) and beta > 0):
+            raise ValueError(f"beta must be a finite number > 0, got {beta=}")
+        if not 0 < min_uniform < 1:
+            raise ValueError(f"min_uniform must be in (0, 1), got {min_uniform=}")
+        if isinstance(base_sampler, optuna.samplers.GridSampler):
+            raise ValueError(
+                "a GridSampler cannot be the base sampler: it assigns every trial a grid point "
+                "as the trial starts, so the prior's trials would use up points never "
+                "evaluated; run it alone"
+            )
+        self.base_sampler = base_sampler or default_tpe(
+            seed=seed, n_startup_trials=n_startup_trials
+        )
+        self.n_startup_trials = max(
+            n_startup_trials, int(getattr(self.base_sampler, "_n_startup_trials", 0))
+        )
+        self.beta, self.min_uniform = float(beta), float(min_uniform)
+        self._entropy = seed if seed is not None else _fresh_entropy()
+        p = self.prior
         self.recipes: list[dict[str, Any]] = []
         if recipes:
             self.recipes = [
-                {"family": "triangular2", "max_lr": self.max_lr, "base_lr_ratio": ratio,
-                 "step_size_epochs": recipe_step_size_epochs},
-                {"family": "fixed", "lr": self.best_lr},
+                {
+                    "family": "triangular2",
+                    "max_lr": p.max_lr,
+                    "base_lr_ratio": p.base_lr / p.max_lr,
+                    "step_size_epochs": recipe_step_size_epochs,
+                },
+                {"family": "fixed", "lr": p.best_lr},
             ]
-        self.centres = {"lr": self.best_lr, "max_lr": self.max_lr, "base_lr_ratio": ratio}
 
-    # --- which trials are ours ---
+    # --- the choice for a trial, from the storage ---
 
-    def _startup(self, trial: FrozenTrial) -> bool:
-        return trial.number < self.n_startup_trials
+    def probabilities(self, study: optuna.Study) -> dict[str, float]:
+        """The chances of a new trial's coming from the prior, uniform draws and the base
+        sampler, given the study's finished trials (recipes aside)."""
+        finished = study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+        )
+        n = len(finished)
+        agreement = self._agreement(study, [t for t in finished if t.state == TrialState.COMPLETE])
+        p_prior = (1 - self.min_uniform) * min(1.0, 2 * self.beta / (self.beta + n) * agreement)
+        p_base = 1 - self.min_uniform - p_prior if n >= self.n_startup_trials else 0.0
+        return {PRIOR: p_prior, UNIFORM: 1 - p_prior - p_base, BASE: p_base}
 
-    def _recipe(
-        self, study: optuna.Study, trial: FrozenTrial, family: BaseDistribution | None
+    def _agreement(self, study: optuna.Study, complete: list[FrozenTrial]) -> float:
+        """The prior's share of the likelihood of the best completed trials, against uniform
+        draws' (the geometric mean over the best fifth): near 1 when they sit where the prior
+        is dense, near 0 when they sit where it is thin; 0.5 without evidence."""
+        if not complete or len(study.directions) != 1:
+            return 0.5
+        sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
+        best = sorted(complete, key=lambda t: (-sign * t.value, t.number))  # type: ignore
+        top = best[: max(1, math.ceil(TOP_FRACTION * len(best)))]
+        log_ratio = float(np.mean([self.prior.log_ratio(t.params, t.distributions) for t in top]))
+        return 1.0 / (1.0 + math.exp(-min(max(log_ratio, -700.0), 700.0)))
+
+    def _choose(self, study: optuna.Study, trial: FrozenTrial) -> str:
+        """``recipe``, ``range-test prior``, ``uniform`` or ``base`` for ``trial``."""
+        if self._recipe_left(study, trial, _fixed_family(trial)):
+            return RECIPE
+        p = self.probabilities(study)
+        u = self._rng(trial, "choice").random()
+        return PRIOR if u < p[PRIOR] else UNIFORM if u < p[PRIOR] + p[UNIFORM] else BASE
+
+    def _choice(self, study: optuna.Study, trial: FrozenTrial) -> str:
+        """The choice ``before_trial`` recorded; derived afresh where it recorded none (a
+        trial created straight in the storage)."""
+        recorded = study._storage.get_trial_system_attrs(trial._trial_id).get(SYSTEM_ATTR)
+        return recorded if recorded is not None else self._choose(study, trial)
+
+    def _pending(self, study: optuna.Study, trial: FrozenTrial) -> list[dict[str, Any]]:
+        """The recipes that no earlier trial took: one took a recipe when it did not fail and
+        has the recipe's family and values, or is still running as a recipe trial with
+        neither yet (it will take the first recipe left)."""
+        # The storage, not ``study``: HyperbandPruner hands a sampler one bracket's trials.
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        families = _space_families(trials, trial.number)
+        left = [r for r in self.recipes if families is None or r["family"] in families]
+        for t in sorted(trials, key=lambda t: t.number):
+            if t.number >= trial.number or not left or t.state == TrialState.FAIL:
+                continue
+            family = t.params.get("family", _fixed_family(t))
+            running = t.state in _UNFINISHED
+            if running and t.system_attrs.get(SYSTEM_ATTR) != RECIPE:
+                match = None
+            elif family is not None:
+                match = next((r for r in left if _holds(t, r, family, complete=not running)), None)
+            else:
+                match = left[0] if running else None
+            if match is not None:
+                left.remove(match)
+        return left
+
+    def _recipe_left(
+        self, study: optuna.Study, trial: FrozenTrial, family: Any
     ) -> dict[str, Any] | None:
-        """The recipe of ``trial``, derived from the storage, so every worker agrees.
-
-        The recipes whose family the space offers go out in order to the startup trials, by
-        trial number; a trial whose family ``enqueue_trial`` fixed takes the first recipe left
-        of that family, or none. Nothing is remembered between calls: the trial numbers and the
-        fixed families are in the storage from a trial's creation on.
-        """
-        if not self._startup(trial) or not isinstance(family, CategoricalDistribution):
-            return None
-        left = [r for r in self.recipes if r["family"] in family.choices]
-        # The storage, not ``study``: Hyperband hands a sampler a study filtered to one bracket.
-        earlier = [t for t in study._storage.get_all_trials(study._study_id, deepcopy=False) if t.number < trial.number]
-        for t in sorted(earlier, key=lambda t: t.number):
-            if not left:
-                return None
-            _take(left, _fixed_family(t))
-        return _take(left, _fixed_family(trial))
+        """The first recipe still to come, of ``family`` when that is known."""
+        left = self._pending(study, trial)
+        if family is None:
+            return left[0] if left else None
+        return next((r for r in left if r["family"] == family), None)
 
     # --- BaseSampler ---
 
-    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        if self._startup(trial):
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        study._storage.set_trial_system_attr(
+            trial._trial_id, SYSTEM_ATTR, self._choose(study, trial)
+        )
+        self.base_sampler.before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._choice(study, trial) != BASE:
             return {}
         return self.base_sampler.infer_relative_search_space(study, trial)
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if self._startup(trial):
+        if not search_space:
             return {}
-        return self.base_sampler.sample_relative(study, trial, search_space)
+        if self._choice(study, trial) == BASE:
+            return self.base_sampler.sample_relative(study, trial, search_space)
+        # Only a caller that sets the space itself gets here: the inferred space is empty then.
+        return {
+            name: self.sample_independent(study, trial, name, dist)
+            for name, dist in search_space.items()
+        }
 
     def sample_independent(
-        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
     ) -> Any:
-        if not self._startup(trial):
-            return self.base_sampler.sample_independent(study, trial, param_name, param_distribution)
-        rng = np.random.default_rng([self._entropy, trial.number, zlib.crc32(param_name.encode())])
-        # The family is drawn first; a one-choice family never reaches the sampler, but is in
-        # the trial's distributions by then.
-        family = param_distribution if param_name == "family" else trial.distributions.get("family")
-        recipe = self._recipe(study, trial, family)
-        if recipe is not None and param_name != "family" and trial.params.get("family") != recipe["family"]:
-            recipe = None  # the trial trains another family: the recipe's values would not mean the same
-        self._note(study, trial, "range-test prior" if recipe is None else f"Smith's recipe: {recipe['family']}")
-        value = None if recipe is None else _fit(recipe.get(param_name), param_distribution)
-        if value is not None:
-            return value
-        if param_name in self.centres and isinstance(param_distribution, FloatDistribution):
-            return self._around(self.centres[param_name], param_distribution, rng)
-        return _uniform(param_distribution, rng)
+        choice = self._choice(study, trial)
+        if choice == BASE:
+            return self.base_sampler.sample_independent(
+                study, trial, param_name, param_distribution
+            )
+        rng = self._rng(trial, param_name)
+        if choice == RECIPE:
+            value = self._recipe_value(study, trial, param_name, param_distribution)
+            if value is not None:
+                return value
+        if choice == UNIFORM or not self.prior.covers(param_name, param_distribution):
+            return _uniform(param_distribution, rng)
+        return self.prior.sample(param_name, param_distribution, rng)  # type: ignore[arg-type]
 
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.base_sampler.before_trial(study, trial)
+    def _recipe_value(
+        self, study: optuna.Study, trial: FrozenTrial, name: str, dist: BaseDistribution
+    ) -> Any:
+        """The recipe's value of ``name`` for a recipe trial, or None (then it is drawn from the
+        prior): the family comes first; the other values follow the family the trial has."""
+        if name == "family":
+            if not isinstance(dist, CategoricalDistribution):
+                return None
+            left = [r for r in self._pending(study, trial) if r["family"] in dist.choices]
+            return left[0]["family"] if left else None
+        recipe = self._recipe_left(study, trial, trial.params.get("family"))
+        if recipe is None or "family" not in trial.params:
+            return None
+        return _fit(recipe.get(name), dist)
 
     def after_trial(
-        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: list[float] | None
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: list[float] | None,
     ) -> None:
         self.base_sampler.after_trial(study, trial, state, values)
+        if trial.user_attrs.get(USER_ATTR) is None and trial.state in _UNFINISHED:
+            study._storage.set_trial_user_attr(
+                trial._trial_id, USER_ATTR, self._origin(study, trial)
+            )
+
+    def _origin(self, study: optuna.Study, trial: FrozenTrial) -> str:
+        choice = self._choice(study, trial)
+        if choice == BASE:
+            return type(self.base_sampler).__name__
+        if choice == RECIPE:
+            family = trial.params.get("family")
+            recipe = self._recipe_left(study, trial, family)
+            if family is not None and recipe is not None and _holds(trial, recipe, family):
+                return f"Smith's recipe: {family}"
+            return PRIOR
+        return choice
 
     def reseed_rng(self) -> None:
-        self._entropy = int(np.random.SeedSequence().entropy % (2**32))
+        self._entropy = _fresh_entropy()
         self.base_sampler.reseed_rng()
 
-    # --- helpers ---
-
-    def _around(self, centre: float, dist: FloatDistribution, rng: np.random.Generator) -> float:
-        """Log-normal around ``centre`` (sd: a factor ``width``), truncated to the distribution."""
-        sigma = math.log(self.width)
-        for _ in range(100):
-            value = centre * math.exp(rng.normal(0.0, sigma))
-            if dist.low <= value <= dist.high:
-                break
-        else:
-            value = min(max(centre, dist.low), dist.high)
-        return _fit(value, dist)  # type: ignore[return-value]
-
-    @staticmethod
-    def _note(study: optuna.Study, trial: FrozenTrial, origin: str) -> None:
-        if trial.user_attrs.get(USER_ATTR) != origin:
-            trial.user_attrs[USER_ATTR] = origin
-            study._storage.set_trial_user_attr(trial._trial_id, USER_ATTR, origin)
+    def _rng(self, trial: FrozenTrial, name: str) -> np.random.Generator:
+        return np.random.default_rng([self._entropy, trial.number, zlib.crc32(name.encode())])
 
 
-def _prior_values(prior: Any) -> dict[str, float]:
-    """``base_lr``, ``best_lr`` and ``max_lr`` of ``prior``; a range test result must be clear.
-
-    An unclear result may still carry values (a test that was still improving at its end
-    keeps a ``max_lr`` that is only a lower bound); a prior centred on them would steer the
-    search below the LRs that matter, so it is refused rather than trusted.
-    """
-    if hasattr(prior, "suggestions"):
-        if not prior.clear:
-            raise ValueError(
-                f"the range test gave no clear bounds for a prior ({prior.message}); rerun it as its message says, "
-                "give the bounds yourself as {'base_lr': ..., 'best_lr': ..., 'max_lr': ...}, or use another sampler"
-            )
-        values = prior.suggestions()
-    elif isinstance(prior, Mapping):
-        values = dict(prior)
-    else:
-        raise TypeError(f"prior must be a RangeTestResult or a mapping with base_lr, best_lr, max_lr; got {prior!r}")
-    missing = [k for k in ("base_lr", "best_lr", "max_lr") if values.get(k) is None]
-    if missing:
-        raise ValueError(f"the prior has no {', '.join(missing)}: give all three bounds as numbers")
-    return {k: float(values[k]) for k in ("base_lr", "best_lr", "max_lr")}
+def _fresh_entropy() -> int:
+    return int(np.random.SeedSequence().entropy % (2**32))
 
 
 def _fixed_family(trial: FrozenTrial) -> Any:
@@ -227,28 +340,54 @@ def _fixed_family(trial: FrozenTrial) -> Any:
     return trial.system_attrs.get("fixed_params", {}).get("family")
 
 
-def _take(left: list[dict[str, Any]], family: Any) -> dict[str, Any] | None:
-    """Remove and return the recipe a trial gets from ``left``: the first one, or for a fixed
-    ``family`` the first of that family (None if there is none)."""
-    for i, recipe in enumerate(left):
-        if family is None or recipe["family"] == family:
-            return left.pop(i)
-    return None
+def _space_families(trials: list[FrozenTrial], before: int) -> set[Any] | None:
+    """The families the space offers, as the latest earlier trial with parameters shows it
+    (empty when that trial has no ``family``); None when no earlier trial has any."""
+    earlier = [t for t in trials if t.number < before and t.distributions]
+    if not earlier:
+        return None
+    dist = max(earlier, key=lambda t: t.number).distributions.get("family")
+    return set(dist.choices) if isinstance(dist, CategoricalDistribution) else set()
 
 
-def default_tpe(*, seed: int | None = None, constant_liar: bool = False) -> optuna.samplers.TPESampler:
+def _holds(
+    trial: FrozenTrial, recipe: dict[str, Any], family: Any, *, complete: bool = False
+) -> bool:
+    """Whether ``trial`` (of ``family``) has ``recipe``'s values: all of them when
+    ``complete``, else those it has so far."""
+    if family != recipe["family"]:
+        return False
+    names = [name for name in recipe if name != "family"]
+    if complete and not all(name in trial.params for name in names):
+        return False
+    return all(
+        trial.params[name] == _fit(recipe[name], trial.distributions[name])
+        for name in names
+        if name in trial.params
+    )
+
+
+def default_tpe(
+    *, seed: int | None = None, constant_liar: bool = False, n_startup_trials: int = 10
+) -> optuna.samplers.TPESampler:
     """Multivariate TPE with group decomposition: the family's conditional parameters form
     groups, which plain multivariate TPE cannot model."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed, constant_liar=constant_liar)
+        return optuna.samplers.TPESampler(
+            multivariate=True,
+            group=True,
+            seed=seed,
+            constant_liar=constant_liar,
+            n_startup_trials=n_startup_trials,
+        )
 
 
 def _fit(value: Any, dist: BaseDistribution) -> Any:
     """``value`` as a valid value of ``dist`` (clipped into range, on the grid), or None."""
     if isinstance(dist, CategoricalDistribution):
         return value if value in dist.choices else None
-    if not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     low, high = dist.low, dist.high  # type: ignore[attr-defined]
     v = min(max(float(value), low), high)
@@ -261,11 +400,22 @@ def _fit(value: Any, dist: BaseDistribution) -> Any:
 
 
 def _uniform(dist: BaseDistribution, rng: np.random.Generator) -> Any:
+    """A uniform draw over ``dist``: every choice and every point of a grid with the same
+    chance, log-uniform where the distribution is log-scaled."""
     if isinstance(dist, CategoricalDistribution):
         return dist.choices[int(rng.integers(len(dist.choices)))]
-    low, high = dist.low, dist.high  # type: ignore[attr-defined]
-    if getattr(dist, "log", False):
-        value = math.exp(rng.uniform(math.log(low), math.log(high)))
-    else:
-        value = rng.uniform(low, high)
-    return _fit(value, dist)
+    assert isinstance(dist, (FloatDistribution, IntDistribution))
+    low, high = dist.low, dist.high
+    if dist.log:
+        if isinstance(
+            dist, IntDistribution
+        ):  # each integer gets its log-width, as Optuna's RandomSampler
+            value = math.exp(rng.uniform(math.log(low - 0.5), math.log(high + 0.5)))
+            return int(min(max(round(value), low), high))
+        return float(min(max(math.exp(rng.uniform(math.log(low), math.log(high))), low), high))
+    step = dist.step
+    if step is None:
+        return float(rng.uniform(low, high))
+    k = int(rng.integers(int(round((high - low) / step)) + 1))
+    value = min(low + k * step, high)
+    return int(value) if isinstance(dist, IntDistribution) else float(value)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import collections
+import copy
 import math
 import statistics
 
@@ -29,47 +31,69 @@ class TestRelative(RelativeSamplerTestCase):
     @pytest.fixture
     def sampler(self):
         return lambda: optuna_clr.RangeTestPriorSampler(
-            PRIOR, n_startup_trials=0, seed=0,
+            PRIOR,
+            n_startup_trials=0,
+            seed=0,
             base_sampler=optuna.samplers.TPESampler(multivariate=True, n_startup_trials=0, seed=0),
         )
 
 
 def narrowed_space():
-    wide = optuna_clr.ScheduleSpace(families=["fixed", "triangular", "triangular2", "exp_range"], lr=(1e-5, 1.0),
-                                    iterations_per_epoch=450)
-    result = RangeTestResult(lrs=[], accuracies=[], losses=[], smoothed=[], base_lr=0.001, best_lr=0.003,
-                             max_lr=0.006, clear=True, message="", snr=10.0, diverged_at_lr=None,
-                             settings={"min_lr": 0.0, "max_lr": 0.02})
+    wide = optuna_clr.ScheduleSpace(
+        families=["fixed", "triangular", "triangular2", "exp_range"],
+        lr=(1e-5, 1.0),
+        iterations_per_epoch=450,
+    )
+    result = RangeTestResult(
+        lrs=[],
+        accuracies=[],
+        losses=[],
+        smoothed=[],
+        base_lr=0.001,
+        best_lr=0.003,
+        max_lr=0.006,
+        clear=True,
+        message="",
+        snr=10.0,
+        diverged_at_lr=None,
+        settings={"min_lr": 0.0, "max_lr": 0.02},
+    )
     return wide.narrow(result), result
 
 
-def test_recipes_first_then_prior_draws_inside_the_narrowed_bounds_then_tpe():
+def test_recipes_first_then_prior_and_uniform_draws_inside_the_bounds_then_the_mixture_with_tpe():
     space, result = narrowed_space()
-    sampler = optuna_clr.RangeTestPriorSampler(result, n_startup_trials=40, seed=1)
-    study = optuna.create_study(sampler=sampler)
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(result, seed=1))
     schedules = []
     for _ in range(45):
         trial = study.ask()
         schedules.append(space.suggest(trial))
         study.tell(trial, 1.0)
-    smith, fixed = schedules[0], schedules[1]
-    assert smith == optuna_clr.Triangular2(base_lr=0.001, max_lr=0.006, step_size=1800)  # 4 epochs of 450
-    assert fixed == optuna_clr.Fixed(lr=0.003)
-    trials = study.trials
-    assert trials[0].user_attrs["sampler"] == "Smith's recipe: triangular2"
-    assert all(t.user_attrs["sampler"] == "range-test prior" for t in trials[2:40])
-    assert all("sampler" not in t.user_attrs for t in trials[40:])  # TPE's from there on
-    peaks = [t.params["max_lr"] for t in trials[2:40] if "max_lr" in t.params]
-    for t in trials[:40]:
+    assert schedules[0] == optuna_clr.Triangular2(
+        base_lr=0.001, max_lr=0.006, step_size=1800
+    )  # 4 epochs of 450
+    assert schedules[1] == optuna_clr.Fixed(lr=0.003)
+    origins = [t.user_attrs["sampler"] for t in study.trials]
+    assert origins[:2] == ["Smith's recipe: triangular2", "Smith's recipe: fixed"]
+    assert set(origins[2:10]) <= {"range-test prior", "uniform"}  # TPE needs 10 observations first
+    assert {"range-test prior", "uniform", "TPESampler"} <= set(origins[10:])
+    for t in study.trials:
         for name, value in t.params.items():
             dist = space.distributions[name]
             assert dist._contains(dist.to_internal_repr(value)), (name, value)
+    peaks = [
+        t.params["max_lr"]
+        for t in study.trials
+        if "max_lr" in t.params and t.user_attrs["sampler"] == "range-test prior"
+    ]
     # concentrated around the tested max_lr, not spread over the range as uniform draws would be
-    assert abs(math.log(statistics.median(peaks) / 0.006)) < math.log(1.5)
+    assert len(peaks) >= 5 and abs(math.log(statistics.median(peaks) / 0.006)) < math.log(1.5)
 
 
 def test_recipe_for_a_family_the_space_lacks_is_skipped():
-    fixed_only = optuna_clr.ScheduleSpace(families=["fixed"], lr=(1e-4, 0.1), iterations_per_epoch=450)
+    fixed_only = optuna_clr.ScheduleSpace(
+        families=["fixed"], lr=(1e-4, 0.1), iterations_per_epoch=450
+    )
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
     trial = study.ask()
     assert fixed_only.suggest(trial) == optuna_clr.Fixed(0.003)
@@ -89,8 +113,9 @@ def test_same_seed_same_draws_and_clear_errors():
         optuna_clr.RangeTestPriorSampler(0.01)
 
 
-THREE = optuna_clr.ScheduleSpace(families=["fixed", "triangular", "triangular2"], lr=(1e-4, 1.0),
-                                 iterations_per_epoch=450)
+THREE = optuna_clr.ScheduleSpace(
+    families=["fixed", "triangular", "triangular2"], lr=(1e-4, 1.0), iterations_per_epoch=450
+)
 RECIPE = optuna_clr.Triangular2(base_lr=0.001, max_lr=0.006, step_size=1800)  # 4 epochs of 450
 
 
@@ -98,8 +123,11 @@ def run(study, n):
     out = []
     for _ in range(n):
         trial = study.ask()
-        out.append((THREE.suggest(trial), trial.user_attrs["sampler"]))
+        schedule = THREE.suggest(trial)
         study.tell(trial, 1.0)
+        out.append(
+            (schedule, study.trials[trial.number].user_attrs["sampler"])
+        )  # written as it finishes
     return out
 
 
@@ -109,12 +137,17 @@ def test_an_enqueued_family_gets_its_own_recipe_or_the_prior_and_takes_no_other_
     (tri, origin), (smith, smith_origin), (fixed, fixed_origin), (_, later) = run(study, 4)
     assert isinstance(tri, optuna_clr.Triangular) and tri.family == "triangular"
     assert origin == "range-test prior" and tri != optuna_clr.Triangular(0.001, 0.006, 1800)
-    assert (smith, smith_origin) == (RECIPE, "Smith's recipe: triangular2")  # not used up by trial 0
+    assert (smith, smith_origin) == (
+        RECIPE,
+        "Smith's recipe: triangular2",
+    )  # not used up by trial 0
     assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
     assert later == "range-test prior"
 
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
-    study.enqueue_trial({"family": "fixed"})  # gets the fixed recipe, though triangular2's comes first
+    study.enqueue_trial(
+        {"family": "fixed"}
+    )  # gets the fixed recipe, though triangular2's comes first
     study.enqueue_trial({"family": "fixed"})  # no fixed recipe left: the prior
     (first, first_origin), (second, second_origin), (smith, smith_origin) = run(study, 3)
     assert (first, first_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
@@ -126,22 +159,202 @@ def test_recipes_follow_from_the_storage_across_workers(tmp_path):
     """Two workers (two sampler instances) on one SQLite storage: the second one knows that
     trial 0 was enqueued with another family without having seen it."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    first = optuna.create_study(study_name="s", storage=storage,
-                                sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    first = optuna.create_study(
+        study_name="s", storage=storage, sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0)
+    )
     first.enqueue_trial({"family": "triangular"})
     first.enqueue_trial({"family": "triangular2"})
     assert [origin for _, origin in run(first, 1)] == ["range-test prior"]
-    second = optuna.load_study(study_name="s", storage=storage,
-                               sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
-    assert run(second, 2) == [(RECIPE, "Smith's recipe: triangular2"),
-                              (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")]
+    second = optuna.load_study(
+        study_name="s", storage=storage, sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0)
+    )
+    assert run(second, 2) == [
+        (RECIPE, "Smith's recipe: triangular2"),
+        (optuna_clr.Fixed(0.003), "Smith's recipe: fixed"),
+    ]
 
 
 def test_an_unclear_range_test_is_refused_as_a_prior():
-    unclear = RangeTestResult(lrs=[], accuracies=[], losses=[], smoothed=[], base_lr=0.001, best_lr=0.003,
-                              max_lr=0.006, clear=False, snr=10.0, diverged_at_lr=None, settings={},
-                              message="the validation accuracy was still improving at the end of the test")
-    with pytest.raises(ValueError, match="no clear bounds for a prior .the validation accuracy was still improving"):
+    unclear = RangeTestResult(
+        lrs=[],
+        accuracies=[],
+        losses=[],
+        smoothed=[],
+        base_lr=0.001,
+        best_lr=0.003,
+        max_lr=0.006,
+        clear=False,
+        snr=10.0,
+        diverged_at_lr=None,
+        settings={},
+        message="the validation accuracy was still improving at the end of the test",
+    )
+    with pytest.raises(
+        ValueError,
+        match="no clear bounds for a prior .the validation accuracy was still improving",
+    ):
         optuna_clr.RangeTestPriorSampler(unclear)
     # its values, given on purpose as a mapping, are the user's call
-    assert optuna_clr.RangeTestPriorSampler(unclear.suggestions()).max_lr == 0.006
+    assert optuna_clr.RangeTestPriorSampler(unclear.suggestions()).prior.max_lr == 0.006
+
+
+# --- issue 14: contract defects (each test failed before the fix) ---
+
+FIXED_ONLY = optuna_clr.ScheduleSpace(families=["fixed"], lr=(1e-4, 0.1), iterations_per_epoch=450)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"best_lr": math.nan},
+        {"best_lr": math.inf},
+        {"best_lr": 0.0},
+        {"best_lr": -0.003},
+        {"max_lr": math.inf},
+    ],
+)
+def test_a_prior_that_is_not_finite_and_positive_is_refused_in_one_line(bad):
+    with pytest.raises(ValueError) as info:
+        optuna_clr.RangeTestPriorSampler({**PRIOR, **bad})
+    assert "\n" not in str(info.value) and next(iter(bad)) in str(info.value)
+
+
+def test_sample_independent_leaves_the_trial_it_is_handed_and_the_storage_alone():
+    sampler = optuna_clr.RangeTestPriorSampler(PRIOR, seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"family": "fixed"},
+            value=1.0,
+            distributions={"family": THREE.distributions["family"]},
+        )
+    )
+    finished = study.trials[0]
+    before = copy.deepcopy(finished)
+    for name, dist in THREE.distributions.items():  # a finished trial: writing to it raises
+        sampler.sample_independent(study, finished, name, dist)
+    assert finished == before and finished.user_attrs == before.user_attrs
+    assert study.trials[0] == before and study.trials[0].user_attrs == before.user_attrs
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        optuna.distributions.IntDistribution(0, 2),
+        optuna.distributions.FloatDistribution(0.0, 1.0, step=0.5),
+    ],
+)
+def test_uniform_draws_give_every_grid_value_the_same_weight(dist):
+    study = optuna.create_study(
+        sampler=optuna_clr.RangeTestPriorSampler(PRIOR, n_startup_trials=600, seed=0)
+    )
+    values = [
+        study.ask({"x": dist}).params["x"] for _ in range(600)
+    ]  # no observations: never the base sampler
+    counts = collections.Counter(values)
+    assert len(counts) == 3 and all(170 <= c <= 230 for c in counts.values()), (
+        counts
+    )  # 200 each; the ends got 150
+
+
+def test_a_prior_far_outside_the_range_is_a_truncated_distribution_not_a_clipped_point():
+    # ratio 0.01 against a space of (0.1, 0.5): the truncated log-normal lives just above 0.1
+    prior = {"base_lr": 1e-4, "best_lr": 5e-3, "max_lr": 1e-2}
+    space = optuna_clr.ScheduleSpace(
+        families=["triangular2"], lr=(1e-4, 1.0), iterations_per_epoch=450
+    )
+    study = optuna.create_study(
+        sampler=optuna_clr.RangeTestPriorSampler(
+            prior, n_startup_trials=1000, seed=0, recipes=False
+        )
+    )
+    for _ in range(60):
+        trial = study.ask()
+        space.suggest(trial)
+        study.tell(trial, 1.0)
+    ratios = [
+        t.params["base_lr_ratio"]
+        for t in study.trials
+        if t.user_attrs["sampler"] == "range-test prior"
+    ]
+    assert len(ratios) >= 20
+    # the tail of a normal 5.7 sigma out is close to an exponential: median about 0.1 * 1.05
+    assert min(ratios) > 0.1 and 0.101 < statistics.median(ratios) < 0.115 and max(ratios) <= 0.5
+
+
+def count_observations(study):
+    return len(
+        study.get_trials(
+            deepcopy=False,
+            states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED),
+        )
+    )
+
+
+@pytest.mark.parametrize("scenario", ["short startup", "failed startup", "parallel startup"])
+def test_no_trial_goes_to_the_base_samplers_own_random_start(scenario):
+    base = optuna.samplers.TPESampler(seed=0)  # its own random start: 10 COMPLETE or PRUNED trials
+    sampler = optuna_clr.RangeTestPriorSampler(
+        PRIOR, base_sampler=base, seed=0, n_startup_trials=3 if scenario == "short startup" else 10
+    )
+    study = optuna.create_study(sampler=sampler)
+    seen = {}
+    for i in range(40):
+        batch = 6 if scenario == "parallel startup" and i == 0 else 1
+        trials = []
+        for _ in range(batch):
+            seen[len(study.trials)] = count_observations(study)
+            trials.append(study.ask())
+        for trial in trials:
+            value = THREE.suggest(trial).lr(0)
+            failed = scenario == "failed startup" and trial.number < 5
+            study.tell(
+                trial,
+                None if failed else value,
+                state=optuna.trial.TrialState.FAIL if failed else None,
+            )
+    for t in study.trials:
+        origin = t.user_attrs.get("sampler")
+        assert origin is not None, t.number  # TPE's random start used to leave no origin
+        assert (origin == "TPESampler") <= (seen[t.number] >= 10), (
+            t.number,
+            origin,
+            seen[t.number],
+        )
+    assert any(t.user_attrs["sampler"] == "TPESampler" for t in study.trials)
+
+
+def test_trials_added_by_hand_or_with_a_partial_fixed_family_do_not_use_up_a_recipe():
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"family": "fixed", "lr": 0.01},
+            value=1.0,
+            distributions={
+                "family": THREE.distributions["family"],
+                "lr": THREE.distributions["lr"],
+            },
+        )
+    )
+    study.sampler = optuna.samplers.PartialFixedSampler({"family": "fixed"}, study.sampler)
+    ((fixed, fixed_origin),) = run(study, 1)  # its own family's recipe, not triangular2's
+    assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    study.sampler = study.sampler._base_sampler
+    assert run(study, 1) == [(RECIPE, "Smith's recipe: triangular2")]
+
+
+def test_a_recipe_trial_that_failed_gets_its_recipe_again():
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    trial = study.ask()
+    assert THREE.suggest(trial) == RECIPE
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    assert run(study, 2) == [
+        (RECIPE, "Smith's recipe: triangular2"),
+        (optuna_clr.Fixed(0.003), "Smith's recipe: fixed"),
+    ]
+
+
+def test_grid_sampler_is_refused_as_the_base_sampler():
+    grid = optuna.samplers.GridSampler({"lr": [0.001, 0.01]})
+    with pytest.raises(ValueError, match="GridSampler"):
+        optuna_clr.RangeTestPriorSampler(PRIOR, base_sampler=grid)
