@@ -158,6 +158,10 @@ def open_storage(
 ) -> BaseStorage:
     """Open the storage at ``url`` (default :data:`DEFAULT_URL`); see the module docstring."""
     url = url or DEFAULT_URL
+    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
+        if value is not None and not (isinstance(value, int) and value > 0):
+            raise StorageError(f"{name} must be a whole number of seconds > 0 (or None: no heartbeats), "
+                               f"got {value!r}")
     retry = _retry_callback(max_retry) if heartbeat_interval else None
     if is_journal(url):
         path = local_path(url)
@@ -189,6 +193,9 @@ def open_storage(
         path = local_path(url)
         if path is not None and not path.parent.exists():
             raise StorageError(f"cannot open {url}: the folder {path.parent} does not exist; create it or pick another path")
+        if path is not None and not _can_write_in(path.parent):
+            raise StorageError(f"cannot open {url}: the folder {path.parent} cannot be written, and SQLite writes its "
+                               "database and journal there; pick a folder you can write to")
     elif url.startswith("postgresql"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
@@ -208,6 +215,18 @@ def open_storage(
             f"cannot open storage {redact(url)}: {_scrub(reason, url)}. Check that the server is running and reachable, "
             f"and the URL's scheme, host, port, user, password and database name.{hint}"
         ) from error
+
+
+def _can_write_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (a real try: ``os.access`` says yes to root
+    on a read-only file system)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _with_driver(url: str) -> str:

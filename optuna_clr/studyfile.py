@@ -201,7 +201,11 @@ class StudyFile:
         path = Path(path)
         if not path.is_file():
             raise StudyFileError(f"no study file at {path}; the studies/ folder has examples (studies/digits.toml)")
-        return cls.parse(path.read_text(), source=path.name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise StudyFileError(f"{path}: not a text file; a study file is TOML (studies/digits.toml is one)") from None
+        return cls.parse(text, source=path.name)
 
     @classmethod
     def parse(cls, text: str, *, source: str = "<study file>") -> StudyFile:
@@ -337,6 +341,11 @@ class StudyFile:
         device = t["device"]
         if not (isinstance(device, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device)):
             raise f.fail("device", f"unknown device {device!r}; use auto (CUDA if available), cpu, cuda or cuda:N")
+        grid, budget = self.report_grid()
+        if grid > budget:
+            raise f.fail("eval_every", f"{t['eval_every']} updates between evaluations is more than the budget "
+                                       f"({budget} {'examples' if t['unit'] == 'examples' else 'updates'}): every "
+                                       "trial would be measured only at the budget and all would tie; lower eval_every")
         if t["unit"] == "seconds" and t["max_seconds"] is None:
             raise f.fail("max_seconds", "is required with unit = 'seconds' (the budget censored trials are measured against)")
         f.train_config(t)
@@ -434,7 +443,19 @@ class StudyFile:
         checked now); ``kwargs`` go to it too (``artifact_store``, ``show_progress_bar``)."""
         from optuna_clr.objective import IterationsToTarget
 
-        return IterationsToTarget(**self.objective_kwargs(), **kwargs)
+        objective = IterationsToTarget(**self.objective_kwargs(), **kwargs)
+        self.check_data(len(objective.task.train), str(objective.task.name))
+        return objective
+
+    def check_data(self, train_size: int, task: str) -> None:
+        """The batch sizes against the training split, once the data is loaded: a batch larger
+        than the split would fail mid-study, after the range test and other trials."""
+        for section, key in (("training", "batch_size"), ("space", "max_batch_size")):
+            value = getattr(self, section)[key]
+            if value is not None and value > train_size:
+                raise self._fields(section).fail(key, f"{value} is more than the {train_size} training images of "
+                                                      f"{task}; lower it (Smith et al. keep a batch <= a tenth "
+                                                      f"of the training set: {train_size // 10})")
 
     def make_space(self, objective: Any, *, families: list[str] | None = None, lr: Any = None) -> Any:
         """The file's :class:`~optuna_clr.ScheduleSpace` for the objective's task."""
