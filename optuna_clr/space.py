@@ -2,8 +2,9 @@
 
 ``family`` is categorical; every family's parameters are conditional on it. Parameters that
 mean the same thing in several families share one name and one distribution, so TPE
-(``multivariate=True, group=True``) and GPSampler learn from all of them; the rest carry the
-family's prefix. The names, as optuna-dashboard shows them:
+(``multivariate=True, group=True``) learns from all of them; the rest carry the family's
+prefix. (GPSampler models only the parameters every trial has, here ``family`` alone, so it
+gets little from a space of several families.) The names, as optuna-dashboard shows them:
 
 ====================================  ===========================================================
 parameter                             used by
@@ -100,6 +101,13 @@ def _range(name: str, value: Any, *, positive: bool = True, below_one: bool = Fa
     if below_one and high >= 1:
         raise ValueError(f"{name}: values must be < 1, got high={high}")
     return low, high
+
+
+def _within(narrowed: tuple[float, float], user: tuple[float, float]) -> tuple[float, float]:
+    """``narrowed`` cut to the user's range; the user's range when they do not overlap (the
+    test says nothing about the LRs the user allows, so all of them stay)."""
+    low, high = max(narrowed[0], user[0]), min(narrowed[1], user[1])
+    return (low, high) if low <= high else user
 
 
 def _ratio_range(ratio: float, margin: float) -> tuple[float, float]:
@@ -285,14 +293,16 @@ class ScheduleSpace:
     # --- narrowing by the range test, persistence ---
 
     def narrow(self, result: RangeTestResult, *, margin: float = 2.0) -> ScheduleSpace:
-        """A new space whose LR bounds come from an LR range test.
+        """A new space whose LR bounds come from an LR range test, inside this space's.
 
         ``max_lr`` (cyclical peaks) spans ``[max_lr / margin, max_lr * margin]``, ``lr`` (fixed
         and decays) spans ``[base_lr, max_lr]`` around the suggested best fixed LR, and
         ``base_lr_ratio`` spans ``[ratio / margin, ratio * margin]`` around the tested
         ``base_lr / max_lr`` (the tested ratio brought into :data:`RATIO_BOUNDS` first); every
         bound stays inside the range the test covered; ``margin=1`` pins ``max_lr`` and
-        ``base_lr_ratio`` to the tested values.
+        ``base_lr_ratio`` to the tested values. Every range is then cut to this space's: the
+        user's bounds are a hard limit, and where a narrowed range misses this space's
+        entirely, this space's range stays (:meth:`outside` says so in one line).
 
         Raises ``ValueError`` when the test gave no clear bounds (``result.clear`` is False):
         an unclear test may still carry values, e.g. a ``max_lr`` that is only a lower bound
@@ -311,7 +321,32 @@ class ScheduleSpace:
         tested_high = result.settings["max_lr"]
         max_lr = (max(tested_low, result.max_lr / margin), min(tested_high, result.max_lr * margin))
         lr = (max(tested_low, result.base_lr), result.max_lr)
-        return self.replace(lr=lr, max_lr=max_lr, base_lr_ratio=_ratio_range(result.base_lr / result.max_lr, margin))
+        ratio = _ratio_range(result.base_lr / result.max_lr, margin)
+        return self.replace(lr=_within(lr, self.lr), max_lr=_within(max_lr, self.max_lr),
+                            base_lr_ratio=_within(ratio, self.base_lr_ratio))
+
+    def outside(self, result: RangeTestResult) -> str | None:
+        """One line saying where a range test's ``best_lr`` or ``max_lr`` lies outside this
+        space's ranges (the LR ranges its families use), or None when neither does.
+
+        The search never leaves the space's ranges (:meth:`narrow` keeps inside them, and the
+        prior sampler truncates its prior to them), so a test that points elsewhere is a
+        reason to check the ranges, or the test's settings.
+        """
+        checks = []
+        if any("lr" in FAMILY_PARAMS[f] for f in self.families):
+            checks.append(("best_lr", result.best_lr, "lr", self.lr))
+        if any("max_lr" in FAMILY_PARAMS[f] for f in self.families):
+            checks.append(("max_lr", result.max_lr, "max_lr", self.max_lr))
+        out = [
+            f"{key} {value:.4g} {'below' if value < low else 'above'} {name} [{low:.4g}, {high:.4g}]"
+            for key, value, name, (low, high) in checks
+            if value is not None and not low <= value <= high
+        ]
+        if not out:
+            return None
+        return (f"the range test points outside the study's ranges ({'; '.join(out)}); the search "
+                "stays inside them: widen the ranges if the test is right, or rerun the test")
 
     def to_dict(self) -> dict[str, Any]:
         return {

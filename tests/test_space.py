@@ -59,7 +59,7 @@ def test_epoch_parameters_become_steps():
     assert grow.milestones[:2] == (900_000, 1_800_000) and grow.batch_size(0) == 100
 
 
-def test_tpe_multivariate_group_and_gp_model_the_parameters():
+def test_tpe_multivariate_group_models_the_shared_parameters_and_gp_only_the_family():
     space = full_space(families=["fixed", "triangular", "triangular2", "exp_range"])
 
     def objective(trial):
@@ -78,13 +78,14 @@ def test_tpe_multivariate_group_and_gp_model_the_parameters():
     assert {"family", "lr", "max_lr", "base_lr_ratio", "step_size_epochs", "exp_range.half_life_epochs"} <= set(relative)
     assert study.best_value < 0.5
 
-    # GPSampler models what every trial has: a one-family space keeps all its parameters.
-    tri = full_space(families=["triangular2"])
+    # GPSampler models only what every trial has: with several families, just the family
+    # (so the study file's sampler = "gp" is gone).
     gp = optuna.samplers.GPSampler(seed=0, n_startup_trials=5)
     study = optuna.create_study(sampler=gp)
-    study.optimize(lambda t: abs(math.log(tri.suggest(t).max_lr / 0.01)), n_trials=12)
-    assert {"max_lr", "base_lr_ratio", "step_size_epochs"} <= set(gp.infer_relative_search_space(study, study.ask()))
-    assert study.best_value < 1.0
+    for family in space.families:
+        study.enqueue_trial({"family": family})
+    study.optimize(objective, n_trials=8)
+    assert set(gp.infer_relative_search_space(study, study.ask())) == {"family"}
 
 
 def result_with(base, best, top, tested=(0.0, 0.02), clear=True, message=""):
@@ -137,8 +138,12 @@ def test_narrowed_ratio_range_is_never_empty_and_holds_the_tested_ratio(ratio, m
     result = result_with(0.01 * ratio, 0.005, 0.01)
     low, high = space.narrow(result, margin=margin).base_lr_ratio
     clamped = min(max(result.base_lr / result.max_lr, 0.02), 0.9)
-    assert 0.02 <= low <= clamped <= high <= 0.9
-    assert low == pytest.approx(max(0.02, clamped / margin)) and high == pytest.approx(min(0.9, clamped * margin))
+    tested = (max(0.02, clamped / margin), min(0.9, clamped * margin))
+    assert 0.02 <= tested[0] <= clamped <= tested[1] <= 0.9
+    if tested[0] <= 0.4 and tested[1] >= 0.3:  # inside the space's (0.3, 0.4), never beyond it
+        assert (low, high) == pytest.approx((max(0.3, tested[0]), min(0.4, tested[1])))
+    else:
+        assert (low, high) == (0.3, 0.4)
 
 
 @pytest.mark.parametrize(
@@ -158,3 +163,16 @@ def test_errors_name_the_field(kw, message):
     with pytest.raises(ValueError) as info:
         full_space(**kw)
     assert message in str(info.value)
+
+
+def test_narrow_never_leaves_the_users_bounds_and_says_where_the_test_points_outside():
+    digits_test = result_with(0.02158, 0.05755, 0.1079, tested=(0.0, 1.0))
+    high = full_space(families=["fixed"], lr=(0.3, 0.5))
+    assert high.narrow(digits_test).lr == (0.3, 0.5)  # used to be (0.0216, 0.108): outside the file's range
+    message = high.outside(digits_test)
+    assert "\n" not in message and "best_lr 0.05755" in message and "[0.3, 0.5]" in message
+    overlap = full_space(families=["fixed", "triangular2"], lr=(0.001, 0.08))
+    narrowed = overlap.narrow(digits_test)
+    assert narrowed.lr == pytest.approx((0.02158, 0.08)) and narrowed.max_lr == pytest.approx((0.05395, 0.08))
+    assert "max_lr 0.1079" in overlap.outside(digits_test)
+    assert full_space(families=["fixed", "triangular2"]).outside(digits_test) is None
