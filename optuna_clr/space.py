@@ -339,7 +339,8 @@ class ScheduleSpace:
         if any("max_lr" in FAMILY_PARAMS[f] for f in self.families):
             checks.append(("max_lr", result.max_lr, "max_lr", self.max_lr))
         out = [
-            f"{key} {value:.4g} {'below' if value < low else 'above'} {name} [{low:.4g}, {high:.4g}]"
+            f"{key} {value:.4g} {'below' if value < low else 'above'} {name} "
+            f"[{low:.4g}, {high:.4g}]"
             for key, value, name, (low, high) in checks
             if value is not None and not low <= value <= high
         ]
