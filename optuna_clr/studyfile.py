@@ -50,7 +50,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 
-SAMPLERS = ("prior", "tpe", "random", "gp")
+SAMPLERS = ("prior", "tpe", "random")
 PRUNER_PARTS = ("none", "target", "median", "percentile", "hyperband")
 CURVE_PRUNERS = ("median", "percentile", "hyperband")  # one at most: make_pruner wraps a single one
 PRECISIONS = ("fp32", "bf16")
@@ -490,8 +490,6 @@ class StudyFile:
         liar = parallel > 1 or other_workers
         if kind == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        if kind == "gp":
-            return optuna.samplers.GPSampler(seed=seed)
         if kind == "prior":
             if prior is None:  # the range test gave no clear bounds (the file check refuses a disabled one)
                 return default_tpe(seed=seed, constant_liar=liar)
