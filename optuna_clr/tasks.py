@@ -1,13 +1,19 @@
 """Data sets as tensors: train / validation / test splits ready to live on the training device.
 
-``load(name)`` reads a data set once (through ``torchvision.datasets``, or scikit-learn for the
-embedded ``digits``), standardises it per channel with the statistics of the whole official
+``load(name)`` reads a data set once (from the files in torchvision's layout, or scikit-learn for
+the embedded ``digits``), standardises it per channel with the statistics of the whole official
 training set, and carves the validation split from the training set with the given seed. The
 target accuracy is measured on the validation split; test accuracy is reported beside it and
 never tuned on.
 
-Nothing is downloaded unless ``download=True``: a missing or corrupt file raises
-:class:`DataError` naming the folder layout expected, before any training starts.
+Files are only read, never written, and nothing is downloaded unless ``download=True``. Any
+copy whose contents are the data set is used: MNIST's idx files decompressed or as .gz (a .gz
+compressed anew, as Linux distributions ship it, too), CIFAR's pickles, each checked by magic
+number or keys, counts, shapes, labels and, where it is known, the MD5 of the contents. A file
+that is not the official one but holds the data set is used with one logged warning line
+(logger ``optuna_clr.tasks``, on stderr when logging is not configured) naming it; a missing,
+truncated or corrupt file raises :class:`DataError`, one line naming each such file, the
+layout expected and where the official files are, before any training starts.
 
 Example:
 
@@ -25,22 +31,24 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
+import hashlib
+import io
+import logging
+import math
 import os
 from pathlib import Path
-import shutil
+import pickle
 from typing import Any
+import zlib
 
 import numpy as np
 import torch
 
 
+_logger = logging.getLogger(__name__)
+
 DATA_ENV = "OPTUNA_CLR_DATA"
 """Environment variable with the default data folder (``root``) for file-backed data sets."""
-
-CACHE_ENV = "OPTUNA_CLR_CACHE"
-"""Environment variable with a writable folder for MNIST's decompressed files (default
-``~/.cache/optuna_clr``); the data folder itself is only read."""
-
 
 class DataError(FileNotFoundError):
     """A data set is missing, corrupt or laid out differently from what torchvision expects."""
@@ -157,10 +165,18 @@ def load(
 
     Args:
         root: folder holding the files in torchvision's layout (default: ``$OPTUNA_CLR_DATA``).
-        download: let torchvision download missing files into ``root`` (needs internet).
+        download: let torchvision download missing files into ``root`` (needs internet; the
+            command line has no such option).
         validation: size of the validation split, carved from the training set: a fraction
             (0.2) or a count (5000). Default: 0.2 for digits, 5000 for the others.
         seed: fixes which training images become the validation split.
+
+    Returns:
+        The task, on the CPU.
+
+    Raises:
+        DataError: no data folder, or a file in it missing or not holding the data set.
+        ValueError: an unknown name, or a validation size that leaves a split empty.
     """
     key = name.lower().replace("_", "-")
     if key == "cifar-10":
@@ -171,7 +187,7 @@ def load(
         x_train, y_train, x_test, y_test, classes = _digits()
     else:
         folder = _root(root, key)
-        x_train, y_train, x_test, y_test, classes = _torchvision(key, str(folder), download)
+        x_train, y_train, x_test, y_test, classes = _files(key, str(folder), download)
     n = len(y_train)
     v = DEFAULT_VALIDATION[key] if validation is None else validation
     n_valid = round(v * n) if isinstance(v, float) else int(v)
@@ -214,16 +230,62 @@ def _root(root: str | os.PathLike | None, key: str) -> Path:
         raise DataError(
             f"no data folder for {key!r}: pass root=... (--data-dir on the command line) or set "
             f"{DATA_ENV} to the folder that holds it in torchvision's layout ({_LAYOUT[key]}); "
-            "pass download=True to let torchvision fetch it"
+            f"the official files are at {_SOURCE[key]}"
         )
     return Path(value).expanduser()
 
 
+_TITLE = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+          "cifar100": "CIFAR-100"}
+
 _LAYOUT = {
-    "mnist": "<root>/MNIST/raw/train-images-idx3-ubyte.gz and the three other MNIST files",
-    "fashion-mnist": "<root>/FashionMNIST/raw/train-images-idx3-ubyte.gz and the three other files",
+    "mnist": "<root>/MNIST/raw/ holding train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each decompressed or as .gz",
+    "fashion-mnist": "<root>/FashionMNIST/raw/ holding the same four file names as MNIST's "
+    "(train-images-idx3-ubyte, ...), each decompressed or as .gz",
     "cifar10": "<root>/cifar-10-batches-py/data_batch_1..5, test_batch, batches.meta",
     "cifar100": "<root>/cifar-100-python/train, test, meta",
+}
+
+_SOURCE = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/ (torchvision's mirror)",
+    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (unpacked)",
+    "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (unpacked)",
+}
+
+# The idx files of MNIST's format (Fashion-MNIST's too): unsigned bytes of these shapes.
+_IDX_SHAPES = {
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
+}
+
+# CIFAR's pickles: the key of the labels, of the class names, and the number of classes.
+_CIFAR_KEYS = {
+    "cifar10": ("labels", "label_names", 10),
+    "cifar100": ("fine_labels", "fine_label_names", 100),
+}
+
+# MD5s of the official contents, so that a copy packed anew is known by what it holds: MNIST's
+# decompressed idx files, and each CIFAR-10 batch's data bytes followed by its labels as
+# little-endian int64 (:func:`_cifar_digest`). None is known here for the other data sets.
+_CONTENT_MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "cifar10": {
+        "data_batch_1": "6be289d59adb90df5477a9061ec43be9",
+        "data_batch_2": "467f3258faa85906966f752a9844e326",
+        "data_batch_3": "bdb9ee9156c06067a92dcf507d563ad5",
+        "data_batch_4": "04595ffefc9c7f5294f24734f6418a2b",
+        "data_batch_5": "daad72ced81990e45a20b1c319bec2e2",
+        "test_batch": "935da9278896be86f011e7b07552559f",
+    },
 }
 
 
@@ -238,74 +300,278 @@ def _dataset_class(key: str) -> type:
     }[key]
 
 
-def _expected_files(key: str, root: Path) -> list[tuple[Path, str]]:
-    cls = _dataset_class(key)
-    if key.startswith("cifar"):
-        folder = root / cls.base_folder
-        files = [(folder / name, md5) for name, md5 in cls.train_list + cls.test_list]
-        return files + [(folder / cls.meta["filename"], cls.meta["md5"])]
-    return [(root / cls.__name__ / "raw" / os.path.basename(url), md5) for url, md5 in cls.resources]
-
-
-@functools.lru_cache(maxsize=8)
-def _verify(key: str, root: Path) -> None:
-    from torchvision.datasets.utils import check_integrity
-
-    missing, corrupt = [], []
-    for path, md5 in _expected_files(key, root):
-        if not path.is_file():
-            missing.append(str(path))
-        elif not check_integrity(str(path), md5):
-            corrupt.append(f"{path} (MD5 differs from the official {md5})")
-    if missing or corrupt:
-        what = []
-        if missing:
-            what.append("missing: " + ", ".join(missing))
-        if corrupt:
-            what.append("corrupt: " + ", ".join(corrupt))
-        raise DataError(
-            f"{key} under {root} is not usable ({'; '.join(what)}). Expected torchvision's layout: "
-            f"{_LAYOUT[key]}. Point root / {DATA_ENV} / --data-dir at the right folder, replace the "
-            "files, or pass download=True to let torchvision fetch them."
-        )
-
-
 @functools.lru_cache(maxsize=4)
-def _torchvision(key: str, root: str, download: bool) -> tuple:
-    cls = _dataset_class(key)
-    folder = Path(root)
+def _files(key: str, root: str, download: bool) -> tuple:
     if download:
         for train in (True, False):
-            cls(root, train=train, download=True)
-    _verify(key, folder)
-    if not key.startswith("cifar"):
-        folder = _decompressed_mnist(key, folder)
-    splits = []
-    for train in (True, False):
-        ds = cls(str(folder), train=train, download=False)
-        data = torch.as_tensor(ds.data)
-        x = (data.permute(0, 3, 1, 2) if data.ndim == 4 else data[:, None]).float().div_(255)
-        splits.append((x, torch.as_tensor(ds.targets, dtype=torch.int64)))
-    (x_train, y_train), (x_test, y_test) = splits
+            _dataset_class(key)(root, train=train, download=True)
+    read = _cifar if key.startswith("cifar") else _mnist
+    x_train, y_train, x_test, y_test, classes = read(key, Path(root))
     x_train, x_test = _standardise(x_train, x_test)
-    return x_train, y_train, x_test, y_test, tuple(ds.classes)
+    return x_train, y_train, x_test, y_test, classes
 
 
-def _decompressed_mnist(key: str, root: Path) -> Path:
-    """torchvision's MNIST reads the decompressed files, which the shared read-only folders do
-    not hold: decompress the verified .gz files once into a writable cache."""
+class _Missing(Exception):
+    """A file that is not there (the message is its path)."""
+
+
+class _Unusable(Exception):
+    """A file that is there but does not hold the data set (the message names it and why)."""
+
+
+def _read_all(key: str, root: Path, readers: dict[str, Any]) -> dict[str, Any]:
+    """Read every file of a data set, then raise one error naming each file that failed, or
+    log one line naming each file that is not the official one but holds the data set.
+
+    Args:
+        key: the data set.
+        root: its data folder, for the messages.
+        readers: file name -> a callable returning ``(value, note)``, where ``note`` is
+            ``"<file> (MD5 <md5>)"`` for a file that is not the official one, else None.
+
+    Returns:
+        File name -> value.
+
+    Raises:
+        DataError: a file is missing or does not hold the data set.
+    """
+    values, missing, unusable, unofficial = {}, [], [], []
+    for name, read in readers.items():
+        try:
+            values[name], note = read()
+        except _Missing as error:
+            missing.append(str(error))
+        except _Unusable as error:
+            unusable.append(str(error))
+        else:
+            unofficial += [note] if note is not None else []
+    if missing or unusable:
+        what = "; ".join((["missing: " + ", ".join(missing)] if missing else []) + unusable)
+        raise DataError(
+            f"{key} under {root} is not usable ({what}). Expected torchvision's layout, "
+            f"{_LAYOUT[key]}: copy the official files from {_SOURCE[key]} there, or point "
+            f"root / {DATA_ENV} / --data-dir at the folder that holds them."
+        )
+    if unofficial:
+        _logger.warning(_note(key, unofficial))
+    return values
+
+
+def _note(key: str, unofficial: list[str]) -> str:
+    """The line that says which files are not the official ones and what was checked."""
+    title = _TITLE[key]
+    what = f"are {title}'s" if key in _CONTENT_MD5 else f"have {title}'s counts and shapes"
+    if len(unofficial) == 1:
+        return f"{key}: {unofficial[0]} is not the official file but its contents {what}; using it"
+    files = ", ".join(unofficial)
+    return f"{key}: {files} are not the official files but their contents {what}; using them"
+
+
+def _mnist(key: str, root: Path) -> tuple:
+    """MNIST's (or Fashion-MNIST's) training and test images and labels and its classes, from
+    the four idx files in ``<root>/MNIST/raw`` (``FashionMNIST/raw``)."""
     cls = _dataset_class(key)
     raw = root / cls.__name__ / "raw"
-    names = [os.path.basename(url)[: -len(".gz")] for url, _ in cls.resources]
-    if all((raw / n).is_file() for n in names):
-        return root
-    cache = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optuna_clr") / key
-    target = cache / cls.__name__ / "raw"
-    target.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        if not (target / n).is_file():
-            tmp = target / f"{n}.part"
-            with gzip.open(raw / f"{n}.gz", "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            tmp.replace(target / n)
-    return cache
+    archive_md5 = {os.path.basename(url)[: -len(".gz")]: md5 for url, md5 in cls.resources}
+    readers = {
+        name: functools.partial(_read_idx, key, raw / name, shape, archive_md5[name])
+        for name, shape in _IDX_SHAPES.items()
+    }
+    arrays = _read_all(key, root, readers)
+    out = []
+    for part in ("train", "t10k"):
+        images = torch.tensor(arrays[f"{part}-images-idx3-ubyte"], dtype=torch.float32)
+        labels = torch.tensor(arrays[f"{part}-labels-idx1-ubyte"], dtype=torch.int64)
+        out += [images[:, None].div_(255), labels]
+    return (*out, tuple(cls.classes))
+
+
+def _read_idx(
+    key: str, path: Path, shape: tuple[int, ...], archive_md5: str
+) -> tuple[np.ndarray, str | None]:
+    """One idx file: ``path`` where it is there (torchvision reads that), else ``path.gz``,
+    decompressed in memory, so that nothing is ever written.
+
+    The checks that cost nothing run always: magic number, counts, shape, size, labels 0-9.
+    The MD5 of the contents is computed only where no official archive vouches for them (a
+    decompressed file, or a .gz whose MD5 is not the official one): about 0.1 s for MNIST's
+    55 MB, less than decompressing them. gzip's CRC catches a damaged archive.
+
+    Args:
+        key: the data set.
+        path: the decompressed file's path (with ``.gz`` appended: the archive's).
+        shape: the shape of the array it must hold.
+        archive_md5: the official archive's MD5.
+
+    Returns:
+        The array (uint8, read-only) and, for an archive that is not the official one, the
+        note naming it.
+
+    Raises:
+        _Missing, _Unusable: no such file, or one that does not hold the data set.
+    """
+    packed = path.with_name(f"{path.name}.gz")
+    fix, note = "", None
+    if path.is_file():
+        where, data, vouched = path, path.read_bytes(), False
+        if packed.is_file():
+            fix = f": delete it and {packed.name} beside it is read"
+    elif packed.is_file():
+        where, blob = packed, packed.read_bytes()
+        digest = hashlib.md5(blob).hexdigest()
+        vouched = digest == archive_md5
+        note = None if vouched else f"{packed.name} (MD5 {digest})"
+        try:
+            data = gzip.decompress(blob)
+        except (OSError, EOFError, zlib.error) as error:
+            raise _Unusable(f"{packed} is corrupt ({error})") from None
+    else:
+        raise _Missing(f"{path}[.gz]")
+    try:
+        array = _parse_idx(key, data, shape, where)
+        known = None if vouched else _CONTENT_MD5.get(key, {}).get(path.name)
+        if known is not None and (digest := hashlib.md5(data).hexdigest()) != known:
+            raise _Unusable(f"{where} has the right shape but its contents are not "
+                            f"{_TITLE[key]}'s (MD5 {digest} decompressed, the official {known})")
+    except _Unusable as error:
+        raise _Unusable(f"{error}{fix}") from None
+    return array, note
+
+
+def _parse_idx(key: str, data: bytes, shape: tuple[int, ...], where: Path) -> np.ndarray:
+    """The array in an idx file of unsigned bytes (magic 0x0000080N, N dimensions, big-endian
+    int32 sizes, then the bytes); ``where`` names the file in the error."""
+    nd, title = len(shape), _TITLE[key]
+    header = 4 * (nd + 1)
+    if len(data) < header or data[:4] != bytes([0, 0, 8, nd]):
+        raise _Unusable(f"{where} is not an idx file of unsigned bytes in {nd} dimensions "
+                        f"(it starts with {data[:4].hex() or 'nothing'})")
+    dims = tuple(int.from_bytes(data[4 * i : 4 * i + 4], "big") for i in range(1, nd + 1))
+    if dims != shape:
+        raise _Unusable(f"{where} holds {_shape(dims)} values, {title}'s holds {_shape(shape)}")
+    size = header + math.prod(shape)
+    if len(data) < size:
+        raise _Unusable(f"{where} is truncated ({len(data)} of {size} bytes)")
+    if len(data) > size:
+        raise _Unusable(f"{where} has {len(data) - size} bytes after its {_shape(shape)} values")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    if nd == 1 and array.max() > 9:
+        raise _Unusable(f"{where} holds a label {array.max()}, outside {title}'s labels 0-9")
+    return array
+
+
+def _shape(dims: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in dims)
+
+
+def _cifar(key: str, root: Path) -> tuple:
+    """CIFAR's training and test images and labels and its class names, from the pickles in
+    ``<root>/cifar-10-batches-py`` (``cifar-100-python``)."""
+    cls = _dataset_class(key)
+    folder, meta = root / cls.base_folder, cls.meta["filename"]
+    readers = {
+        name: functools.partial(_read_cifar_batch, key, folder / name, md5)
+        for name, md5 in cls.train_list + cls.test_list
+    }
+    readers[meta] = functools.partial(_read_cifar_meta, key, folder / meta, cls.meta["md5"])
+    values = _read_all(key, root, readers)
+    out = []
+    for files in (cls.train_list, cls.test_list):
+        data = np.concatenate([values[name][0] for name, _ in files])
+        labels = np.concatenate([values[name][1] for name, _ in files])
+        images = torch.tensor(data, dtype=torch.float32).reshape(-1, 3, 32, 32).div_(255)
+        out += [images, torch.from_numpy(labels)]
+    return (*out, values[meta])
+
+
+def _read_cifar_batch(key: str, path: Path, md5: str) -> tuple[tuple[np.ndarray, ...], str | None]:
+    """One CIFAR pickle of images: ``data`` (uint8, rows x 3072) and its labels.
+
+    A file whose MD5 is not the official ``md5`` is used where its contents are the data set's:
+    checked by their MD5 (:func:`_cifar_digest`) where one is known, else by keys and shapes.
+
+    Returns:
+        ``(data, labels as int64)`` and, for a file that is not the official one, the note
+        naming it.
+
+    Raises:
+        _Missing, _Unusable: no such file, or one that does not hold the data set.
+    """
+    entry, digest = _unpickle(path, md5)
+    label_key, _, classes = _CIFAR_KEYS[key]
+    title, rows = _TITLE[key], 50000 if path.name == "train" else 10000  # CIFAR-100's one file
+    if not (isinstance(entry, dict) and isinstance(entry.get("data"), np.ndarray)
+            and label_key in entry):
+        raise _Unusable(f"{path} is not a CIFAR batch: it lacks the keys 'data' and {label_key!r}")
+    data, labels = entry["data"], np.asarray(entry[label_key])
+    if data.dtype != np.uint8 or data.shape != (rows, 3072):
+        raise _Unusable(f"{path} holds data of shape {_shape(data.shape)} ({data.dtype}), "
+                        f"{title}'s is {rows}x3072 (uint8)")
+    if (labels.shape != (rows,) or labels.dtype.kind not in "iu"
+            or not 0 <= labels.min() <= labels.max() < classes):
+        raise _Unusable(f"{path} holds {_shape(labels.shape)} {label_key} ({labels.dtype}), "
+                        f"{title}'s are {rows} integers 0-{classes - 1}")
+    labels = labels.astype(np.int64)
+    known = None if digest is None else _CONTENT_MD5.get(key, {}).get(path.name)
+    if known is not None and (contents := _cifar_digest(data, labels)) != known:
+        raise _Unusable(f"{path} has the right shape but its contents are not {title}'s "
+                        f"(MD5 {contents} of data and labels, the official {known})")
+    return (data, labels), None if digest is None else f"{path.name} (MD5 {digest})"
+
+
+def _read_cifar_meta(key: str, path: Path, md5: str) -> tuple[tuple[str, ...], str | None]:
+    """CIFAR's class names, from its meta pickle; the note as for :func:`_read_cifar_batch`."""
+    entry, digest = _unpickle(path, md5)
+    _, names_key, classes = _CIFAR_KEYS[key]
+    names = entry.get(names_key) if isinstance(entry, dict) else None
+    if not (isinstance(names, list) and len(names) == classes
+            and all(isinstance(n, str) for n in names)):
+        raise _Unusable(f"{path} is not CIFAR's meta file: it lacks {names_key!r}, "
+                        f"a list of {classes} names")
+    return tuple(names), None if digest is None else f"{path.name} (MD5 {digest})"
+
+
+def _cifar_digest(data: np.ndarray, labels: np.ndarray) -> str:
+    digest = hashlib.md5(np.ascontiguousarray(data).tobytes())
+    digest.update(labels.astype("<i8").tobytes())
+    return digest.hexdigest()
+
+
+class _Forbidden(pickle.UnpicklingError):
+    """A pickle that would build something other than what CIFAR's pickles hold."""
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Builds what CIFAR's pickles hold (dicts, lists, strings, numbers, numpy arrays) and
+    refuses anything else, so that a file that is not the official one runs no code."""
+
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),  # protocols 2-4, numpy 1 and 2
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol 5
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # bytes in protocol 2 written by Python 3
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise _Forbidden(f"it would build {module}.{name}; refused, nothing was run")
+        return super().find_class(module, name)
+
+
+def _unpickle(path: Path, md5: str) -> tuple[Any, str | None]:
+    """The object in a CIFAR pickle, and the file's MD5 where it is not the official ``md5``."""
+    if not path.is_file():
+        raise _Missing(str(path))
+    blob = path.read_bytes()
+    digest = hashlib.md5(blob).hexdigest()
+    try:
+        entry = _ArraysOnly(io.BytesIO(blob), encoding="latin1").load()
+    except _Forbidden as error:
+        raise _Unusable(f"{path} is not a CIFAR pickle: {error}") from None
+    except Exception as error:  # a damaged pickle fails in many ways (EOFError, KeyError, ...)
+        why = f"{type(error).__name__}: {error}"
+        raise _Unusable(f"{path} is truncated or corrupt ({why})") from None
+    return entry, None if digest == md5 else digest
