@@ -7,10 +7,10 @@ from pathlib import Path
 import pickle
 import shutil
 
+from conftest import shared_data
 import pytest
 import torch
 
-from conftest import shared_data
 import optuna_clr
 from optuna_clr import tasks
 
@@ -124,7 +124,8 @@ def data_error(*args, **kwargs) -> str:
 
 
 def test_mnist_loads_from_the_offline_folder(official_mnist, mnist_idx, tmp_path):
-    from torchvision.datasets.mnist import read_image_file, read_label_file
+    from torchvision.datasets.mnist import read_image_file
+    from torchvision.datasets.mnist import read_label_file
 
     task = official_mnist
     assert (len(task.train), len(task.valid), len(task.test)) == (55000, 5000, 10000)
@@ -167,7 +168,8 @@ def test_fashion_mnist_is_read_alike_and_checked_by_shape(mnist_idx, tmp_path, c
              for name, data in mnist_idx.items() if "labels" in name}
     files.update((name, data) for name, data in mnist_idx.items() if "images" in name)
     with caplog.at_level(logging.WARNING, logger=tasks.__name__):
-        task = tasks.load("fashion-mnist", root=mnist_folder(tmp_path, files, folder="FashionMNIST"))
+        root = mnist_folder(tmp_path, files, folder="FashionMNIST")
+        task = tasks.load("fashion-mnist", root=root)
     assert len(task.test) == 10000 and task.classes[0] == "T-shirt/top"
     [note] = notes(caplog)
     assert "train-labels-idx1-ubyte.gz" in note and "t10k-labels-idx1-ubyte.gz" in note
@@ -235,7 +237,8 @@ def test_corrupt_file_is_caught_before_training(data_dir, tmp_path):
     data[100] ^= 0xFF
     victim.write_bytes(bytes(data))
     with pytest.raises(tasks.DataError) as info:
-        optuna_clr.IterationsToTarget(task="mnist", data_dir=root, model="lenet", target_accuracy=0.9, max_iterations=10)
+        optuna_clr.IterationsToTarget(task="mnist", data_dir=root, model="lenet",
+                                      target_accuracy=0.9, max_iterations=10)
     assert "corrupt" in str(info.value) and "t10k-labels-idx1-ubyte.gz" in str(info.value)
 
 
