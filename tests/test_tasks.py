@@ -185,6 +185,15 @@ def test_truncated_idx_inside_a_valid_gz_is_refused(mnist_idx, shared, tmp_path)
     assert "https://ossci-datasets.s3.amazonaws.com/mnist/" in text
 
 
+def test_cut_gz_is_refused_as_corrupt(shared, tmp_path):
+    # an interrupted download: the archive itself ends early
+    victim = "train-labels-idx1-ubyte.gz"
+    cut = (shared / "mnist" / "MNIST" / "raw" / victim).read_bytes()[:10000]
+    root = mnist_folder(tmp_path, {victim: cut}, official_gz=shared / "mnist")
+    text = data_error("mnist", root=root)
+    assert f"MNIST/raw/{victim} is corrupt" in text and "ended before" in text
+
+
 def _truncate(data: bytes) -> bytes:
     return data[:-1000]
 
