@@ -12,6 +12,7 @@ import pytest
 
 import optuna_clr
 from optuna_clr.range_test import RangeTestResult
+from optuna_clr.studyfile import StudyFile
 
 
 PRIOR = {"base_lr": 0.001, "best_lr": 0.003, "max_lr": 0.006}
@@ -358,3 +359,118 @@ def test_grid_sampler_is_refused_as_the_base_sampler():
     grid = optuna.samplers.GridSampler({"lr": [0.001, 0.01]})
     with pytest.raises(ValueError, match="GridSampler"):
         optuna_clr.RangeTestPriorSampler(PRIOR, base_sampler=grid)
+
+
+# --- issue 14: the prior for the whole search, robust to a wrong one ---
+
+ONE_FAMILY = optuna_clr.ScheduleSpace(families=["fixed"], lr=(1e-4, 1.0), iterations_per_epoch=450)
+
+
+def prior_share(prior, good_lr, n=60, seed=0):
+    """The share of trials 10..n-1 drawn from the prior, when the best LR is ``good_lr``."""
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(prior, seed=seed))
+    study.optimize(lambda t: abs(math.log(ONE_FAMILY.suggest(t).lr(0) / good_lr)), n_trials=n)
+    origins = [t.user_attrs["sampler"] for t in study.trials[10:]]
+    return origins.count("range-test prior") / len(origins), origins.count("uniform") / len(
+        origins
+    )
+
+
+def test_the_prior_keeps_its_weight_when_the_best_trials_agree_and_loses_it_when_they_do_not():
+    right, right_uniform = prior_share(PRIOR, good_lr=0.003)
+    wrong, wrong_uniform = prior_share(PRIOR, good_lr=0.3)  # the test says 0.003; 0.3 is best
+    assert right >= 0.3 and wrong <= 0.05
+    assert right_uniform >= 0.05 and wrong_uniform >= 0.05  # the floor: every LR stays reachable
+
+
+def test_the_prior_decays_with_the_trials_finished():
+    sampler = optuna_clr.RangeTestPriorSampler(PRIOR, seed=0, beta=10.0, min_uniform=0.15)
+    study = optuna.create_study(sampler=sampler)
+    assert sampler.probabilities(study) == pytest.approx(
+        {"range-test prior": 0.85, "uniform": 0.15, "base": 0.0}
+    )
+    for _ in range(30):  # every trial equally good: no evidence either way
+        trial = study.ask()
+        ONE_FAMILY.suggest(trial)
+        study.tell(trial, 1.0)
+    p = sampler.probabilities(study)
+    assert p["uniform"] == pytest.approx(0.15) and p["base"] == pytest.approx(
+        0.85 - p["range-test prior"]
+    )
+    assert 0.0 < p["range-test prior"] < 0.85 * 2 * 10 / 40
+
+
+def spread_result(max_lr_seeds):
+    result = RangeTestResult(
+        lrs=[],
+        accuracies=[],
+        losses=[],
+        smoothed=[],
+        base_lr=0.001,
+        best_lr=0.003,
+        max_lr=statistics.median(max_lr_seeds),
+        clear=True,
+        message="",
+        snr=10.0,
+        diverged_at_lr=None,
+        settings={"min_lr": 0.0, "max_lr": 0.02},
+    )
+    result.spread = {
+        "base_lr": {"values": [0.001] * len(max_lr_seeds)},
+        "best_lr": {"values": [0.003] * len(max_lr_seeds)},
+        "max_lr": {"values": list(max_lr_seeds)},
+    }
+    return result
+
+
+def test_the_prior_is_as_wide_as_the_tests_seeds_disagree_and_never_narrower_than_width():
+    wide = optuna_clr.RangeTestPriorSampler(spread_result([0.003, 0.006, 0.012])).prior
+    assert wide.sigma["max_lr"] == pytest.approx(
+        statistics.stdev(math.log(v) for v in (0.003, 0.006, 0.012))
+    )
+    assert wide.sigma["lr"] == pytest.approx(math.log(1.5))  # the seeds agree: the default width
+    assert wide.sigma["base_lr_ratio"] > math.log(1.5)  # base / max moves with max
+    close = optuna_clr.RangeTestPriorSampler(spread_result([0.0059, 0.006, 0.0061])).prior
+    assert close.sigma["max_lr"] == pytest.approx(math.log(1.5))
+    assert optuna_clr.RangeTestPriorSampler(PRIOR, width=3.0).prior.sigma["lr"] == pytest.approx(
+        math.log(3.0)
+    )
+
+
+def test_a_resumed_study_and_a_second_worker_make_the_same_choices(tmp_path):
+    def trials(study, n):
+        for _ in range(n):
+            trial = study.ask()
+            THREE.suggest(trial)
+            study.tell(trial, trial.number % 3)
+        return [(t.params, t.user_attrs["sampler"]) for t in study.trials]
+
+    def sampler():  # no base-sampler trials: TPE's own generator is not keyed by trial number
+        return optuna_clr.RangeTestPriorSampler(PRIOR, seed=5, n_startup_trials=100)
+
+    at_once = trials(optuna.create_study(sampler=sampler()), 14)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    trials(optuna.create_study(study_name="s", storage=storage, sampler=sampler()), 6)
+    resumed = trials(optuna.load_study(study_name="s", storage=storage, sampler=sampler()), 8)
+    assert resumed == at_once
+
+
+def test_with_hyperband_every_bracket_shares_the_recipes():
+    study = optuna.create_study(
+        sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9),
+    )
+    assert run(study, 2) == [
+        (RECIPE, "Smith's recipe: triangular2"),
+        (optuna_clr.Fixed(0.003), "Smith's recipe: fixed"),
+    ]
+
+
+def test_a_study_file_asking_for_gp_is_refused(tmp_path):
+    path = tmp_path / "gp.toml"
+    path.write_text(
+        '[study]\nname = "x"\nsampler = "gp"\n[training]\ntarget_accuracy = 0.9\n'
+        "max_iterations = 100\n"
+    )
+    with pytest.raises(ValueError, match=r"\[study\] sampler: unknown sampler 'gp'; choose from"):
+        StudyFile.load(path)
