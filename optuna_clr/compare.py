@@ -11,7 +11,7 @@ The comparison protocol (:func:`compare`):
    again on the validation split it was picked on would look better than it is;
 3. per arm: iterations to target for every seed, test accuracy, and the speed-up of the
    cyclical arm over the fixed one with a paired interval
-   (:func:`optuna_clr.statistics.bootstrap_ratio`).
+   (:func:`optuna_clr.statistics.paired_ratio`).
 
 The outcome is a :class:`Comparison`; :mod:`optuna_clr.report` writes it as Markdown, CSV and
 figures, :mod:`optuna_clr.dashboard` shows it in optuna-dashboard.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -37,19 +38,22 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from optuna_clr import records
 from optuna_clr import schedules
+from optuna_clr.dashboard import name_metric
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.space import ScheduleSpace
-from optuna_clr.statistics import bootstrap_ratio
+from optuna_clr.statistics import paired_ratio
+from optuna_clr.tracking import accuracy_curve
 from optuna_clr.tracking import censored_value
+from optuna_clr.tracking import reported_value
 from optuna_clr.training import TrainResult
 
 
 ARMS = ("fixed", "cyclical")
-RETRAIN_ATTR = "retrained"
-BASELINE_ATTR = "baseline_runs"
-COMPARISON_ATTR = "comparison"
+COMPARISON_ATTR = "comparison"  # the record (optuna_clr.records) of the last comparison
+RETRAIN_SUFFIX = "-retrain"      # study <name>-retrain holds every retrained seed as a trial
 
 
 @dataclasses.dataclass
@@ -64,6 +68,7 @@ class SeedRun:
     best_accuracy: float
     test_accuracy: float | None
     curve: list[list[float]]     # [iterations, validation accuracy]
+    seconds: float = 0.0         # wall seconds of the run
 
     @classmethod
     def from_result(cls, seed: int, result: TrainResult, objective: IterationsToTarget) -> SeedRun:
@@ -72,8 +77,9 @@ class SeedRun:
                      "seconds": result.seconds_to_target}[objective.unit]
         else:
             value = censored_value(objective.budget, objective.target_accuracy, result.best_accuracy)
-        return cls(seed, result.reached, float(value), result.iterations, result.examples_seen, result.best_accuracy,
-                   result.test_accuracy, [[e.step, e.accuracy] for e in result.curve])
+        return cls(seed, result.reached, float(value), result.iterations, result.examples_seen,
+                   result.best_accuracy, result.test_accuracy,
+                   [[e.step, e.accuracy] for e in result.curve], result.seconds)
 
 
 @dataclasses.dataclass
@@ -88,6 +94,8 @@ class Arm:
     study_name: str | None = None
     trial_number: int | None = None
     trials: int = 0
+    tuning_iterations: int = 0   # updates trained by the arm's tuning trials, all of them
+    tuning_seconds: float = 0.0  # their wall seconds
 
     @property
     def values(self) -> list[float]:
@@ -101,6 +109,14 @@ class Arm:
     def std(self) -> float:
         return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
 
+    @property
+    def retrain_iterations(self) -> int:
+        return sum(r.iterations for r in self.runs)
+
+    @property
+    def retrain_seconds(self) -> float:
+        return sum(r.seconds for r in self.runs)
+
     def test_accuracy(self) -> tuple[float, float] | None:
         accs = [r.test_accuracy for r in self.runs if r.test_accuracy is not None]
         if not accs:
@@ -110,7 +126,7 @@ class Arm:
 
 @dataclasses.dataclass
 class Comparison:
-    """The outcome of :func:`compare`, JSON-ready (stored in the arm studies)."""
+    """The outcome of :func:`compare`, JSON-ready (stored as a record of every study of it)."""
 
     name: str
     unit: str
@@ -143,7 +159,8 @@ def retrain_seeds(tuning_seed: int, count: int) -> list[int]:
 
 
 def retrain(objective: IterationsToTarget, schedule: schedules.Schedule, seeds: list[int], *,
-            training: dict[str, Any] | None = None, progress: Callable[[str], None] | None = None) -> list[SeedRun]:
+            training: dict[str, Any] | None = None,
+            progress: Callable[[str], None] | None = None) -> list[SeedRun]:
     """Train ``schedule`` once per seed with the objective's settings (and ``training``
     overrides), no Optuna involved."""
     runs = []
@@ -173,91 +190,148 @@ def compare(
     progress: Callable[[str], None] | None = None,
     show_progress_bar: bool = False,
     tuning_seed: int | None = None,
+    artifact_store: Any = None,
 ) -> Comparison:
     """Run the comparison protocol (module docstring) and return its outcome; see
     :func:`optuna_clr.report.write_report` for the files and
     :func:`optuna_clr.dashboard.attach_comparison` for the dashboard. ``seeds`` should
-    leave out ``tuning_seed``, the seed the objective tunes with (:func:`retrain_seeds`)."""
-    from optuna_clr.runner import optimize
-
+    leave out ``tuning_seed``, the seed the objective tunes with (:func:`retrain_seeds`).
+    Every retrained seed becomes a trial of study ``<name>-retrain``; the outcome is stored
+    as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison."""
     say = progress or (lambda message: None)
+    retrained = _open(storage, name + RETRAIN_SUFFIX, objective)
     arms: list[Arm] = []
     for arm, space in (("fixed", fixed_space), ("cyclical", cyclical_space)):
         if n_trials == 0:
             break
-        study = optuna.create_study(study_name=f"{name}-{arm}", storage=storage, direction="minimize",
-                                    sampler=make_sampler(arm), pruner=make_pruner(), load_if_exists=True)
+        study = _open(storage, f"{name}-{arm}", objective, sampler=make_sampler(arm),
+                      pruner=make_pruner())
         study.set_user_attr("space", space.to_dict())
         study.set_user_attr("arm", arm)
         stored = RangeTestResult.from_study(study)
         if range_test is not None and (stored is None or stored.to_dict() != range_test.to_dict()):
             range_test.attach(study)  # the arm shows the test its space was narrowed with
-        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        done = len(study.get_trials(deepcopy=False, states=_FINISHED))
         if done < n_trials:
             say(f"{arm} arm: {n_trials - done} trials to run ({done} done) in study {study.study_name!r}")
             objective.space = space
-            optimize(study, objective, n_trials=n_trials - done, parallel=parallel, show_progress_bar=show_progress_bar)
-        best = study.best_trial
-        schedule = schedules.from_dict(best.user_attrs["schedule"])
-        runs = _stored_runs(study, seeds)
-        missing = [s for s in seeds if s not in {r.seed for r in runs}]
-        if missing:
-            say(f"{arm} arm: retraining trial {best.number} with seeds {missing}")
-            runs += retrain(objective, schedule, missing, progress=say)
-            study.set_user_attr(RETRAIN_ATTR, {"trial": best.number, "runs": [dataclasses.asdict(r) for r in runs]})
-        runs.sort(key=lambda r: seeds.index(r.seed))
-        finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-        arms.append(Arm(arm, "tuned", schedule.to_dict(), runs, study_name=study.study_name,
-                        trial_number=best.number, trials=finished))
-    home = optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True)
+            _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
+        arms.append(_tuned_arm(study, arm, retrained, objective, seeds, say))
+    home = _open(storage, name, objective)
     for label, baseline in (baselines or {}).items():
-        arms.append(_baseline_arm(home, objective, label, baseline, seeds, say))
+        runs = _seed_runs(retrained, objective, label, "baseline", baseline.schedule,
+                          dict(baseline.training), seeds, say, f"baseline {label}: retraining")
+        arms.append(Arm(label, "baseline", baseline.schedule.to_dict(), runs,
+                        training=dict(baseline.training)))
     fixed, cyclical = (next((a for a in arms if a.name == n), None) for n in ARMS)
-    speedup = bootstrap_ratio(fixed.values, cyclical.values) if fixed and cyclical else None
+    speedup = paired_ratio(fixed.values, cyclical.values) if fixed and cyclical else None
     result = Comparison(
-        name=name, unit=objective.unit, target_accuracy=objective.target_accuracy, budget=objective.budget,
-        seeds=list(seeds), arms=arms, speedup=speedup, settings={**environment(objective), **(settings or {})},
-        tuning_seed=tuning_seed,
+        name=name, unit=objective.unit, target_accuracy=objective.target_accuracy,
+        budget=objective.budget, seeds=list(seeds), arms=arms, speedup=speedup,
+        settings={**environment(objective), **(settings or {})}, tuning_seed=tuning_seed,
     )
-    # in every arm study and in study <name>, so a baselines-only comparison can be reported too
-    for study_name in [name, *(a.study_name for a in arms if a.study_name)]:
-        optuna.load_study(study_name=study_name, storage=storage).set_user_attr(COMPARISON_ATTR, result.to_dict())
+    # in every study of the comparison, so a baselines-only comparison can be reported too
+    for study in [home, retrained, *(optuna.load_study(study_name=a.study_name, storage=storage)
+                                     for a in arms if a.study_name)]:
+        records.save(study, COMPARISON_ATTR, result.to_dict(), artifact_store=artifact_store)
     return result
 
 
-def _baseline_arm(home: optuna.Study, objective: IterationsToTarget, label: str, baseline: Any, seeds: list[int],
-                  say: Callable[[str], None]) -> Arm:
-    """A baseline retrained with every seed; the seeds already stored in ``home`` for the same
-    baseline and the same training setup are not trained again."""
-    key = {"baseline": baseline.to_dict(), "setup": _setup(objective)}
-    stored = home.user_attrs.get(BASELINE_ATTR, {}).get(label, {})
-    runs = [SeedRun(**r) for r in stored.get("runs", []) if r["seed"] in seeds] if stored.get("key") == key else []
-    missing = [s for s in seeds if s not in {r.seed for r in runs}]
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _open(storage: optuna.storages.BaseStorage, study_name: str, objective: IterationsToTarget,
+          **kwargs: Any) -> optuna.Study:
+    study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize",
+                                load_if_exists=True, **kwargs)
+    name_metric(study, objective)
+    return study
+
+
+def _optimize(study: optuna.Study, objective: IterationsToTarget, n_trials: int, parallel: int,
+              show_progress_bar: bool) -> None:
+    from optuna_clr.runner import optimize
+
+    optimize(study, objective, n_trials=n_trials, parallel=parallel,
+             show_progress_bar=show_progress_bar)
+
+
+def _tuned_arm(study: optuna.Study, arm: str, retrained: optuna.Study,
+               objective: IterationsToTarget, seeds: list[int], say: Callable[[str], None]) -> Arm:
+    """The arm's best trial retrained with every seed, and what tuning it cost."""
+    best = study.best_trial
+    schedule = schedules.from_dict(best.user_attrs["schedule"])
+    runs = _seed_runs(retrained, objective, arm, "tuned", schedule, {}, seeds, say,
+                      f"{arm} arm: retraining trial {best.number}")
+    trials = study.get_trials(deepcopy=False, states=_FINISHED)
+    return Arm(arm, "tuned", schedule.to_dict(), runs, study_name=study.study_name,
+               trial_number=best.number, trials=len(trials),
+               tuning_iterations=sum(int(t.user_attrs.get("iterations", 0)) for t in trials),
+               tuning_seconds=sum(float(t.user_attrs.get("seconds", 0.0)) for t in trials))
+
+
+def _seed_runs(retrained: optuna.Study, objective: IterationsToTarget, label: str, kind: str,
+               schedule: schedules.Schedule, training: dict[str, Any], seeds: list[int],
+               say: Callable[[str], None], what: str) -> list[SeedRun]:
+    """``schedule`` retrained with every seed; the seeds already trials of ``retrained`` for
+    the same schedule, training overrides and setup (:func:`_key`) are not trained again."""
+    key = _key(objective, schedule, training)
+    runs = {t.user_attrs["seed"]: _run_of(t) for t in retrained.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get("key") == key}
+    missing = [s for s in seeds if s not in runs]
     if missing:
-        say(f"baseline {label}: retraining with seeds {missing}")
-        runs += retrain(objective, baseline.schedule, missing, training=baseline.training, progress=say)
-        every = dict(home.user_attrs.get(BASELINE_ATTR, {}))  # read again: stored after each baseline
-        every[label] = {"key": key, "runs": [dataclasses.asdict(r) for r in runs]}
-        home.set_user_attr(BASELINE_ATTR, every)
-    runs.sort(key=lambda r: seeds.index(r.seed))
-    return Arm(label, "baseline", baseline.schedule.to_dict(), runs, training=dict(baseline.training))
+        say(f"{what} with seeds {missing}")
+        for run in retrain(objective, schedule, missing, training=training, progress=say):
+            retrained.add_trial(_trial_of(run, objective, label, kind, schedule, key))
+            runs[run.seed] = run
+    return [runs[s] for s in seeds]
+
+
+def _trial_of(run: SeedRun, objective: IterationsToTarget, label: str, kind: str,
+              schedule: schedules.Schedule, key: str) -> optuna.trial.FrozenTrial:
+    """A retrained seed as a finished trial: its value, its curve as reports (as a tuning
+    trial reports them) and short user attrs."""
+    budget, target = objective.budget, objective.target_accuracy
+    return optuna.trial.create_trial(
+        value=run.value,
+        intermediate_values={int(step): reported_value(budget, target, accuracy)
+                             for step, accuracy in run.curve},
+        user_attrs={"arm": label if kind == "tuned" else "baseline", "configuration": label,
+                    "seed": run.seed, "key": key, "family": schedule.family,
+                    "schedule_label": schedule.label(), "reached": run.reached,
+                    "iterations": run.iterations, "examples_seen": run.examples_seen,
+                    "best_accuracy": run.best_accuracy, "test_accuracy": run.test_accuracy,
+                    "seconds": run.seconds, "unit": objective.unit, "target_accuracy": target,
+                    "budget": budget},
+    )
+
+
+def _run_of(trial: optuna.trial.FrozenTrial) -> SeedRun:
+    a = trial.user_attrs
+    curve = [[step, accuracy] for step, accuracy in accuracy_curve(trial)]
+    return SeedRun(a["seed"], a["reached"], float(trial.value), a["iterations"],
+                   a["examples_seen"], a["best_accuracy"], a["test_accuracy"], curve,
+                   a.get("seconds", 0.0))
+
+
+def _key(objective: IterationsToTarget, schedule: schedules.Schedule,
+         training: dict[str, Any]) -> str:
+    """What decides a retrained seed's outcome besides the seed, hashed: a stored run counts
+    only while the schedule, the training overrides and the setup are unchanged."""
+    text = json.dumps({"schedule": schedule.to_dict(), "training": training,
+                       "setup": _setup(objective)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _setup(objective: IterationsToTarget) -> dict[str, Any]:
-    """What decides a retrained seed's outcome besides the schedule and the seed, as JSON (how
-    it reads back from a study): stored runs count only while this is unchanged."""
-    config = {k: v for k, v in dataclasses.asdict(objective.config).items() if k not in ("seed", "device")}
-    model = objective.model if isinstance(objective.model, str) else getattr(objective.model, "__name__", repr(objective.model))
-    setup = {"task": objective.task.name, "validation": objective.validation, "model": model, "unit": objective.unit,
-             "budget": objective.budget, "config": config}
+    """What decides a retrained seed's outcome besides the schedule and the seed, as JSON."""
+    config = {k: v for k, v in dataclasses.asdict(objective.config).items()
+              if k not in ("seed", "device")}
+    model = objective.model if isinstance(objective.model, str) else getattr(
+        objective.model, "__name__", repr(objective.model))
+    setup = {"task": objective.task.name, "validation": objective.validation, "model": model,
+             "unit": objective.unit, "budget": objective.budget, "config": config}
     return json.loads(json.dumps(setup, default=str))
-
-
-def _stored_runs(study: optuna.Study, seeds: list[int]) -> list[SeedRun]:
-    stored = study.user_attrs.get(RETRAIN_ATTR)
-    if not stored or stored.get("trial") != study.best_trial.number:
-        return []
-    return [SeedRun(**r) for r in stored["runs"] if r["seed"] in seeds]
 
 
 def environment(objective: IterationsToTarget) -> dict[str, Any]:
@@ -272,17 +346,17 @@ def environment(objective: IterationsToTarget) -> dict[str, Any]:
     return {"device": device, "torch": torch.__version__, "optuna": optuna.__version__, "python": platform.python_version()}
 
 
-def stored_comparison(storage: optuna.storages.BaseStorage, name: str) -> tuple[Comparison, RangeTestResult | None] | None:
-    """The last comparison ``compare`` stored for ``name`` (in study ``<name>``, or in an arm
-    study for storages written before it went into ``<name>`` too) and its range test."""
+def stored_comparison(storage: optuna.storages.BaseStorage,
+                      name: str) -> tuple[Comparison, RangeTestResult | None] | None:
+    """The last comparison :func:`compare` stored for ``name`` and its range test (from an
+    arm study, where the test narrowed the space, else from study ``name``)."""
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    for study_name in [name] + [f"{name}-{arm}" for arm in ARMS]:
-        if study_name in names:
-            study = optuna.load_study(study_name=study_name, storage=storage)
-            if COMPARISON_ATTR in study.user_attrs:
-                arm_studies = [f"{name}-{arm}" for arm in ARMS if f"{name}-{arm}" in names]
-                rt_study = optuna.load_study(study_name=arm_studies[0], storage=storage) if arm_studies else study
-                return Comparison.from_dict(study.user_attrs[COMPARISON_ATTR]), RangeTestResult.from_study(rt_study)
-    return None
-
-
+    studies = {n: optuna.load_study(study_name=n, storage=storage) for n in
+               [name, name + RETRAIN_SUFFIX, *(f"{name}-{arm}" for arm in ARMS)] if n in names}
+    found = next((records.load(s, COMPARISON_ATTR) for s in studies.values()
+                  if records.load(s, COMPARISON_ATTR) is not None), None)
+    if found is None:
+        return None
+    tests = (RangeTestResult.from_study(studies[n]) for n in
+             [f"{name}-{arm}" for arm in ARMS] + [name] if n in studies)
+    return Comparison.from_dict(found), next((t for t in tests if t is not None), None)

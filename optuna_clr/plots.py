@@ -6,6 +6,7 @@ in threads, on machines with no display, and in tests; save them with ``fig.save
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 
@@ -68,16 +69,19 @@ def plot_range_test(result: RangeTestResult) -> Figure:
             ax.axvline(value, color=color, lw=1.2, label=f"{key} = {value:.3g}")
     if result.diverged_at_lr is not None:
         ax.axvline(result.diverged_at_lr, color="black", lw=0.8, ls=":", label=f"diverged at {result.diverged_at_lr:.3g}")
-    if result.settings.get("mode") == "exponential":
+    positive = [lr for lr in result.lrs if lr > 0]
+    if positive and max(positive) > 10 * min(positive):  # else the bounds sit in the left 10%
         ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
+    ax.set_xlabel("learning rate (log scale)" if ax.get_xscale() == "log" else "learning rate")
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     s = result.settings
+    verdict = f"{'clear' if result.clear else 'NOT CLEAR'}: {result.message}"
+    # wrapped to the figure's width: a constrained layout does not wrap a title, it clips it
     ax.set_title(
-        f"LR range test: {s.get('task')} / {s.get('model')}, {s.get('mode')} {s.get('min_lr'):g} to "
-        f"{s.get('max_lr'):g} over {s.get('steps')} steps\n{'clear' if result.clear else 'NOT CLEAR'}: {result.message}",
+        f"LR range test: {s.get('task')} / {s.get('model')}, {s.get('mode')} {s.get('min_lr'):g} "
+        f"to {s.get('max_lr'):g} over {s.get('steps')} steps\n{textwrap.fill(verdict, 110)}",
         fontsize=7,
     )
     return fig

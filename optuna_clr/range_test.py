@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from optuna_clr import models
+from optuna_clr import records
 from optuna_clr import tasks
 from optuna_clr.schedules import Schedule
 from optuna_clr.training import Evaluation
@@ -126,9 +127,10 @@ class RangeTestResult:
         return plot_range_test(self)
 
     def attach(self, study: optuna.Study, *, artifact_store: Any = None) -> str | None:
-        """Store the result in ``study`` (user attr ``range_test``) and, with an Optuna artifact
-        store, its plot as a study artifact that optuna-dashboard shows; returns the artifact id."""
-        study.set_user_attr(STUDY_ATTR, self.to_dict())
+        """Store the result in ``study`` (record ``range_test``, :mod:`optuna_clr.records`)
+        and, with an Optuna artifact store, as ``range_test.json`` and its plot as study
+        artifacts that optuna-dashboard shows; returns the plot's artifact id."""
+        records.save(study, STUDY_ATTR, self.to_dict(), artifact_store=artifact_store)
         if artifact_store is None:
             return None
         from optuna.artifacts import upload_artifact
@@ -142,7 +144,7 @@ class RangeTestResult:
 
     @classmethod
     def from_study(cls, study: optuna.Study) -> RangeTestResult | None:
-        d = study.user_attrs.get(STUDY_ATTR)
+        d = records.load(study, STUDY_ATTR)
         return None if d is None else cls.from_dict(d)
 
 

@@ -20,6 +20,8 @@ from optuna.trial import TrialState
 
 from optuna_clr import schedules
 from optuna_clr.range_test import RangeTestResult
+from optuna_clr.statistics import log_interval
+from optuna_clr.statistics import verdict
 from optuna_clr.tracking import accuracy_curve
 
 
@@ -40,6 +42,16 @@ def colors(n: int) -> list[Any]:
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return list(itertools.islice(itertools.cycle(cmap.colors), n))
+
+
+def _log_if_decades(ax: Any, axis: str, values: list[float]) -> bool:
+    """A log scale on ``axis`` where the positive ``values`` span more than a decade, so the
+    data are not squeezed into a tenth of the axis; True if it did."""
+    positive = [v for v in values if v > 0]
+    if not positive or max(positive) < 10 * min(positive):
+        return False
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    return True
 
 
 def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -> dict[str, Any]:
@@ -73,7 +85,12 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
         s = schedules.from_dict(arm.schedule)
         xs = range(0, longest, max(1, longest // 2000))
         ax.plot(list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s.label()}")
-    ax.set_xlabel("iteration")
+    if _log_if_decades(ax, "x", [1, longest] if longest > 10 * min(
+            statistics.median(r.iterations for r in arm.runs) for arm in comparison.arms
+            if arm.runs) else [1]):
+        ax.set_xlabel("iteration (log scale)")
+    else:
+        ax.set_xlabel("iteration")
     ax.set_ylabel("learning rate")
     ax.set_title("learning-rate schedules", fontsize=9)
     ax.grid(alpha=0.3)
@@ -83,12 +100,17 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
     fig = Figure(figsize=(7, max(3.2, 1.2 + 0.3 * len(comparison.arms))), layout="constrained")
     ax = fig.add_subplot()
     for i, (color, arm) in enumerate(zip(palette, comparison.arms)):
-        ax.errorbar([arm.mean], [i], xerr=[arm.std], fmt="o", color=color, capsize=4)
+        mid, low, high = log_interval(arm.values)
+        xerr = None if low is None else [[mid - low], [high - mid]]
+        ax.errorbar([mid], [i], xerr=xerr, fmt="o", color=color, capsize=4)
         for r in arm.runs:
             ax.plot(r.value, i + 0.12, marker="x" if not r.reached else "|", color=color, ms=8)
-    ax.axvline(comparison.budget, color="black", ls=":", lw=0.8, label="budget (x: not reached, censored)")
+    ax.axvline(comparison.budget, color="black", ls=":", lw=0.8,
+               label="budget (x: not reached, censored)")
     ax.set_yticks(range(len(comparison.arms)), [a.name for a in comparison.arms])
-    ax.set_xlabel(f"{comparison.unit} to {comparison.target_accuracy:g} validation accuracy (mean ± std, every seed)")
+    _log_if_decades(ax, "x", [v for a in comparison.arms for v in a.values])
+    ax.set_xlabel(f"{comparison.unit} to {comparison.target_accuracy:g} validation accuracy\n"
+                  "(every seed; geometric mean and its 95% t-interval)")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7)
     out["iterations"] = fig
@@ -102,50 +124,108 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
 
 
 def markdown(comparison: Comparison, images: dict[str, str]) -> str:
-    """The comparison as Markdown; ``images`` maps figure names to paths or URLs."""
-    c = comparison
-    unit = c.unit
-    lines = [f"# {c.name}: CLR versus a tuned fixed LR", ""]
-    fixed, cyclical = c.arm("fixed"), c.arm("cyclical")
-    if fixed and cyclical and c.speedup:
-        lines += [
-            f"**The tuned cyclical schedule reached {c.target_accuracy:g} validation accuracy in "
-            f"{format_value(cyclical.mean, unit)} {unit} (mean of {len(c.seeds)} seeds); the tuned fixed LR needed "
-            f"{format_value(fixed.mean, unit)}: a speed-up of {c.speedup['ratio']:.2f}x ({_interval(c.speedup)}).**",
-            "",
-        ]
+    """The comparison as Markdown, one H1; ``images`` maps figure names to paths or URLs."""
+    c, unit = comparison, comparison.unit
+    lines = [f"# {c.name}: CLR versus a tuned fixed LR", "", *headline(c)]
     if c.tuning_seed is not None:
-        lines += [f"Every configuration is retrained with seeds {', '.join(map(str, c.seeds))} (each fixes the validation "
-                  f"split, initial weights and batch order). The arms were tuned with seed {c.tuning_seed}, which is left "
-                  "out, so no winner is scored on the validation split it was picked on.", ""]
-    lines += [f"| configuration | schedule | {unit} to target, mean ± std | median | every seed | reached | test accuracy |",
-              "|---|---|---|---|---|---|---|"]
+        lines += [f"Every configuration is retrained with seeds {', '.join(map(str, c.seeds))} "
+                  "(each fixes the validation split, initial weights and batch order). The arms "
+                  f"were tuned with seed {c.tuning_seed}, which is left out, so no winner is "
+                  "scored on the validation split it was picked on.", ""]
+    lines += [*arm_table(c), "", f"\\* not reached within the budget ({format_value(c.budget, unit)} "
+              f"{unit}): the censored value budget x (1 + target - best accuracy) is counted.", ""]
+    lines += compute_table(c)
+    for name, title in (("curves", "Validation accuracy"), ("schedules", "Schedules"),
+                        ("iterations", f"{unit.capitalize()} to target"),
+                        ("range_test", "LR range test")):
+        if name in images:
+            lines += [f"## {title}", "", f"![{name}]({images[name]})", ""]
+    lines += ["## Setup", "", "| | |", "|---|---|"]
+    setup = {"target accuracy": c.target_accuracy, "unit": unit,
+             "budget": format_value(c.budget, unit), "seeds": c.seeds, **c.settings}
+    lines += [f"| {k} | {v} |" for k, v in setup.items()]
+    return "\n".join(lines) + "\n"
+
+
+def headline(comparison: Comparison) -> list[str]:
+    """The verdict, the speed-up with its interval, and the warnings, as Markdown lines."""
+    c, unit = comparison, comparison.unit
+    fixed, cyclical = c.arm("fixed"), c.arm("cyclical")
+    if not (fixed and cyclical and c.speedup):
+        return []
+    sp = c.speedup
+
+    def needed(arm: Any) -> str:
+        reached = sum(r.reached for r in arm.runs)
+        return (f"{format_value(arm.mean, unit)} {unit} on average ({reached} of "
+                f"{len(arm.runs)} seeds reached {c.target_accuracy:g})")
+
+    lines = [f"**Verdict: {verdict(sp)}.**", "",
+             f"The tuned cyclical schedule needed {needed(cyclical)}, the tuned fixed LR "
+             f"{needed(fixed)}: a speed-up of {sp['ratio']:.2f}x ({_interval(sp)}).", ""]
+    if not all(r.reached for arm in (fixed, cyclical) for r in arm.runs):
+        lines += ["Seeds that did not reach the target count with their censored value "
+                  "(starred below), so the means are bounds, not measurements.", ""]
+    cycles = _cycles(cyclical)
+    if cycles is not None and cycles < 1:
+        s = schedules.from_dict(cyclical.schedule)
+        lines += [f"**Warning: the cyclical winner completed no cycle.** `{s.label()}` "
+                  f"completed at most {cycles:.2f} of a cycle on any seed (its first cycle ends "
+                  f"at iteration {s.next_cycle_end(0):,}), so it won as a ramp, not as a cycle.",
+                  ""]
+    return lines
+
+
+def arm_table(comparison: Comparison) -> list[str]:
+    """One row per configuration: schedule, every seed, cycles completed, test accuracy."""
+    c, unit = comparison, comparison.unit
+    lines = [f"| configuration | schedule | {unit} to target, mean ± std | median | every seed "
+             "| reached | cycles completed | test accuracy |", "|---|---|---|---|---|---|---|---|"]
     for arm in c.arms:
-        seeds = ", ".join(format_value(r.value, unit) + ("" if r.reached else "*") for r in arm.runs)
+        seeds = ", ".join(format_value(r.value, unit) + ("" if r.reached else "\\*")
+                          for r in arm.runs)
         test = arm.test_accuracy()
         test_s = f"{test[0]:.4f} ± {test[1]:.4f}" if test else "-"
-        where = f" (trial {arm.trial_number} of {arm.trials})" if arm.kind == "tuned" else " (baseline)"
-        sched = schedules.from_dict(arm.schedule).label() + (f" with {arm.training}" if arm.training else "")
-        lines.append(f"| {arm.name}{where} | `{sched}` | {format_value(arm.mean, unit)} ± {format_value(arm.std, unit)} | "
+        where = (f" (trial {arm.trial_number} of {arm.trials})" if arm.kind == "tuned"
+                 else " (baseline)")
+        sched = schedules.from_dict(arm.schedule).label()
+        sched += f" with {arm.training}" if arm.training else ""
+        cycles = _cycles(arm)
+        lines.append(f"| {arm.name}{where} | `{sched}` | {format_value(arm.mean, unit)} ± "
+                     f"{format_value(arm.std, unit)} | "
                      f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
-                     f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | {test_s} |")
-    lines += ["", f"\\* not reached within the budget ({format_value(c.budget, unit)} {unit}): the censored value "
-                  f"budget x (1 + target - best accuracy) is counted.", ""]
-    for name, title in (("curves", "Validation accuracy"), ("schedules", "Schedules"),
-                        ("iterations", f"{unit.capitalize()} to target"), ("range_test", "LR range test")):
-        if name in images:
-            lines += [f"### {title}", "", f"![{name}]({images[name]})", ""]
-    lines += ["### Setup", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in {"target accuracy": c.target_accuracy, "unit": unit,
-                                             "budget": format_value(c.budget, unit), "seeds": c.seeds, **c.settings}.items()]
-    return "\n".join(lines) + "\n"
+                     f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | "
+                     f"{'-' if cycles is None else f'{cycles:.2f}'} | {test_s} |")
+    return lines
+
+
+def compute_table(comparison: Comparison) -> list[str]:
+    """What each configuration cost: tuning trials, iterations and wall seconds, and the
+    same for retraining it with every seed."""
+    lines = ["## Compute", "", "| configuration | tuning trials | iterations trained (tuning) | "
+             "seconds (tuning) | iterations trained (retraining) | seconds (retraining) |",
+             "|---|---|---|---|---|---|"]
+    for arm in comparison.arms:
+        tuning = ([f"{arm.trials}", f"{arm.tuning_iterations:,}", f"{arm.tuning_seconds:.1f}"]
+                  if arm.kind == "tuned" else ["-", "-", "-"])
+        lines.append(f"| {arm.name} | {' | '.join(tuning)} | "
+                     f"{arm.retrain_iterations:,} | {arm.retrain_seconds:.1f} |")
+    return lines + [""]
+
+
+def _cycles(arm: Any) -> float | None:
+    """The most cycles the arm's schedule completed on any seed; None if it does not cycle."""
+    s = schedules.from_dict(arm.schedule)
+    done = [s.cycles_completed(r.iterations) for r in arm.runs]
+    return max(done) if done and done[0] is not None else None
 
 
 def _interval(speedup: dict[str, Any]) -> str:
     if speedup.get("low") is None:
         return "one seed, so no interval: retrain with --seeds 2 or more for one"
-    paired = ", seeds resampled in pairs" if speedup.get("paired") else ""
-    return f"{speedup['level']:.0%} bootstrap interval {speedup['low']:.2f}-{speedup['high']:.2f}{paired}"
+    span = f"{speedup['level']:.0%} interval {speedup['low']:.2f}-{speedup['high']:.2f}"
+    method = speedup.get("method", "paired percentile bootstrap")
+    return f"{span}; {method}, {speedup.get('n', '?')} seeds"
 
 
 def write_report(comparison: Comparison, folder: str | Path, *, range_test: RangeTestResult | None = None) -> Path:
@@ -217,8 +297,10 @@ def family_rows(study: optuna.Study) -> list[dict[str, Any]]:
     return rows
 
 
-def study_markdown(study: optuna.Study, images: dict[str, str]) -> str:
-    """A study's summary: the best trial of each family and the figures."""
+def study_markdown(study: optuna.Study, images: dict[str, str],
+                   comparison: Comparison | None = None) -> str:
+    """A study's summary: the best trial of each family, the figures and, given the
+    ``comparison`` of this study, its verdict and table."""
     unit = study_unit(study)
     states = [t.state for t in study.trials]
     lines = [f"# {study.study_name}", "",
@@ -229,6 +311,11 @@ def study_markdown(study: optuna.Study, images: dict[str, str]) -> str:
         lines.append(f"| {row['family']} | {row['trials']} ({row['pruned']}) | {row['value']} | {row['trial']} | "
                      f"{row['test_accuracy']} | `{row['schedule']}` |")
     lines.append("")
+    if comparison is not None:
+        arms = ", ".join(f"`{a.study_name}`" for a in comparison.arms if a.study_name)
+        lines += ["## CLR versus a tuned fixed LR", "", *headline(comparison), *arm_table(comparison),
+                  "", f"The whole report is the note of the arm studies ({arms}) and of "
+                  f"`{comparison.name}-retrain`, whose trials are the retrained seeds.", ""]
     for name, path in images.items():
         lines += [f"![{name}]({path})", ""]
     return "\n".join(lines)
@@ -260,7 +347,9 @@ def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
         ax.grid(alpha=0.3)
         ax.set_title(f"{study.study_name}: the {len(done)} best trials", fontsize=9)
         ax2.set_ylabel("learning rate")
-        ax2.set_xlabel("iteration")
+        steps = [s for t in done for s in t.intermediate_values]
+        log = _log_if_decades(ax2, "x", steps)
+        ax2.set_xlabel("iteration (log scale)" if log else "iteration")
         ax2.grid(alpha=0.3)
         out["best_trials"] = fig
     rt = RangeTestResult.from_study(study)
@@ -269,8 +358,10 @@ def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
     return out
 
 
-def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
-    """``report.md``, figures and ``trials.csv`` for one study."""
+def write_study_report(study: optuna.Study, folder: str | Path, *,
+                       comparison: Comparison | None = None) -> Path:
+    """``report.md``, figures and ``trials.csv`` for one study (with the verdict of its
+    ``comparison``, if given)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     images = {}
@@ -279,6 +370,6 @@ def write_study_report(study: optuna.Study, folder: str | Path) -> Path:
         images[name] = f"{name}.png"
     write_trials_csv(study, folder / "trials.csv")
     path = folder / "report.md"
-    path.write_text(study_markdown(study, images))
+    path.write_text(study_markdown(study, images, comparison))
     return path
 

@@ -126,8 +126,15 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             yield Dashboard(url)
 
 
-def test_the_study_list_has_the_study_and_both_compare_arms(dashboard: Dashboard) -> None:
-    assert {NAME, f"{NAME}-fixed", f"{NAME}-cyclical"} <= set(dashboard.ids)
+def test_the_study_list_has_the_study_both_compare_arms_and_the_retrained_seeds(dashboard: Dashboard) -> None:
+    assert {NAME, f"{NAME}-fixed", f"{NAME}-cyclical", f"{NAME}-retrain"} <= set(dashboard.ids)
+
+
+def test_the_retrained_seeds_are_trials_with_their_configuration(dashboard: Dashboard) -> None:
+    trials = dashboard.study(f"{NAME}-retrain")["trials"]
+    runs = sorted((_attrs(t)["configuration"], int(_attrs(t)["seed"])) for t in trials)
+    assert runs == [("cyclical", 1), ("cyclical", 2), ("fixed", 1), ("fixed", 2)]
+    assert all(t["state"] == "Complete" and t["intermediate_values"] for t in trials)
 
 
 @pytest.mark.parametrize("name", [NAME, f"{NAME}-fixed", f"{NAME}-cyclical"])
@@ -188,7 +195,8 @@ def test_each_trial_of_a_compare_arm_has_its_schedule_plot(dashboard: Dashboard,
 def test_the_study_shows_the_range_test_plot(dashboard: Dashboard) -> None:
     detail = dashboard.study(NAME)
     attrs = _attrs(detail)
-    assert "range_test" in attrs
+    assert "range_test" not in attrs  # the record is an artifact, whole
+    assert "range_test.json" in {a["filename"] for a in detail["artifacts"]}
     artifact_id = attrs["range_test_plot"]
     meta = {a["artifact_id"]: a for a in detail["artifacts"]}
     assert artifact_id in meta, detail["artifacts"]
@@ -203,15 +211,16 @@ def test_each_compare_arm_has_the_report_as_note_with_working_figures(dashboard:
     detail = dashboard.study(name)
     note = detail["note"]["body"]
     assert detail["note"]["version"] >= 1
-    assert f"# {arm} arm of the comparison" in note
-    assert f"# {NAME}: CLR versus a tuned fixed LR" in note and "speed-up" in note and "bootstrap interval" in note
+    assert note.startswith(f"# {NAME}: CLR versus a tuned fixed LR\n\n*the {arm} arm of the comparison*")
+    assert re.findall(r"^# ", note, re.M) == ["# "]  # one H1
+    assert "**Verdict: " in note and "speed-up" in note and "t-interval" in note
 
     artifacts = {a["artifact_id"]: a for a in detail["artifacts"]}
     assert {f"{f}.png" for f in FIGURES} <= {a["filename"] for a in artifacts.values()}
-    assert all(a["mimetype"] == "image/png" for a in artifacts.values())
-    assert json.loads(_attrs(detail)["report_artifacts"]) == {
-        a["filename"]: a["artifact_id"] for a in artifacts.values() if a["filename"][:-4] in FIGURES
-    }
+    assert all(a["mimetype"] == "image/png" for a in artifacts.values() if a["filename"].endswith(".png"))
+    # the comparison record, whole, as a JSON artifact; no user attr holds it
+    assert "comparison.json" in {a["filename"] for a in artifacts.values()}
+    assert "comparison" not in _attrs(detail)
 
     links = dict(re.findall(r"!\[([^\]]*)\]\(([^)\s]+)\)", note))
     assert set(links) == FIGURES, links
