@@ -240,10 +240,10 @@ _TITLE = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-
           "cifar100": "CIFAR-100"}
 
 _LAYOUT = {
-    "mnist": "<root>/MNIST/raw/ holding train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each decompressed or as .gz",
-    "fashion-mnist": "<root>/FashionMNIST/raw/ holding the same four file names as MNIST's "
-    "(train-images-idx3-ubyte, ...), each decompressed or as .gz",
+    "mnist": "<root>/MNIST/raw/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, each as .gz or decompressed",
+    "fashion-mnist": "<root>/FashionMNIST/raw/ with the same four file names as MNIST's "
+    "(train-images-idx3-ubyte.gz, ...), each as .gz or decompressed",
     "cifar10": "<root>/cifar-10-batches-py/data_batch_1..5, test_batch, batches.meta",
     "cifar100": "<root>/cifar-100-python/train, test, meta",
 }
@@ -425,7 +425,7 @@ def _read_idx(
         try:
             data = gzip.decompress(blob)
         except (OSError, EOFError, zlib.error) as error:
-            raise _Unusable(f"{packed} is corrupt ({error})") from None
+            raise _Unusable(f"{packed} is corrupt (gzip: {error})") from None
     else:
         raise _Missing(f"{path}[.gz]")
     try:
