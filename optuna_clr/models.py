@@ -11,8 +11,10 @@ name                       network
 ``resnet18``               torchvision's ResNet-18 with a 3x3 stem and no max-pool, for 32x32
 =========================  ====================================================================
 
-:func:`create` takes one of these names, or any zero-argument callable that returns a fresh
-``torch.nn.Module`` (``lambda: MyNet()``), so each trial starts from new weights.
+:func:`create` takes one of these names, any zero-argument callable that returns a fresh
+``torch.nn.Module`` (``lambda: MyNet()``), so each trial starts from new weights, or an import
+path to a builder called like the registered ones, ``build(image_shape, num_classes)``
+(``"mypkg.nets:build"``, as a study file names it; see :mod:`optuna_clr.user_code`).
 
 A model may carry ``param_multipliers``: ``{parameter name: (lr_scale, weight_decay_scale)}``,
 Caffe's ``lr_mult`` / ``decay_mult``; :func:`param_groups` turns them into optimizer groups.
@@ -28,6 +30,9 @@ from typing import Union
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from optuna_clr.user_code import is_import_path
+from optuna_clr.user_code import load_factory
 
 
 ModelSpec = Union[str, Callable[[], nn.Module]]
@@ -58,7 +63,10 @@ def create(
             "pass a model factory (e.g. lambda: MyNet()) or a registered name, not a module instance, "
             "so that every trial starts from fresh weights"
         )
-    if isinstance(model, str):
+    if is_import_path(model):
+        builder = load_factory(model, what="model", args=("image_shape", "num_classes"))  # type: ignore[arg-type]
+        build = lambda: builder(tuple(image_shape), num_classes)  # noqa: E731
+    elif isinstance(model, str):
         if model not in _REGISTRY:
             raise ValueError(f"unknown model {model!r}; known models: {names()} (or pass a factory: lambda: MyNet())")
         build: Callable[[], nn.Module] = lambda: _REGISTRY[model](tuple(image_shape), num_classes)  # noqa: E731

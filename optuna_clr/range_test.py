@@ -169,6 +169,7 @@ def lr_range_test(
     repeats: int = 1,
     device: str = "auto",
     data_dir: str | os.PathLike | None = None,
+    image_size: int | None = None,
     divergence_factor: float = 4.0,
 ) -> RangeTestResult:
     """Run the LR range test; see the module docstring.
@@ -208,7 +209,7 @@ def lr_range_test(
     if user_module and str(device) == "auto":
         device = str(next(model.parameters()).device)  # type: ignore[union-attr]
     dev = resolve_device(device)
-    loaded = {} if isinstance(task, tasks.Task) else {"root": data_dir}
+    loaded = {} if isinstance(task, tasks.Task) else {"root": data_dir, "image_size": image_size}
     base_task = task if isinstance(task, tasks.Task) else tasks.load(task, seed=seed, **loaded)
     if steps is None:
         steps = max(2, round(epochs * base_task.iterations_per_epoch(batch_size)))  # type: ignore[operator]

@@ -42,6 +42,9 @@ from typing import Any
 
 from optuna_clr import schedules
 from optuna_clr.space import FAMILY_PARAMS
+from optuna_clr.user_code import UserCodeError
+from optuna_clr.user_code import is_import_path
+from optuna_clr.user_code import load_factory
 
 
 try:
@@ -57,7 +60,7 @@ PRECISIONS = ("fp32", "bf16")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "study": {"name": None, "n_trials": 30, "sampler": "prior", "pruner": "target", "seed": 0},
-    "task": {"name": "digits", "validation": None, "data_dir": None},
+    "task": {"name": "digits", "validation": None, "data_dir": None, "image_size": None},
     "training": {
         "model": "mlp", "optimizer": "sgd", "momentum": None, "nesterov": False, "weight_decay": 0.0,
         "batch_size": 100, "target_accuracy": None, "max_iterations": None, "eval_every": 100,
@@ -310,8 +313,17 @@ class StudyFile:
         f = self._fields("task")
         name = self.task["name"]
         key = name.lower().replace("_", "-") if isinstance(name, str) else name
-        if key not in (*tasks.NAMES, "cifar-10"):
-            raise f.fail("name", f"unknown task {name!r}; choose from {list(tasks.NAMES)}")
+        if is_import_path(name):
+            try:
+                load_factory(name, what="[task] name", args=())
+            except UserCodeError as error:
+                raise f.fail(None, str(error)) from None
+        elif key not in (*tasks.NAMES, "cifar-10"):
+            raise f.fail("name", f"unknown task {name!r}; choose from {list(tasks.NAMES)}, or give an import "
+                                 "path to your factory ('mypkg.data:load')")
+        f.number("image_size", low=0, integer=True, allow_none=True)
+        if self.task["image_size"] is not None and key != "imagefolder":
+            raise f.fail("image_size", "only resizes the images of name = 'imagefolder'; remove it")
         validation = self.task["validation"]
         if validation is not None and (isinstance(validation, bool) or not isinstance(validation, (int, float))
                                        or validation <= 0 or (isinstance(validation, float) and validation >= 1)):
@@ -324,8 +336,14 @@ class StudyFile:
 
         f = self._fields("training")
         t = self.training
-        if t["model"] not in models.names():
-            raise f.fail("model", f"unknown model {t['model']!r}; choose from {models.names()}")
+        if is_import_path(t["model"]):
+            try:
+                load_factory(t["model"], what="[training] model", args=("image_shape", "num_classes"))
+            except UserCodeError as error:
+                raise f.fail(None, str(error)) from None
+        elif t["model"] not in models.names():
+            raise f.fail("model", f"unknown model {t['model']!r}; choose from {models.names()}, or give an "
+                                  "import path to your builder ('mypkg.nets:build')")
         _check_optimizer_settings(f)
         f.number("target_accuracy", low=0, high=1)
         f.number("max_iterations", low=0, integer=True)
@@ -409,6 +427,7 @@ class StudyFile:
         t = dict(self.training)
         t["data_dir"] = self.task["data_dir"]
         t["validation"] = self.task["validation"]
+        t["image_size"] = self.task["image_size"]
         t["task"] = self.task["name"]
         t["seed"] = self.study["seed"]
         return t
@@ -435,7 +454,7 @@ class StudyFile:
             "eval_every": r["eval_every"], "optimizer": t["optimizer"], "momentum": t["momentum"],
             "nesterov": t["nesterov"], "weight_decay": t["weight_decay"], "batch_size": t["batch_size"],
             "augment": t["augment"], "seed": self.study["seed"], "repeats": r["repeats"], "device": t["device"],
-            "data_dir": self.task["data_dir"],
+            "data_dir": self.task["data_dir"], "image_size": self.task["image_size"],
         }
 
     def make_objective(self, **kwargs: Any) -> Any:

@@ -45,6 +45,9 @@ import zlib
 import numpy as np
 import torch
 
+from optuna_clr.user_code import is_import_path
+from optuna_clr.user_code import load_factory
+
 
 _logger = logging.getLogger(__name__)
 
@@ -149,8 +152,10 @@ class Task:
 
 # --- the data sets ---
 
-DEFAULT_VALIDATION = {"digits": 0.2, "mnist": 5000, "fashion-mnist": 5000, "cifar10": 5000, "cifar100": 5000}
+DEFAULT_VALIDATION = {"digits": 0.2, "mnist": 5000, "fashion-mnist": 5000, "cifar10": 5000, "cifar100": 5000,
+                      "imagefolder": 0.1}
 NAMES = tuple(DEFAULT_VALIDATION)
+USER_VALIDATION = 0.1  # the validation fraction of data from your own factory
 
 
 def load(
@@ -160,9 +165,13 @@ def load(
     download: bool = False,
     validation: float | int | None = None,
     seed: int = 0,
+    image_size: int | None = None,
 ) -> Task:
     """Load a task by name: ``digits`` (embedded), ``mnist``, ``fashion-mnist``, ``cifar10``,
-    ``cifar100``.
+    ``cifar100``; ``imagefolder`` (your images, ``root/train/<class>/*`` and ``root/val/``
+    or ``root/test/``, as torchvision's ``ImageFolder`` reads them); or an import path to your
+    own factory, ``"mypkg.data:load"``, which returns a :class:`Task` or the tensors
+    ``(x_train, y_train, x_test, y_test)``.
 
     Args:
         root: folder holding the files in torchvision's layout (default: ``$OPTUNA_CLR_DATA``).
@@ -171,6 +180,8 @@ def load(
         validation: size of the validation split, carved from the training set: a fraction
             (0.2) or a count (5000). Default: 0.2 for digits, 5000 for the others.
         seed: fixes which training images become the validation split.
+        image_size: ``imagefolder`` only: resize every image to this square side (needed
+            when the images differ in size).
 
     Returns:
         The task, on the CPU.
@@ -179,18 +190,27 @@ def load(
         DataError: no data folder, or a file in it missing or not holding the data set.
         ValueError: an unknown name, or a validation size that leaves a split empty.
     """
-    key = name.lower().replace("_", "-")
-    if key == "cifar-10":
-        key = "cifar10"
-    if key not in DEFAULT_VALIDATION:
-        raise ValueError(f"unknown task {name!r}; known tasks: {list(NAMES)} (or build your own with Task.from_tensors)")
-    if key == "digits":
-        x_train, y_train, x_test, y_test, classes = _digits()
+    if is_import_path(name):
+        made = _from_factory(name)
+        if isinstance(made, Task):
+            return made
+        key, (x_train, y_train, x_test, y_test, classes) = name, made
     else:
-        folder = _root(root, key)
-        x_train, y_train, x_test, y_test, classes = _files(key, str(folder), download)
+        key = name.lower().replace("_", "-")
+        if key == "cifar-10":
+            key = "cifar10"
+        if key not in DEFAULT_VALIDATION:
+            raise ValueError(f"unknown task {name!r}; known tasks: {list(NAMES)}, or an import path to your "
+                             "factory ('mypkg.data:load')")
+        if key == "digits":
+            x_train, y_train, x_test, y_test, classes = _digits()
+        elif key == "imagefolder":
+            x_train, y_train, x_test, y_test, classes = _image_folder(_root(root, key), image_size)
+        else:
+            folder = _root(root, key)
+            x_train, y_train, x_test, y_test, classes = _files(key, str(folder), download)
     n = len(y_train)
-    v = DEFAULT_VALIDATION[key] if validation is None else validation
+    v = DEFAULT_VALIDATION.get(key, USER_VALIDATION) if validation is None else validation
     n_valid = round(v * n) if isinstance(v, float) else int(v)
     if not 0 < n_valid < n:
         raise ValueError(f"validation must leave both splits non-empty: got {validation!r} for {n} training images")
@@ -246,6 +266,8 @@ _LAYOUT = {
     "(train-images-idx3-ubyte.gz, ...), each as .gz or decompressed",
     "cifar10": "<root>/cifar-10-batches-py/data_batch_1..5, test_batch, batches.meta",
     "cifar100": "<root>/cifar-100-python/train, test, meta",
+    "imagefolder": "<root>/train/<class>/<image> and <root>/val/<class>/<image> (or test/), "
+    "as torchvision.datasets.ImageFolder reads them",
 }
 
 _SOURCE = {
@@ -253,6 +275,7 @@ _SOURCE = {
     "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (unpacked)",
     "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (unpacked)",
+    "imagefolder": "your own images",
 }
 
 # The idx files of MNIST's format (Fashion-MNIST's too): unsigned bytes of these shapes.
@@ -585,3 +608,103 @@ def _unpickle(path: Path, md5: str) -> tuple[Any, str | None]:
         why = f"{type(error).__name__}: {error}"
         raise _Unusable(f"{path} is truncated or corrupt ({why})") from None
     return entry, None if digest == md5 else digest
+
+
+# --- your own data: a factory by import path, or a folder of images ---
+
+
+def _from_factory(spec: str) -> Task | tuple:
+    """What the factory at ``spec`` returns: a :class:`Task`, or its four tensors, standardised
+    per channel with the training set's statistics as the built-in sets are."""
+    made = load_factory(spec, what="[task] name", args=())()
+    if isinstance(made, Task):
+        return made
+    if not (isinstance(made, (tuple, list)) and len(made) == 4):
+        raise DataError(f"[task] name {spec!r}: the factory returned {type(made).__name__}; return a "
+                        "optuna_clr.tasks.Task or the tensors (x_train, y_train, x_test, y_test)")
+    train = Task.from_tensors(train=(made[0], made[1]), valid=(made[2], made[3]), name=spec)
+    x_train, x_test = _standardise(train.train.x, train.valid.x)
+    return x_train, train.train.y, x_test, train.valid.y, train.classes
+
+
+def _image_folder(root: Path, image_size: int | None) -> tuple:
+    """``root/train`` and ``root/val`` (or ``root/test``) read once into standardised tensors."""
+    from torchvision.datasets import ImageFolder
+
+    test_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), None)
+    if not (root / "train").is_dir() or test_dir is None:
+        raise DataError(f"imagefolder: {root} needs train/ and val/ (or test/) folders of class folders "
+                        f"({_LAYOUT['imagefolder']})")
+    try:
+        train, test = ImageFolder(str(root / "train")), ImageFolder(str(test_dir))
+    except (FileNotFoundError, OSError) as error:
+        raise DataError(f"imagefolder: {error}") from None
+    unknown = sorted(set(test.classes) - set(train.classes))
+    if unknown:
+        raise DataError(f"imagefolder: {test_dir} has classes that train/ lacks: {unknown}")
+    _check_fits_in_memory(root, train.samples + test.samples, image_size)
+    x_train, y_train = _read_images(train.samples, train.classes, train.classes, image_size)
+    x_test, y_test = _read_images(test.samples, test.classes, train.classes, image_size)
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DataError(f"imagefolder: train/ images are {_shape(tuple(x_train.shape[1:]))} but {test_dir.name}/ "
+                        f"ones {_shape(tuple(x_test.shape[1:]))}; set [task] image_size to resize them all")
+    x_train, x_test = _standardise(x_train, x_test)
+    return x_train, y_train, x_test, y_test, tuple(train.classes)
+
+
+def _read_images(samples: list[tuple[str, int]], classes: list[str], names: list[str],
+                 image_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images as one float tensor in [0, 1] (RGB) and their labels in ``names``' order."""
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    images, first = [], None
+    for path, _ in samples:
+        with Image.open(path) as image:
+            x = TF.pil_to_tensor(image.convert("RGB"))
+        if image_size is not None:
+            x = TF.resize(x, [image_size, image_size], antialias=True)
+        elif first is None:
+            first = (path, tuple(x.shape))
+        elif tuple(x.shape) != first[1]:
+            raise DataError(f"imagefolder: {path} is {_shape(tuple(x.shape))} but {first[0]} is "
+                            f"{_shape(first[1])}; set [task] image_size to resize them all")
+        images.append(x)
+    labels = torch.tensor([names.index(classes[c]) for _, c in samples], dtype=torch.int64)
+    return torch.stack(images).float() / 255.0, labels
+
+
+def _check_fits_in_memory(root: Path, samples: list[tuple[str, int]], image_size: int | None) -> None:
+    """Refuse, before reading them, images that as float32 tensors would fill more than half of
+    the free memory: such data needs a loop that streams from disk."""
+    from PIL import Image
+
+    if not samples:
+        raise DataError(f"imagefolder: no images under {root}")
+    with Image.open(samples[0][0]) as image:
+        width, height = (image_size, image_size) if image_size else image.size
+    need = len(samples) * 3 * width * height * 4
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > free / 2:
+        raise DataError(f"imagefolder: {len(samples)} images of 3x{height}x{width} need {need / 1e9:.1f} GB as "
+                        f"tensors, more than half the {free / 1e9:.1f} GB free; set [task] image_size smaller, or "
+                        "train with your own loop that streams from disk (README: Bring your own)")
+
+
+def check_fits(task: Task, device: Any) -> None:
+    """Refuse a task too large for ``device``'s free memory (a CUDA device; the host already
+    holds it), before it is copied there.
+
+    Raises:
+        DataError: naming the size, the free memory and the way out.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return
+    splits = [s for s in (task.train, task.valid, task.test) if s is not None]
+    need = sum(s.x.numel() * s.x.element_size() + s.y.numel() * 8 for s in splits)
+    free, _ = torch.cuda.mem_get_info(device)
+    if need > 0.8 * free:
+        raise DataError(f"{task.name}: the data needs {need / 1e9:.1f} GB on {device}, which has {free / 1e9:.1f} GB "
+                        "free: use a smaller image_size or validation split, or train with your own loop that "
+                        "streams from disk (README: Bring your own)")
