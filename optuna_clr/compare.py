@@ -73,10 +73,12 @@ class SeedRun:
     @classmethod
     def from_result(cls, seed: int, result: TrainResult, objective: IterationsToTarget) -> SeedRun:
         if result.reached:
-            value = {"iterations": result.iterations_to_target, "examples": result.examples_to_target,
+            value = {"iterations": result.iterations_to_target,
+                     "examples": result.examples_to_target,
                      "seconds": result.seconds_to_target}[objective.unit]
         else:
-            value = censored_value(objective.budget, objective.target_accuracy, result.best_accuracy)
+            value = censored_value(objective.budget, objective.target_accuracy,
+                                   result.best_accuracy)
         return cls(seed, result.reached, float(value), result.iterations, result.examples_seen,
                    result.best_accuracy, result.test_accuracy,
                    [[e.step, e.accuracy] for e in result.curve], result.seconds)
@@ -213,7 +215,8 @@ def compare(
             range_test.attach(study)  # the arm shows the test its space was narrowed with
         done = len(study.get_trials(deepcopy=False, states=_FINISHED))
         if done < n_trials:
-            say(f"{arm} arm: {n_trials - done} trials to run ({done} done) in study {study.study_name!r}")
+            say(f"{arm} arm: {n_trials - done} trials to run ({done} done) "
+                f"in study {study.study_name!r}")
             objective.space = space
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
         arms.append(_tuned_arm(study, arm, retrained, objective, seeds, say))
@@ -342,15 +345,18 @@ def environment(objective: IterationsToTarget) -> dict[str, Any]:
     if objective.device.type == "cuda":
         device = torch.cuda.get_device_name(objective.device)
     else:
-        device = f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    return {"device": device, "torch": torch.__version__, "optuna": optuna.__version__, "python": platform.python_version()}
+        device = (f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                  f"{torch.get_num_threads()} threads)")
+    return {"device": device, "torch": torch.__version__, "optuna": optuna.__version__,
+            "python": platform.python_version()}
 
 
 def stored_comparison(storage: optuna.storages.BaseStorage,
                       name: str) -> tuple[Comparison, RangeTestResult | None] | None:
     """The last comparison :func:`compare` stored for ``name`` and its range test (from an
     arm study, where the test narrowed the space, else from study ``name``)."""
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    names = {s.study_name for s in
+             optuna.get_all_study_summaries(storage, include_best_trial=False)}
     studies = {n: optuna.load_study(study_name=n, storage=storage) for n in
                [name, name + RETRAIN_SUFFIX, *(f"{name}-{arm}" for arm in ARMS)] if n in names}
     found = next((records.load(s, COMPARISON_ATTR) for s in studies.values()

@@ -61,7 +61,8 @@ def schedule_in_words(schedule: Schedule, *, iterations_per_epoch: int,
         return f"{schedule.family} {min(lrs):.3g} to {max(lrs):.3g}, cycle {epochs(length)}"
     if not steps:
         return schedule.label()
-    words = f"{schedule.family} {schedule.lr(0):.3g} to {schedule.lr(steps - 1):.3g} over {steps:,}"
+    words = (f"{schedule.family} {schedule.lr(0):.3g} to {schedule.lr(steps - 1):.3g} "
+             f"over {steps:,}")
     if schedule.moves_batch_size:
         words += f", batch {schedule.batch_size(0)} to {schedule.batch_size(steps - 1)}"
     return words + " iterations"
@@ -85,19 +86,18 @@ def trial_summary(schedule: Schedule, result: TrainResult, *, target_accuracy: f
                                steps=result.iterations), outcome]
     cycles = schedule.cycles_completed(result.iterations)
     if cycles is not None:
-        words.append(f"{cycles:.1f} cycles completed")
+        words.append(f"{cycles:.2f} cycles completed")
     return "; ".join(words)
 
 
 def save_trial_note(trial: optuna.Trial, schedule: Schedule, result: TrainResult, *,
-                    iterations_per_epoch: int) -> None:
+                    target_accuracy: float, iterations_per_epoch: int) -> None:
     """The trial's note in optuna-dashboard: :func:`trial_summary` and its parameters."""
     try:
         import optuna_dashboard
     except ModuleNotFoundError:
         return
-    target = trial.user_attrs.get("target_accuracy", 0.0)
-    line = trial_summary(schedule, result, target_accuracy=target,
+    line = trial_summary(schedule, result, target_accuracy=target_accuracy,
                          iterations_per_epoch=iterations_per_epoch)
     optuna_dashboard.save_note(trial, f"## Trial {trial.number}\n\n{line}\n\n`{schedule!r}`\n")
 
@@ -155,7 +155,8 @@ def attach_comparison(comparison: Comparison, storage: optuna.storages.BaseStora
     that has no trials of its own (else its summary says the comparison: see
     :func:`optuna_clr.report.write_study_report`)."""
     figures = comparison_figures(comparison, range_test)
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    names = {s.study_name for s in
+             optuna.get_all_study_summaries(storage, include_best_trial=False)}
     titles = {a.study_name: f"the {a.name} arm of the comparison"
               for a in comparison.arms if a.study_name}
     titles[comparison.name + "-retrain"] = "every retrained seed is a trial of this study"

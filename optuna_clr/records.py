@@ -64,4 +64,5 @@ def remove_artifact(study: optuna.Study, artifact_id: str, artifact_store: Any) 
         artifact_store.remove(artifact_id)
     except ArtifactNotFound:
         pass
-    study._storage.set_study_system_attr(study._study_id, f"artifacts:{artifact_id}", json.dumps(None))
+    study._storage.set_study_system_attr(study._study_id, f"artifacts:{artifact_id}",
+                                         json.dumps(None))

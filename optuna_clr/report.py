@@ -108,9 +108,9 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
     ax.axvline(comparison.budget, color="black", ls=":", lw=0.8,
                label="budget (x: not reached, censored)")
     ax.set_yticks(range(len(comparison.arms)), [a.name for a in comparison.arms])
-    _log_if_decades(ax, "x", [v for a in comparison.arms for v in a.values])
+    ax.set_xscale("log")  # the interval is one on the log scale
     ax.set_xlabel(f"{comparison.unit} to {comparison.target_accuracy:g} validation accuracy\n"
-                  "(every seed; geometric mean and its 95% t-interval)")
+                  "(log scale; every seed, geometric mean and its 95% t-interval)")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7)
     out["iterations"] = fig

@@ -90,7 +90,8 @@ def censored_value(budget: float, target_accuracy: float, best_accuracy: float) 
     a trial that peaked at 0.90 scores 1,050 and one that peaked at 0.50 scores 1,450.
     """
     if best_accuracy >= target_accuracy:
-        raise ValueError(f"best_accuracy {best_accuracy} reached the target {target_accuracy}: not censored")
+        raise ValueError(f"best_accuracy {best_accuracy} reached the target {target_accuracy}: "
+                         "not censored")
     return reported_value(budget, target_accuracy, best_accuracy)
 
 
@@ -145,14 +146,16 @@ class TargetTracker:
             return True
         self.curve.append((int(step), float(accuracy)))
         self.best_accuracy = max(self.best_accuracy, float(accuracy))
-        self.trial.report(reported_value(self.budget, self.target_accuracy, float(accuracy)), int(step))
+        value = reported_value(self.budget, self.target_accuracy, float(accuracy))
+        self.trial.report(value, int(step))
         if accuracy >= self.target_accuracy:
             self.iterations_to_target = int(step)
             return True
         if self.trial.should_prune():
             self._record()
             raise optuna.TrialPruned(
-                f"pruned at step {step}: validation accuracy {accuracy:.4f}, target {self.target_accuracy}"
+                f"pruned at step {step}: validation accuracy {accuracy:.4f}, "
+                f"target {self.target_accuracy}"
             )
         return False
 

@@ -23,7 +23,8 @@ def curves(n: int = 40, seed: int = 0) -> list[list[float]]:
     for _ in range(n):
         rate, top = rng.uniform(0.002, 0.03), rng.uniform(0.85, 0.99)
         noise = rng.normal(0, 0.01, len(STEPS))
-        out.append([float(np.clip(top * (1 - np.exp(-rate * s)) + e, 0, 1)) for s, e in zip(STEPS, noise)])
+        out.append([float(np.clip(top * (1 - np.exp(-rate * s)) + e, 0, 1))
+                    for s, e in zip(STEPS, noise)])
     return out
 
 
@@ -54,14 +55,16 @@ def decisions(pruner: optuna.pruners.BasePruner, report: str) -> list[tuple[int,
                     state = TrialState.PRUNED
                     break
         out.append((reported, state == TrialState.PRUNED))
-        study.tell(trial, state=state, values=None if state == TrialState.PRUNED else reported * EVERY)
+        value = None if state == TrialState.PRUNED else reported * EVERY
+        study.tell(trial, state=state, values=value)
     return out
 
 
 @pytest.mark.parametrize("make", [
     lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=40),
     lambda: optuna.pruners.PercentilePruner(30.0, n_startup_trials=3, n_warmup_steps=40),
-    lambda: optuna.pruners.HyperbandPruner(min_resource=20, max_resource=BUDGET, reduction_factor=3),
+    lambda: optuna.pruners.HyperbandPruner(min_resource=20, max_resource=BUDGET,
+                                           reduction_factor=3),
     lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=20, reduction_factor=2),
 ], ids=["median", "percentile", "hyperband", "successive_halving"])
 def test_pruners_decide_exactly_as_on_the_validation_error(make):
@@ -87,7 +90,8 @@ def test_a_pruned_trial_ranks_below_every_completed_trial():
             study.tell(trial, state=TrialState.PRUNED)
     trials = study.get_trials(deepcopy=False)
     pruned = [t.value for t in trials if t.state == TrialState.PRUNED]
-    reached = [t.value for t in trials if t.state == TrialState.COMPLETE and t.user_attrs["reached"]]
+    reached = [t.value for t in trials
+               if t.state == TrialState.COMPLETE and t.user_attrs["reached"]]
     assert pruned and reached
     assert min(pruned) > BUDGET >= max(reached)  # Optuna stores a pruned trial's last report
     for t in trials:  # the accuracies read back from the reports
