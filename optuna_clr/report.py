@@ -132,8 +132,9 @@ def markdown(comparison: Comparison, images: dict[str, str]) -> str:
                   "(each fixes the validation split, initial weights and batch order). The arms "
                   f"were tuned with seed {c.tuning_seed}, which is left out, so no winner is "
                   "scored on the validation split it was picked on.", ""]
-    lines += [*arm_table(c), "", f"\\* not reached within the budget ({format_value(c.budget, unit)} "
-              f"{unit}): the censored value budget x (1 + target - best accuracy) is counted.", ""]
+    budget = f"{format_value(c.budget, unit)} {unit}"
+    lines += [*arm_table(c), "", f"\\* not reached within the budget ({budget}): the censored "
+              "value budget x (1 + target - best accuracy) is counted.", ""]
     lines += compute_table(c)
     for name, title in (("curves", "Validation accuracy"), ("schedules", "Schedules"),
                         ("iterations", f"{unit.capitalize()} to target"),
@@ -313,8 +314,8 @@ def study_markdown(study: optuna.Study, images: dict[str, str],
     lines.append("")
     if comparison is not None:
         arms = ", ".join(f"`{a.study_name}`" for a in comparison.arms if a.study_name)
-        lines += ["## CLR versus a tuned fixed LR", "", *headline(comparison), *arm_table(comparison),
-                  "", f"The whole report is the note of the arm studies ({arms}) and of "
+        lines += ["## CLR versus a tuned fixed LR", "", *headline(comparison),
+                  *arm_table(comparison), "", f"The whole report is the note of the arm studies ({arms}) and of "
                   f"`{comparison.name}-retrain`, whose trials are the retrained seeds.", ""]
     for name, path in images.items():
         lines += [f"![{name}]({path})", ""]

@@ -126,7 +126,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             yield Dashboard(url)
 
 
-def test_the_study_list_has_the_study_both_compare_arms_and_the_retrained_seeds(dashboard: Dashboard) -> None:
+def test_the_study_list_has_the_study_its_arms_and_its_seeds(dashboard: Dashboard) -> None:
     assert {NAME, f"{NAME}-fixed", f"{NAME}-cyclical", f"{NAME}-retrain"} <= set(dashboard.ids)
 
 
@@ -211,13 +211,15 @@ def test_each_compare_arm_has_the_report_as_note_with_working_figures(dashboard:
     detail = dashboard.study(name)
     note = detail["note"]["body"]
     assert detail["note"]["version"] >= 1
-    assert note.startswith(f"# {NAME}: CLR versus a tuned fixed LR\n\n*the {arm} arm of the comparison*")
+    title = f"# {NAME}: CLR versus a tuned fixed LR\n\n*the {arm} arm of the comparison*"
+    assert note.startswith(title)
     assert re.findall(r"^# ", note, re.M) == ["# "]  # one H1
     assert "**Verdict: " in note and "speed-up" in note and "t-interval" in note
 
     artifacts = {a["artifact_id"]: a for a in detail["artifacts"]}
     assert {f"{f}.png" for f in FIGURES} <= {a["filename"] for a in artifacts.values()}
-    assert all(a["mimetype"] == "image/png" for a in artifacts.values() if a["filename"].endswith(".png"))
+    pngs = [a for a in artifacts.values() if a["filename"].endswith(".png")]
+    assert all(a["mimetype"] == "image/png" for a in pngs)
     # the comparison record, whole, as a JSON artifact; no user attr holds it
     assert "comparison.json" in {a["filename"] for a in artifacts.values()}
     assert "comparison" not in _attrs(detail)
