@@ -202,6 +202,10 @@ def compare(
     as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison."""
     say = progress or (lambda message: None)
     retrained = _open(storage, name + RETRAIN_SUFFIX, objective)
+    # each seed's configuration is also a categorical param, so the dashboard's slice and
+    # parallel-coordinate plots of study <name>-retrain set the configurations side by side
+    labels = (*(ARMS if n_trials else ()), *(baselines or {}))
+    configuration = optuna.distributions.CategoricalDistribution(labels)
     arms: list[Arm] = []
     for arm, space in (("fixed", fixed_space), ("cyclical", cyclical_space)):
         if n_trials == 0:
@@ -219,11 +223,12 @@ def compare(
                 f"in study {study.study_name!r}")
             objective.space = space
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
-        arms.append(_tuned_arm(study, arm, retrained, objective, seeds, say))
+        arms.append(_tuned_arm(study, arm, retrained, configuration, objective, seeds, say))
     home = _open(storage, name, objective)
     for label, baseline in (baselines or {}).items():
-        runs = _seed_runs(retrained, objective, label, "baseline", baseline.schedule,
-                          dict(baseline.training), seeds, say, f"baseline {label}: retraining")
+        runs = _seed_runs(retrained, configuration, objective, label, "baseline",
+                          baseline.schedule, dict(baseline.training), seeds, say,
+                          f"baseline {label}: retraining")
         arms.append(Arm(label, "baseline", baseline.schedule.to_dict(), runs,
                         training=dict(baseline.training)))
     fixed, cyclical = (next((a for a in arms if a.name == n), None) for n in ARMS)
@@ -260,11 +265,12 @@ def _optimize(study: optuna.Study, objective: IterationsToTarget, n_trials: int,
 
 
 def _tuned_arm(study: optuna.Study, arm: str, retrained: optuna.Study,
+               configuration: optuna.distributions.CategoricalDistribution,
                objective: IterationsToTarget, seeds: list[int], say: Callable[[str], None]) -> Arm:
     """The arm's best trial retrained with every seed, and what tuning it cost."""
     best = study.best_trial
     schedule = schedules.from_dict(best.user_attrs["schedule"])
-    runs = _seed_runs(retrained, objective, arm, "tuned", schedule, {}, seeds, say,
+    runs = _seed_runs(retrained, configuration, objective, arm, "tuned", schedule, {}, seeds, say,
                       f"{arm} arm: retraining trial {best.number}")
     trials = study.get_trials(deepcopy=False, states=_FINISHED)
     return Arm(arm, "tuned", schedule.to_dict(), runs, study_name=study.study_name,
@@ -273,7 +279,9 @@ def _tuned_arm(study: optuna.Study, arm: str, retrained: optuna.Study,
                tuning_seconds=sum(float(t.user_attrs.get("seconds", 0.0)) for t in trials))
 
 
-def _seed_runs(retrained: optuna.Study, objective: IterationsToTarget, label: str, kind: str,
+def _seed_runs(retrained: optuna.Study,
+               configuration: optuna.distributions.CategoricalDistribution,
+               objective: IterationsToTarget, label: str, kind: str,
                schedule: schedules.Schedule, training: dict[str, Any], seeds: list[int],
                say: Callable[[str], None], what: str) -> list[SeedRun]:
     """``schedule`` retrained with every seed; the seeds already trials of ``retrained`` for
@@ -285,18 +293,23 @@ def _seed_runs(retrained: optuna.Study, objective: IterationsToTarget, label: st
     if missing:
         say(f"{what} with seeds {missing}")
         for run in retrain(objective, schedule, missing, training=training, progress=say):
-            retrained.add_trial(_trial_of(run, objective, label, kind, schedule, key))
+            retrained.add_trial(_trial_of(run, objective, label, kind, schedule, key,
+                                          configuration))
             runs[run.seed] = run
     return [runs[s] for s in seeds]
 
 
 def _trial_of(run: SeedRun, objective: IterationsToTarget, label: str, kind: str,
-              schedule: schedules.Schedule, key: str) -> optuna.trial.FrozenTrial:
+              schedule: schedules.Schedule, key: str,
+              configuration: optuna.distributions.CategoricalDistribution,
+              ) -> optuna.trial.FrozenTrial:
     """A retrained seed as a finished trial: its value, its curve as reports (as a tuning
     trial reports them) and short user attrs."""
     budget, target = objective.budget, objective.target_accuracy
     return optuna.trial.create_trial(
         value=run.value,
+        params={"configuration": label},
+        distributions={"configuration": configuration},
         intermediate_values={int(step): reported_value(budget, target, accuracy)
                              for step, accuracy in run.curve},
         user_attrs={"arm": label if kind == "tuned" else "baseline", "configuration": label,
