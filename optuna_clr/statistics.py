@@ -8,7 +8,7 @@ interval on their logarithms.
 
 Why this interval: a comparison retrains with a handful of seeds (5 by default). The
 percentile bootstrap of 5 pairs has only 126 distinct resamples and its interval is too
-narrow (it covers a known ratio about 80% of the time at a nominal 95%; see
+narrow (it covers a known ratio 85% of the time at a nominal 95%; see
 ``tests/test_statistics.py``); the t-interval on log ratios is exact when the log ratios are
 normal, and close to nominal when they are not, at any n >= 2. A log ratio is scale-free, so a
 seed where both configurations need 2,000 iterations weighs as much as one where both need 90.
