@@ -6,21 +6,34 @@ arguments and calls the library. ``optuna-clr <command> --help`` explains every 
 
 from __future__ import annotations
 
+import _thread
 import argparse
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
 import json
 import os
 from pathlib import Path
 import shlex
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+from types import FrameType
 from typing import Any
 
 import optuna
 
+from optuna_clr import compare
+from optuna_clr import dashboard
+from optuna_clr import records
 from optuna_clr import report
+from optuna_clr.fingerprint import ensure_fingerprint
+from optuna_clr.fingerprint import ensure_same_choices
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.range_test import lr_range_test
+from optuna_clr.runner import Interrupted
 from optuna_clr.runner import optimize
 from optuna_clr.storage import DEFAULT_URL
 from optuna_clr.storage import StorageError
@@ -35,6 +48,24 @@ from optuna_clr.tasks import DataError
 
 class WorkerError(RuntimeError):
     """A worker process started by ``--engine processes`` failed."""
+
+
+class OutputError(ValueError):
+    """An output folder (``--out``, ``--artifact-dir``) cannot be written."""
+
+
+def _at_least(low: int) -> Any:
+    """An argparse type: an integer ``>= low``, so a bad count is refused before anything runs."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -54,23 +85,23 @@ def _training(p: argparse.ArgumentParser, *, seed_help: str) -> None:
     """The options of subcommands that train (report only reads the storage)."""
     p.add_argument("--device", help="training device: auto (CUDA if available), cpu, cuda, cuda:1 (default: from the file)")
     p.add_argument("--data-dir", help="folder with the data set in torchvision's layout (default: [task] data_dir, then $OPTUNA_CLR_DATA)")
-    p.add_argument("--seed", type=int, help=seed_help)
+    p.add_argument("--seed", type=_at_least(0), help=seed_help)
 
 
 def _workers(p: argparse.ArgumentParser, *, n_trials_help: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown when stderr is a terminal)")
-    p.add_argument("--n-trials", type=int, help=n_trials_help)
-    p.add_argument("--parallel", type=int, default=1,
+    p.add_argument("--n-trials", type=_at_least(0), help=n_trials_help)
+    p.add_argument("--parallel", type=_at_least(1), default=1,
                    help="train this many trials at once on the device (default: %(default)s)")
     p.add_argument("--engine", choices=("auto", "vmap", "processes"), default="auto",
                    help="how --parallel shares the device: vmap stacks the models in one process (small nets on a GPU), "
                         "processes starts that many worker processes on the same storage, each with its share of the "
                         "CPU threads and its own sampler seed (wider nets; and on a CPU, where it measured fastest); "
                         "auto (default): vmap on CUDA, processes on a CPU. compare always stacks with vmap")
-    p.add_argument("--heartbeat", type=int, default=10,
+    p.add_argument("--heartbeat", type=_at_least(0), default=10,
                    help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is failed "
                         "and retried by another worker (0: off; default %(default)s)")
-    p.add_argument("--grace", type=int, default=60, help="seconds without a heartbeat before a trial counts as dead (default %(default)s)")
+    p.add_argument("--grace", type=_at_least(1), default=60, help="seconds without a heartbeat before a trial counts as dead (default %(default)s)")
 
 
 SEED_HELP = "seed for the validation split, initial weights and batch order (default: [study] seed from the file)"
@@ -90,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "sets [range_test] enabled = false.")
     _common(p)
     _training(p, seed_help=SEED_HELP + "; --repeats runs the seeds after it too")
-    p.add_argument("--repeats", type=int, help="seeds to run; suggestions are their medians (default: [range_test] repeats)")
+    p.add_argument("--repeats", type=_at_least(1), help="seeds to run; suggestions are their medians (default: [range_test] repeats)")
 
     p = sub.add_parser("optimize", help="search the schedule space (resumes a study that exists)",
                        description="Run the range test if the study has none, narrow the space with it, and run trials. "
@@ -109,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "seeds after it")
     _workers(p, n_trials_help="trials per arm, in all: an arm that has them runs no more "
                               "(default: [compare] n_trials, else [study] n_trials)")
-    p.add_argument("--seeds", type=int, help="seeds for retraining each winner (default: [compare] seeds)")
+    p.add_argument("--seeds", type=_at_least(1), help="seeds for retraining each winner (default: [compare] seeds)")
 
     p = sub.add_parser("report", help="write a study's report from the storage (no training)",
                        description="Summarise the study (best trial per family, curves, range test, trials.csv), and its "
@@ -169,7 +200,31 @@ def _dashboard_command(args: argparse.Namespace) -> str:
     return f"optuna-dashboard {shlex.quote(storage)} --artifact-dir {shlex.quote(str(_artifact_dir(args)))}"
 
 
+def _writable(folder: Path, flag: str) -> None:
+    """Create ``folder`` if needed and write a probe file there: ``os.access`` says yes to root
+    on read-only file systems, and a folder that cannot be written should fail now, not after
+    every trial has trained."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputError(f"{flag} {folder}: cannot write there ({error.strerror or error}); "
+                          f"pick a folder you can write to with {flag}") from None
+
+
+def _outputs(args: argparse.Namespace) -> Any:
+    """Check that ``--out`` and ``--artifact-dir`` can be written; the artifact store."""
+    _writable(args.out, "--out")
+    _writable(_artifact_dir(args), "--artifact-dir")
+    return dashboard.artifact_store(_artifact_dir(args))
+
+
 def _storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
+    path = local_path(args.storage)
+    if args.command == "report" and path is not None and not path.exists():
+        raise StorageError(f"no storage at {path} ({redact(args.storage)}): run optimize or compare first, "
+                           "or give the one they wrote with --storage")
     beat = getattr(args, "heartbeat", 0) or None
     return open_storage(args.storage, heartbeat_interval=beat, grace_period=getattr(args, "grace", None) if beat else None)
 
@@ -191,7 +246,8 @@ def range_test_request(sf: StudyFile) -> dict[str, Any]:
     resolves it (max_lr from the space, mode from the metric), as JSON reads it back. Where it
     runs (device, data folder) and how many seeds (``repeats``, compared on its own) are left out."""
     kwargs = sf.range_test_kwargs()
-    request = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "repeats")}
+    request = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "repeats")
+               and not (k == "image_size" and v is None)}  # tests stored before image_size existed
     request["task"] = str(kwargs["task"]).lower().replace("_", "-").replace("cifar-10", "cifar10")
     request["validation"] = sf.task["validation"]
     request["mode"] = kwargs["mode"] or ("linear" if kwargs["metric"] == "accuracy" else "exponential")
@@ -257,7 +313,7 @@ def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> 
 def cmd_range_test(args: argparse.Namespace) -> int:
     sf = _study_file(args).with_overrides(range_test__enabled=True)
     storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
-    store = report.artifact_store(_artifact_dir(args))
+    store = _outputs(args)
     study = _open_study(sf, storage)
     result = ensure_range_test(sf, study, store, rerun=True)
     assert result is not None
@@ -279,7 +335,7 @@ def _training_setup(args: argparse.Namespace) -> tuple[StudyFile, bool, Any, Any
     sf = _study_file(args)
     progress = _progress(args)
     storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
-    store = report.artifact_store(_artifact_dir(args))
+    store = _outputs(args)
     objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
     return sf, progress, storage, store, objective
 
@@ -287,14 +343,22 @@ def _training_setup(args: argparse.Namespace) -> tuple[StudyFile, bool, Any, Any
 def cmd_optimize(args: argparse.Namespace) -> int:
     sf, progress, storage, store, objective = _training_setup(args)
     study = _open_study(sf, storage)
+    note = ensure_fingerprint(study, objective.fingerprint())  # before the range test trains
+    dashboard.name_metric(study, objective)
+    if note and args.worker is None:
+        print(note)
     prior = clear_bounds(ensure_range_test(sf, study, store))
     space = sf.make_space(objective)
-    if prior is not None and sf.range_test["narrow"]:
+    if prior is not None and space.outside(prior) and args.worker is None:
+        print(f"range test: {space.outside(prior)}")
+    # The prior sampler keeps the file's ranges (a wrong test cannot cut the optimum out).
+    if prior is not None and sf.range_test["narrow"] and sf.study["sampler"] != "prior":
         space = space.narrow(prior, margin=sf.range_test["margin"])
     study.sampler = sf.make_sampler(prior, parallel=args.parallel, **_worker_sampler(sf, args))
+    ensure_same_choices(study, space.distributions)
     objective.space = space
     study.set_user_attr("space", space.to_dict())
-    study.set_user_attr("study_file", sf.to_dict())
+    records.save(study, "study_file", sf.to_dict(), artifact_store=store)
     n_trials = sf.study["n_trials"]
     before = len(study.trials)
     print(f"study {study.study_name!r} in {redact(args.storage)}: {before} trials so far, running {n_trials} more", flush=True)
@@ -310,7 +374,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     _summary(study, args)
     if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         folder = report.write_study_report(study, args.out / study.study_name).parent
-        report.attach(study, folder, store)  # the summary as the study's dashboard note
+        # the summary as the study's dashboard note, with its interactive figures
+        dashboard.attach(study, folder, store, figures=dashboard.study_figures(study))
         print(f"report: {folder / 'report.md'}")
     return 0
 
@@ -337,15 +402,36 @@ def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> No
     # each worker gets its share of the CPU threads: oversubscribed, they run slower than one process
     env = {**os.environ}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.parallel)))
-    workers = [subprocess.Popen(command + ["--n-trials", str(n), "--worker", str(i)], stdout=subprocess.DEVNULL, env=env)
-               for i, n in enumerate(shares) if n]
-    codes = [w.wait() for w in workers]
+    workers: list[subprocess.Popen] = []
+    try:
+        for i, n in enumerate(shares):
+            if n:  # own session: a terminal's Ctrl-C reaches this process, which passes it on
+                worker = command + ["--n-trials", str(n), "--worker", str(i)]
+                workers.append(subprocess.Popen(worker, stdin=subprocess.DEVNULL,
+                                                stdout=subprocess.DEVNULL, env=env,
+                                                start_new_session=True))
+        codes = [w.wait() for w in workers]
+    except BaseException:  # SIGINT, SIGTERM...: no worker trains on
+        _stop_workers(workers)
+        raise
     failed = [code for code in codes if code != 0]
     if failed:
         raise WorkerError(
             f"{len(failed)} of {len(workers)} worker processes failed (exit codes {failed}); their errors are above. "
             "The trials they finished are kept: fix the cause and run the same command again, or use --parallel 1 "
             "(or --engine vmap) to train in this process")
+
+
+def _stop_workers(workers: list[subprocess.Popen]) -> None:
+    """Pass an interrupt on to the workers still running, and wait until each has failed and
+    queued again the trials it was running. As SIGTERM, whatever this process got: a worker
+    stops for it as for SIGINT, and one still starting up (before its handlers) dies quietly
+    instead of with a KeyboardInterrupt traceback."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.wait()
 
 
 def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
@@ -381,15 +467,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     c = sf.compare
     fixed_space = sf.make_space(objective, families=["fixed"], lr=c["fixed_lr"])
     cyclical_space = sf.make_space(objective, families=c["families"])
-    if prior is not None and sf.range_test["narrow"]:
-        fixed_space = fixed_space if c["fixed_lr"] else fixed_space.narrow(prior, margin=sf.range_test["margin"])
-        cyclical_space = cyclical_space.narrow(prior, margin=sf.range_test["margin"])
+    for arm, arm_space in (("fixed", fixed_space), ("cyclical", cyclical_space)):
+        if prior is not None and arm_space.outside(prior):
+            print(f"range test, {arm} arm: {arm_space.outside(prior)}")
+    # The prior sampler keeps the file's ranges (a wrong test cannot cut the optimum out).
+    if prior is not None and sf.range_test["narrow"] and sf.study["sampler"] != "prior":
+        margin = sf.range_test["margin"]
+        fixed_space = fixed_space if c["fixed_lr"] else fixed_space.narrow(prior, margin=margin)
+        cyclical_space = cyclical_space.narrow(prior, margin=margin)
     parallel = args.parallel
     if parallel > 1 and args.engine == "processes":
         print("compare stacks its parallel trials with the vmap engine; --engine processes applies to optimize only")
-    seeds = report.retrain_seeds(sf.study["seed"], c["seeds"])
+    seeds = compare.retrain_seeds(sf.study["seed"], c["seeds"])
     n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
-    comparison = report.compare(
+    comparison = compare.compare(
         name=name, storage=storage, objective=objective, fixed_space=fixed_space, cyclical_space=cyclical_space,
         make_sampler=lambda arm: sf.make_sampler(prior, parallel=parallel), make_pruner=sf.make_pruner,
         n_trials=n_trials, seeds=seeds, tuning_seed=sf.study["seed"], baselines=sf.baselines, range_test=range_test,
@@ -398,33 +489,46 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   "model": sf.training["model"], "optimizer": sf.training["optimizer"],
                   "batch size": sf.training["batch_size"], "storage": redact(args.storage)},
         progress=lambda message: print(message, flush=True), show_progress_bar=progress,
+        artifact_store=store,
     )
-    folder = args.out / f"{name}-compare"
-    path = report.write_report(comparison, folder, range_test=range_test)
-    report.attach_comparison(comparison, storage, folder, store)
+    path = _write_comparison(args, storage, store, comparison, range_test)
     print()
-    print(path.read_text().split("\n### ")[0])
+    print(path.read_text().split("\n## ")[0])
     print(f"report: {path}")
     return 0
+
+
+def _write_comparison(args: argparse.Namespace, storage: Any, store: Any, comparison: Any,
+                      range_test: Any) -> Path:
+    """The comparison's report, on the dashboard too; study ``<name>``'s summary, when it has
+    trials of its own, says the verdict. Returns the report's path."""
+    folder = args.out / f"{comparison.name}-compare"
+    path = report.write_report(comparison, folder, range_test=range_test)
+    dashboard.attach_comparison(comparison, storage, folder, store, range_test=range_test)
+    home = _load_if_any(storage, comparison.name)
+    if home is not None and home.trials:
+        home_folder = args.out / comparison.name
+        report.write_study_report(home, home_folder, comparison=comparison)
+        dashboard.attach(home, home_folder, store, figures=dashboard.study_figures(home))
+    return path
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     sf = _study_file(args)
     storage = _storage(args)
-    store = report.artifact_store(_artifact_dir(args))
+    store = _outputs(args)
     name = sf.study["name"]
     written = []
     study = _load_if_any(storage, name)
+    stored = compare.stored_comparison(storage, name)
+    if stored is not None:  # study <name>'s summary too, with the verdict
+        written.append(_write_comparison(args, storage, store, *stored))
     if study is not None and study.trials:
         folder = args.out / name
-        written.append(report.write_study_report(study, folder))
-        report.attach(study, folder, store)
-    stored = report.stored_comparison(storage, name)
-    if stored is not None:
-        comparison, range_test = stored
-        folder = args.out / f"{name}-compare"
-        written.append(report.write_report(comparison, folder, range_test=range_test))
-        report.attach_comparison(comparison, storage, folder, store)
+        if stored is None:
+            report.write_study_report(study, folder)
+            dashboard.attach(study, folder, store, figures=dashboard.study_figures(study))
+        written.insert(0, folder / "report.md")
     if not written:
         print(f"no study named {name!r} with trials, and no comparison of it, in {redact(args.storage)}; "
               "run optimize or compare first", file=sys.stderr)
@@ -444,16 +548,88 @@ def _load_if_any(storage: optuna.storages.BaseStorage, name: str) -> optuna.Stud
 COMMANDS = {"range-test": cmd_range_test, "optimize": cmd_optimize, "compare": cmd_compare, "report": cmd_report}
 
 
+# Modules an exception must not cut short: it could leave a storage transaction half done
+_BOOKKEEPING = ("optuna.storages", "optuna.study._tell", "sqlalchemy", "psycopg", "sqlite3")
+
+
+def _in_bookkeeping(frame: FrameType | None) -> bool:
+    """Whether the main thread, stopped at ``frame``, writes to the storage or runs Optuna's own
+    steps between two calls of ours (``ask``, ``tell``, ``study.optimize`` around a trial): an
+    exception raised there could leave a transaction half done, or a trial RUNNING that no
+    one owns. Training, waiting and our own code are fine places to stop."""
+    ours_seen = False
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(_BOOKKEEPING) or (
+                module == "optuna.study.study" and frame.f_code.co_name in ("ask", "tell")):
+            return True
+        if not ours_seen and module.startswith("optuna"):
+            if not module.startswith("optuna_clr"):
+                return True  # Optuna's code, not called from ours
+            ours_seen = True
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`~optuna_clr.runner.Interrupted` in the main thread, once:
+    more of them while it unwinds are ignored, so failing and re-queuing the running trials is
+    not cut short (a terminal's Ctrl-C and the parent of a worker may both send one; SIGKILL
+    still stops at once). One that comes during the storage's or Optuna's bookkeeping is raised
+    as soon as that is done (checked every 50 ms). Installed whatever the inherited
+    disposition: a background job of a non-interactive shell starts with SIGINT ignored, and a
+    supervisor's ``kill -INT`` must stop it all the same (``nohup`` ignores SIGHUP, not SIGINT)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set there
+        return
+    raised, pending = False, 0
+    timers: list[threading.Timer] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised, pending
+        if raised:
+            return
+        if _in_bookkeeping(frame):  # again in a moment: the signal, as if it came then
+            pending = signum
+            timers[:] = [t for t in timers if t.is_alive()]
+            timers.append(threading.Timer(0.05, _thread.interrupt_main, (signum,)))
+            timers[-1].start()
+            return
+        raised = True
+        # Optuna logs the interrupted trial with a long traceback; main's one line says it
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        raise Interrupted(signum)
+
+    before = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for timer in timers:
+            timer.cancel()
+            timer.join()
+        for signum, previous in before.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+    if pending and not raised:  # it came as the command finished: still a stop, not a success
+        raise Interrupted(pending)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished trials are kept in {redact(args.storage)}; run the same command again to continue",
-              file=sys.stderr)
-        return 130
-    except (StudyFileError, DataError, StorageError, WorkerError, ValueError) as error:
+        with _stop_on_signals():
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt as interrupt:
+        signum = interrupt.signum if isinstance(interrupt, Interrupted) else signal.SIGINT
+        if getattr(args, "worker", None) is None:  # a worker's parent says it, once
+            start = "\n" if signum == signal.SIGINT else ""  # past the terminal's ^C
+            name = signal.Signals(signum).name
+            print(f"{start}interrupted ({name}): finished trials are kept in "
+                  f"{redact(args.storage)}, interrupted ones queued again; run the same command "
+                  "again to continue", file=sys.stderr)
+        return 128 + signum
+    except (StudyFileError, DataError, StorageError, WorkerError, OutputError, ValueError) as error:
         if os.environ.get("OPTUNA_CLR_DEBUG"):
             raise
         print(f"optuna-clr: error: {error}", file=sys.stderr)

@@ -1,18 +1,26 @@
 """The Optuna objective: iterations (or examples, or seconds) to a target validation accuracy.
 
 Each trial gets a schedule from the :class:`~optuna_clr.ScheduleSpace`, trains under it
-(:func:`optuna_clr.training.train`), reports the validation error at every evaluation so
-pruners work with ``direction="minimize"``, and returns the iterations it needed. A trial that
-never reaches the target returns a censored value (:func:`optuna_clr.tracking.censored_value`:
-``budget * (1 + target - best_accuracy)``), above the budget and smaller the closer it came.
+(:func:`optuna_clr.training.train`), reports at every evaluation in the objective's unit
+(:func:`optuna_clr.tracking.reported_value`), so pruners work with ``direction="minimize"``
+and a pruned trial ranks below every completed one, and returns the iterations it needed.
+A trial that never reaches the target returns a censored value
+(:func:`optuna_clr.tracking.censored_value`: ``budget * (1 + target - best_accuracy)``),
+above the budget and smaller the closer it came.
 A trial whose loss turns NaN or infinite is pruned as diverged, with the reason in its user
 attrs; a trial that runs out of memory fails with :class:`OutOfMemory` (pass
 ``catch=(optuna_clr.OutOfMemory,)`` to ``study.optimize`` to go on, as ``optuna-clr`` does).
 
-Everything a trial knows goes into the storage as JSON user attrs: ``schedule`` (its
-``to_dict()``), ``reached``, ``iterations_to_target``, ``best_accuracy``, ``test_accuracy``,
-``accuracy_curve``, ``loss_curve``, ``iterations``, ``examples_seen``, ``epochs``, ``seconds``,
-``stop_reason`` and, where it applies, ``pruned_reason`` / ``fail_reason``.
+Everything a trial knows goes into the storage as short, flat user attrs a trial table can
+sort: ``family``, ``schedule_label`` (its one-line form), ``lr_min``, ``lr_max``,
+``cycle_length`` and ``cycles_completed`` (cyclical schedules), ``reached``,
+``iterations_to_target``, ``best_accuracy``, ``test_accuracy``, ``iterations``,
+``examples_seen``, ``epochs``, ``seconds``, ``stop_reason``, ``budget``, ``target_accuracy``,
+``unit`` and, where it applies, ``pruned_reason`` / ``fail_reason``; ``schedule`` (its
+``to_dict()``) rebuilds it. The reports are the accuracy curve in the objective's unit
+(:func:`optuna_clr.tracking.accuracy_curve` reads it back); with an artifact store, each
+trial also uploads its curves (CSV) and its schedule plot, and gets a note that says its
+schedule in words.
 
 Example:
 
@@ -48,11 +56,11 @@ from typing import TYPE_CHECKING
 import optuna
 import torch
 
+from optuna_clr import dashboard
 from optuna_clr import tasks
 from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
 from optuna_clr.tracking import TargetTracker
-from optuna_clr.tracking import censored_value
 from optuna_clr.training import Evaluation
 from optuna_clr.training import TrainConfig
 from optuna_clr.training import TrainResult
@@ -131,6 +139,7 @@ class IterationsToTarget:
             ``"examples"`` (training examples seen; budget ``max_examples``, by default
             ``max_iterations * batch_size``) or ``"seconds"`` (wall time; needs ``max_seconds``).
         data_dir: the data folder for file-backed tasks (default ``$OPTUNA_CLR_DATA``).
+        image_size: for ``task="imagefolder"``, the square side every image is resized to.
         artifact_store: an Optuna artifact store; each trial then uploads its schedule plot.
         show_progress_bar: a tqdm bar over each trial's iterations.
 
@@ -162,6 +171,7 @@ class IterationsToTarget:
         max_seconds: float | None = None,
         data_dir: str | os.PathLike | None = None,
         validation: float | int | None = None,
+        image_size: int | None = None,
         precision: str = "fp32",
         channels_last: bool = False,
         compile: bool = False,
@@ -200,6 +210,7 @@ class IterationsToTarget:
         self.unit = unit
         self.data_dir = data_dir
         self.validation = validation
+        self.image_size = image_size
         self.artifact_store = artifact_store
         self.show_progress_bar = show_progress_bar
         self.device = resolve_device(device)
@@ -232,7 +243,7 @@ class IterationsToTarget:
             f"{getattr(self.model, '__module__', '?')}:{getattr(self.model, '__qualname__', repr(self.model))}")
         return {
             "task": spec if isinstance(spec, str) else f"{task.name} (tensors)",
-            "train_size": len(task.train), "validation_size": len(task.valid),
+            "train_size": len(task.train), "validation_size": len(task.valid), "image_size": self.image_size,
             "split_seed": c.seed if seed is None else seed, "model": model,
             "optimizer": c.optimizer, "momentum": c.momentum, "nesterov": c.nesterov,
             "weight_decay": c.weight_decay, "batch_size": c.batch_size,
@@ -247,7 +258,10 @@ class IterationsToTarget:
         if isinstance(self._task_spec, tasks.Task):
             return self._task_spec.to(self.device)
         if seed not in self._tasks:
-            self._tasks = {seed: tasks.load(self._task_spec, root=self.data_dir, validation=self.validation, seed=seed).to(self.device)}
+            task = tasks.load(self._task_spec, root=self.data_dir, validation=self.validation, seed=seed,
+                              image_size=self.image_size)
+            tasks.check_fits(task, self.device)
+            self._tasks = {seed: task.to(self.device)}
         return self._tasks[seed]
 
     def iterations_for(self, schedule: Schedule) -> int:
@@ -322,6 +336,10 @@ class IterationsToTarget:
                 "IterationsToTarget needs space=ScheduleSpace(...) to suggest a schedule per trial; "
                 "use objective.run(schedule) to train a single schedule"
             )
+        if trial.study.direction != optuna.study.StudyDirection.MINIMIZE:
+            raise ValueError(
+                f"study {trial.study.study_name!r} maximizes, but the value is {self.unit} to target: "
+                "create it with direction='minimize'")
         schedule = self.space.suggest(trial)
         trial.set_user_attr("unit", self.unit)
         trial.set_user_attr("batch_size", self.config.batch_size)  # reports count examples with unit="examples"
@@ -329,6 +347,7 @@ class IterationsToTarget:
             trial,
             target_accuracy=self.target_accuracy,
             max_iterations=self.budget if self.unit != "seconds" else self.config.max_iterations,
+            budget=self.budget,
         )
         return TrialJob(trial, schedule, tracker, self.unit, self.iterations_for(schedule),
                         grid=self.config.eval_grid)
@@ -346,13 +365,9 @@ class IterationsToTarget:
         if job.pruned is not None:
             trial.set_user_attr("pruned_reason", str(job.pruned))
             raise job.pruned
-        value = job.tracker.value()
-        if self.unit == "seconds":
-            value = (
-                result.seconds_to_target
-                if result.reached
-                else censored_value(self.budget, self.target_accuracy, result.best_accuracy)
-            )
+        value = job.tracker.value()  # censored against the budget in the objective's unit
+        if self.unit == "seconds" and result.reached:
+            value = result.seconds_to_target
         return value
 
     def _record(self, trial: optuna.Trial, schedule: Schedule, result: TrainResult) -> None:
@@ -363,12 +378,44 @@ class IterationsToTarget:
             "epochs": result.epochs,
             "seconds": result.seconds,
             "stop_reason": result.stop_reason,
-            "loss_curve": [[e.step, e.loss] for e in result.curve],
+            **schedule_attrs(schedule, result.iterations),
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         if self.artifact_store is not None:
             upload_schedule_plot(trial, schedule, max(result.iterations, 1), self.artifact_store)
+            upload_curves(trial, result, self.artifact_store)
+        per_epoch = self.task.iterations_per_epoch(self.config.batch_size)
+        dashboard.save_trial_note(trial, schedule, result, target_accuracy=self.target_accuracy,
+                                  iterations_per_epoch=per_epoch)
+
+
+def schedule_attrs(schedule: Schedule, steps: int) -> dict[str, Any]:
+    """The schedule as short flat user attrs a trial table can sort: family, its one-line
+    form, the LR range over the ``steps`` trained, and for cyclical schedules the cycle length
+    and the cycles completed."""
+    xs = range(0, max(steps, 1), max(1, steps // 1000))
+    lrs = [schedule.lr(x) for x in xs]
+    attrs: dict[str, Any] = {"family": schedule.family, "schedule_label": schedule.label(),
+                             "lr_min": min(lrs), "lr_max": max(lrs)}
+    if schedule.cycles:
+        attrs["cycle_length"] = schedule.next_cycle_end(0)
+        attrs["cycles_completed"] = round(schedule.cycles_completed(steps) or 0.0, 3)
+    return attrs
+
+
+def upload_curves(trial: optuna.Trial, result: TrainResult, artifact_store: ArtifactStore) -> str:
+    """The trial's validation accuracy and training loss at each evaluation, as a CSV
+    artifact (``curves_trial<n>.csv``: step, examples, accuracy, loss, lr)."""
+    from optuna.artifacts import upload_artifact
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"curves_trial{trial.number}.csv")
+        with open(path, "w") as f:
+            f.write("step,examples,accuracy,loss,lr\n")
+            f.writelines(f"{e.step},{e.examples},{e.accuracy},{e.loss},{e.lr}\n"
+                         for e in result.curve)
+        return upload_artifact(artifact_store=artifact_store, file_path=path, study_or_trial=trial)
 
 
 def upload_schedule_plot(trial: optuna.Trial, schedule: Schedule, steps: int, artifact_store: ArtifactStore) -> str:

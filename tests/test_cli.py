@@ -11,8 +11,9 @@ import torch
 from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr import compare
+from optuna_clr import records
 from optuna_clr import report
-from optuna_clr import statistics
+from optuna_clr.range_test import RangeTestResult
 from optuna_clr.storage import open_storage
 from optuna_clr.studyfile import StudyFile
 
@@ -48,7 +49,8 @@ def test_optimize_report_and_resume(workdir, capsys):
     assert "range test: clear" in out and "best: trial" in out and "optuna-dashboard sqlite:///optuna_clr.db" in out
     study = optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
     assert len(study.trials) == 6
-    assert "range_test" in study.user_attrs and "space" in study.user_attrs
+    assert RangeTestResult.from_study(study) is not None and "space" in study.user_attrs
+    assert "range_test" not in study.user_attrs  # a record, whole: no user attr cut at 1,024
     narrowed = study.user_attrs["space"]["lr"]
     assert narrowed[0] > 0.005 and narrowed[1] < 1.0  # the range test narrowed the LR range
     artifacts = list((workdir / "optuna_clr_artifacts").iterdir())
@@ -66,16 +68,23 @@ def test_optimize_report_and_resume(workdir, capsys):
 def test_a_stored_range_test_is_reused_only_with_the_same_settings(workdir, capsys):
     assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
     assert "range test: clear" in capsys.readouterr().out
-    # every setting that changes the test's outcome reruns it, those it never stored included
+    # every setting of the test's own that changes its outcome reruns it
     for old, new, change in [("epochs = 2", "epochs = 3", "epochs 2 -> 3"),
-                             ('optimizer = "sgd"', 'optimizer = "sgd"\nnesterov = true', "nesterov False -> True"),
-                             ('device = "cpu"', 'device = "cpu"\naugment = true', "augment False -> True"),
-                             ('name = "digits"', 'name = "digits"\nvalidation = 0.25', "validation None -> 0.25")]:
+                             ("min_lr = 0.0", "min_lr = 0.001", "min_lr 0.0 -> 0.001")]:
         text = (workdir / "tiny.toml").read_text()
         (workdir / "tiny.toml").write_text(text.replace(old, new, 1))
         assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
         out = capsys.readouterr().out
         assert "does not match the file" in out and change in out and "range test: clear" in out, out
+    # settings the trials share with it change the study's fingerprint: refused before the test
+    for old, new in [('optimizer = "sgd"', 'optimizer = "sgd"\nnesterov = true'),
+                     ('device = "cpu"', 'device = "cpu"\naugment = true'),
+                     ('name = "digits"', 'name = "digits"\nvalidation = 0.25')]:
+        text = (workdir / "tiny.toml").read_text()
+        (workdir / "tiny.toml").write_text(text.replace(old, new, 1))
+        assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 2
+        assert "was measured with other settings" in capsys.readouterr().err
+        (workdir / "tiny.toml").write_text(text)
     # unchanged, or asked with fewer seeds than stored: reused
     assert run("range-test", "tiny.toml", "--repeats", 2) == 0
     capsys.readouterr()
@@ -90,7 +99,12 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert "baseline smith: retraining with seeds [1, 2]" in out
     folder = workdir / "reports" / "tiny-compare"
     text = (folder / "report.md").read_text()
-    assert "speed-up of" in text and "95% bootstrap interval" in text and "seeds resampled in pairs" in text
+    assert "speed-up of" in text and "95% interval" in text and "t-interval on the log" in text
+    assert text.count("\n# ") + text.startswith("# ") == 1  # one H1
+    verdict = next(line for line in text.splitlines() if line.startswith("**Verdict: "))
+    assert verdict.startswith(("**Verdict: inconclusive", "**Verdict: cyclical faster",
+                               "**Verdict: fixed faster")), verdict
+    assert "## Compute" in text and "iterations trained (tuning)" in text
     for name in ("fixed (trial", "cyclical (trial", "smith (baseline)"):
         assert name in text
     # retrained on seeds 1 and 2: not on seed 0, whose validation split picked the winners
@@ -101,7 +115,12 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert len(rows) == 3 * 2 and {r[2] for r in rows} == {"1", "2"}  # 3 configurations x seeds 1, 2
     fixed = optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db")
     assert {t.params["family"] for t in fixed.trials} == {"fixed"} and len(fixed.trials) == 4
-    assert "comparison" in fixed.user_attrs and "report_artifacts" in fixed.user_attrs
+    assert records.load(fixed, "comparison") and records.load(fixed, "report_artifacts")
+    assert not {"comparison", "retrained", "baseline_runs"} & set(fixed.user_attrs)
+    retrained = optuna.load_study(study_name="tiny-retrain", storage="sqlite:///optuna_clr.db")
+    runs = sorted((t.user_attrs["configuration"], t.user_attrs["seed"]) for t in retrained.trials)
+    assert runs == [(c, s) for c in ("cyclical", "fixed", "smith") for s in (1, 2)]
+    assert {t.user_attrs["arm"] for t in retrained.trials} == {"fixed", "cyclical", "baseline"}
     # a second run trains nothing: the arms are full, and the winners' and the baseline's seeds stored
     assert run("compare", "tiny.toml", "--no-progress") == 0
     out = capsys.readouterr().out
@@ -115,18 +134,7 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert len(optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db").trials) == 5
 
 
-def test_the_speed_up_interval_resamples_seeds_in_pairs():
-    # each seed is twice as slow with the fixed LR: a paired interval is exactly 2, whatever
-    # the spread across seeds; resampling each arm on its own would make it wide
-    cyclical = [70.0, 900.0, 120.0, 2000.0, 95.0]
-    fixed = [2 * v for v in cyclical]
-    speedup = statistics.bootstrap_ratio(fixed, cyclical)
-    assert speedup["ratio"] == pytest.approx(2.0)
-    assert speedup["low"] == pytest.approx(2.0) and speedup["high"] == pytest.approx(2.0)
-    one = statistics.bootstrap_ratio([200.0], [100.0])  # one seed: nothing to resample
-    assert one["ratio"] == pytest.approx(2.0) and one["low"] is None and one["high"] is None
-    with pytest.raises(ValueError, match="one value per seed"):
-        statistics.bootstrap_ratio([1.0, 2.0], [1.0])
+def test_winners_are_retrained_on_the_seeds_after_the_tuning_seed():
     assert compare.retrain_seeds(0, 3) == [1, 2, 3] and compare.retrain_seeds(7, 2) == [8, 9]
 
 
