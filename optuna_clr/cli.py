@@ -462,7 +462,11 @@ def _best_line(study: optuna.Study) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     sf, progress, storage, store, objective = _training_setup(args)
     name = sf.study["name"]
-    range_test = ensure_range_test(sf, _open_study(sf, storage), store)
+    home = _open_study(sf, storage)
+    note = ensure_fingerprint(home, objective.fingerprint())  # before the range test trains
+    if note:
+        print(note)
+    range_test = ensure_range_test(sf, home, store)
     prior = clear_bounds(range_test)
     c = sf.compare
     fixed_space = sf.make_space(objective, families=["fixed"], lr=c["fixed_lr"])

@@ -41,6 +41,8 @@ from optuna.trial import TrialState
 from optuna_clr import records
 from optuna_clr import schedules
 from optuna_clr.dashboard import name_metric
+from optuna_clr.fingerprint import ensure_fingerprint
+from optuna_clr.fingerprint import ensure_same_choices
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.space import ScheduleSpace
@@ -201,7 +203,12 @@ def compare(
     Every retrained seed becomes a trial of study ``<name>-retrain``; the outcome is stored
     as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison."""
     say = progress or (lambda message: None)
-    retrained = _open(storage, name + RETRAIN_SUFFIX, objective)
+    # every study is opened and checked before anything trains
+    home = _open(storage, name, objective, base=name, say=say)
+    retrained = _open(storage, name + RETRAIN_SUFFIX, objective, base=name, say=say)
+    studies = {arm: _open(storage, f"{name}-{arm}", objective, base=name, say=say,
+                          sampler=make_sampler(arm), pruner=make_pruner())
+               for arm in (ARMS if n_trials else ())}
     # each seed's configuration is also a categorical param, so the dashboard's slice and
     # parallel-coordinate plots of study <name>-retrain set the configurations side by side
     labels = (*(ARMS if n_trials else ()), *(baselines or {}))
@@ -210,8 +217,8 @@ def compare(
     for arm, space in (("fixed", fixed_space), ("cyclical", cyclical_space)):
         if n_trials == 0:
             break
-        study = _open(storage, f"{name}-{arm}", objective, sampler=make_sampler(arm),
-                      pruner=make_pruner())
+        study = studies[arm]
+        ensure_same_choices(study, space.distributions)
         study.set_user_attr("space", space.to_dict())
         study.set_user_attr("arm", arm)
         stored = RangeTestResult.from_study(study)
@@ -224,7 +231,6 @@ def compare(
             objective.space = space
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
         arms.append(_tuned_arm(study, arm, retrained, configuration, objective, seeds, say))
-    home = _open(storage, name, objective)
     for label, baseline in (baselines or {}).items():
         runs = _seed_runs(retrained, configuration, objective, label, "baseline",
                           baseline.schedule, dict(baseline.training), seeds, say,
@@ -249,9 +255,20 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def _open(storage: optuna.storages.BaseStorage, study_name: str, objective: IterationsToTarget,
-          **kwargs: Any) -> optuna.Study:
+          *, base: str, say: Callable[[str], None], **kwargs: Any) -> optuna.Study:
+    """A study of the comparison, refused when its trials were measured with other settings
+    (:mod:`optuna_clr.fingerprint`); the retrained seeds' study is checked without the split
+    seed, which its trials vary."""
     study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize",
                                 load_if_exists=True, **kwargs)
+    fingerprint = objective.fingerprint()
+    if study_name.endswith(RETRAIN_SUFFIX):
+        fingerprint.pop("split_seed")
+    note = ensure_fingerprint(study, fingerprint, fix=(
+        f"to compare with the new settings, use another --study-name (e.g. --study-name {base}-2), "
+        "or put the old settings back"))
+    if note:
+        say(note)
     name_metric(study, objective)
     return study
 

@@ -113,3 +113,22 @@ def test_library_check_names_every_changed_key():
     assert ensure_fingerprint(study, objective.fingerprint(seed=0)) is None
     with pytest.raises(FingerprintMismatch, match="split_seed 0 -> 1"):
         ensure_fingerprint(study, objective.fingerprint(seed=1))
+
+
+def test_compare_refuses_changed_settings_before_training(workdir, capsys):
+    (workdir / "fp.toml").write_text(NO_RANGE_TEST + "\n[compare]\nn_trials = 2\nseeds = 1\n")
+    assert run("compare", "fp.toml", "--no-progress") == 0
+    storage = optuna.storages.RDBStorage(STORAGE)
+    counts = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(storage)}
+    assert counts["fp-retrain"] >= 2 and counts["fp-fixed"] == 2
+    capsys.readouterr()
+    (workdir / "fp.toml").write_text((NO_RANGE_TEST + "\n[compare]\nn_trials = 3\nseeds = 2\n")
+                                     .replace("target_accuracy = 0.95", "target_accuracy = 0.9"))
+    assert run("compare", "fp.toml", "--no-progress") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "target_accuracy 0.95 -> 0.9" in err and "--study-name fp-2" in err
+    assert {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(storage)} == counts
+    # an arm measured with other settings is refused too, though the home study would pass
+    optuna.delete_study(study_name="fp", storage=STORAGE)
+    assert run("compare", "fp.toml", "--no-progress") == 2
+    assert "study 'fp-retrain' was measured with other settings" in capsys.readouterr().err
