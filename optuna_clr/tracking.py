@@ -123,6 +123,10 @@ class TargetTracker:
             raise ValueError(f"max_iterations must be > 0, got {max_iterations!r}")
         if budget is not None and budget <= 0:
             raise ValueError(f"budget must be > 0, got {budget!r}")
+        study = getattr(trial, "study", None)  # checked here, before the trial trains
+        if study is not None and study.direction != optuna.study.StudyDirection.MINIMIZE:
+            raise ValueError(f"study {study.study_name!r} maximizes, but a trial's value is iterations to target: "
+                             "create it with direction='minimize'")
         self.trial = trial
         self.target_accuracy = target_accuracy
         self.max_iterations = max_iterations

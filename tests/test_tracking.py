@@ -105,3 +105,14 @@ def test_reported_value_is_the_censored_estimate():
     with pytest.raises(ValueError, match="budget must be > 0"):
         optuna_clr.TargetTracker(optuna.create_study().ask(), target_accuracy=0.9,
                                  max_iterations=10, budget=0)
+
+
+def test_a_maximizing_study_is_refused_before_training():
+    study = optuna.create_study(direction="maximize", pruner=optuna_clr.TargetPruner())
+    with pytest.raises(ValueError, match="maximizes, but a trial's value is iterations to target"):
+        optuna_clr.TargetTracker(study.ask(), target_accuracy=0.9, max_iterations=100)
+    objective = optuna_clr.IterationsToTarget(
+        task="digits", model="mlp", target_accuracy=0.9, max_iterations=100, device="cpu",
+        space=optuna_clr.ScheduleSpace(families=["fixed"], iterations_per_epoch=12))
+    with pytest.raises(ValueError, match="create it with direction='minimize'"):
+        objective.begin(study.ask())
