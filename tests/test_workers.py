@@ -32,6 +32,7 @@ import pytest
 
 from conftest import tiny_study
 from optuna_clr import cli
+from optuna_clr.runner import BEATING_ATTR
 from optuna_clr.runner import fail_stale_trials
 from optuna_clr.storage import HEARTBEAT_ATTR
 from optuna_clr.storage import open_storage
@@ -196,38 +197,37 @@ def test_processes_engine_workers_propose_different_trials_and_the_parent_report
 
 def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_path):
     # Trials never reach accuracy 1.0, so each runs its whole budget and none is pruned. The
-    # victim evaluates every 150 steps and the survivors every 100: a trial's first report tells
-    # whose it is.
+    # victim's space has low LRs only, the survivors' high ones (the space is no part of a
+    # study's fingerprint): a trial's LR tells whose it is, and a retry keeps its predecessor's.
     n, budget = 2, 1500
-    victim_every, survivor_every = 150, 100
-    victim_file = write_study(tmp_path, "victim.toml", target=1.0, max_iterations=budget, eval_every=victim_every)
-    survivor_file = write_study(tmp_path, "survivor.toml", target=1.0, max_iterations=budget, eval_every=survivor_every)
-    study = range_test_once(tmp_path, survivor_file, url, study_name)
+    victim_file = no_range_test(tmp_path, "victim.toml", lr="[0.005, 0.05]", **LONG)
+    survivor_file = no_range_test(tmp_path, "survivor.toml", lr="[0.06, 1.0]", **LONG)
+    trials_now = reader(url, study_name)
     # grace: 6 missed beats; a busy 2-core machine (journal locks, 3 workers) can delay a live one a few seconds
     beat = ("--heartbeat", "1", "--grace", "6")
     victim = Worker(tmp_path, "victim", victim_file, url, study_name, 4, *beat)
     workers += [victim] + [Worker(tmp_path, f"survivor{i}", survivor_file, url, study_name, n, *beat) for i in range(2)]
 
-    def first_step(trial: optuna.trial.FrozenTrial) -> int | None:
-        return min(trial.intermediate_values, default=None)
+    def victims(trial: optuna.trial.FrozenTrial) -> bool:
+        return trial.params.get("lr", trial.params.get("max_lr", 1.0)) < 0.055
 
     def victim_mid_trial() -> optuna.trial.FrozenTrial | None:
         # the victim has finished a trial and is early in its next one
-        trials = study.get_trials(deepcopy=False)
-        if not any(t.state in FINISHED and first_step(t) == victim_every for t in trials):
+        trials = trials_now()
+        if not any(t.state in FINISHED and victims(t) for t in trials):
             return None
-        running = [t for t in trials if t.state == TrialState.RUNNING and first_step(t) == victim_every
-                   and max(t.intermediate_values) <= budget // 2]
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
+                   and victims(t) and max(t.intermediate_values) <= budget // 2]
         return running[0] if running else None
 
     mid = poll_until(victim_mid_trial, workers, timeout=90, what="the victim to be in the middle of a trial")
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait()
-    at_kill = {t.number: t for t in study.get_trials(deepcopy=True)}
+    at_kill = {t.number: t for t in trials_now()}
     assert at_kill[mid.number].state == TrialState.RUNNING  # the kill landed mid-trial
     wait_all(workers[1:], timeout=120)
 
-    trials = study.get_trials(deepcopy=False)
+    trials = trials_now()
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(len(trials)))
     states = {t.number: t.state for t in trials}
@@ -243,15 +243,129 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
     for number, before in at_kill.items():
         if before.state in FINISHED:
             assert states[number] == before.state and trials[numbers.index(number)].value == before.value
-    # every finished trial is the victim's (finished before it died) or a survivor's
-    finished = [t for t in trials if t.state in FINISHED]
-    by_victim = [t for t in finished if first_step(t) == victim_every]
-    by_survivors = [t for t in finished if first_step(t) == survivor_every]
-    assert {t.number for t in by_victim} == {k for k, t in at_kill.items() if t.state in FINISHED and first_step(t) == victim_every}
+    # every other finished trial is the victim's (finished before it died) or a survivor's
+    finished = [t for t in trials if t.state in FINISHED and t is not retry]
+    by_victim = [t for t in finished if victims(t)]
+    assert {t.number for t in by_victim} == {
+        k for k, t in at_kill.items() if t.state in FINISHED and victims(t)}
     assert len(by_victim) >= 1
-    # each survivor ran its n trials (the retry among them, or after them while it waited)
-    assert len(by_survivors) in (2 * n, 2 * n + 1) and retry in by_survivors
-    assert len(finished) == len(by_victim) + len(by_survivors) == len(trials) - 1
+    # each survivor ran its n trials: the retry among them, or after them while it waited
+    assert len(finished) - len(by_victim) in (2 * n - 1, 2 * n)
+    assert len(finished) == len(trials) - 2
+
+
+def no_range_test(folder: Path, file_name: str, *, lr: str = "[0.005, 1.0]",
+                  **kwargs: object) -> Path:
+    """A study file whose workers train at once (no range test), its space's LRs in ``lr``."""
+    path = folder / file_name
+    text = tiny_study("workers", n_trials=2, **kwargs)  # type: ignore[arg-type]
+    text = text.replace("lr = [0.005, 1.0]", f"lr = {lr}")
+    text = text.split("[range_test]")[0].replace("seed = 0", 'seed = 0\nsampler = "tpe"')
+    path.write_text(text + "[range_test]\nenabled = false\n")
+    return path
+
+
+def reader(url: str, study_name: str) -> Callable[[], list[optuna.trial.FrozenTrial]]:
+    """The study's trials as they are now, [] before a worker created it (no heartbeats: it never
+    fails a trial itself)."""
+    storage = open_storage(url)
+
+    def trials() -> list[optuna.trial.FrozenTrial]:
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            return []
+        return study.get_trials(deepcopy=True)
+
+    return trials
+
+
+LONG = {"target": 1.0, "max_iterations": 1500, "eval_every": 100}  # never reached: runs the budget
+BEAT = ("--heartbeat", "1", "--grace", "2")
+
+
+def test_a_fused_worker_killed_right_after_marking_its_trial_is_not_waited_for(
+        url, study_name, workers, tmp_path):
+    """``--parallel 2`` (fused) marks a trial as running with heartbeats at once; its heartbeat
+    thread beats for it up to ``--heartbeat`` seconds later (30 here). Killed in between, the
+    worker must leave a trial that goes stale, not one the next worker waits for forever."""
+    study_file = no_range_test(tmp_path, "study.toml", **LONG)
+    trials = reader(url, study_name)
+    victim = Worker(tmp_path, "victim", study_file, url, study_name, 1, "--parallel", "2",
+                    "--engine", "vmap", "--heartbeat", "30", "--grace", "60")
+    workers.append(victim)
+
+    def marked_trials() -> list[optuna.trial.FrozenTrial]:
+        running = [t for t in trials() if t.state == TrialState.RUNNING]
+        return [t for t in running if BEATING_ATTR in t.system_attrs]
+
+    marked = poll_until(marked_trials, workers, 90, "a marked trial")[0]
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    # the next worker: no trial of its own, it waits for the marked one, fails it and retries it
+    rerun = Worker(tmp_path, "rerun", study_file, url, study_name, 0, *BEAT)
+    workers.append(rerun)
+    wait_all([rerun], timeout=120)
+    after = {t.number: t for t in trials()}
+    failed = after[marked.number]
+    assert failed.state == TrialState.FAIL, after
+    retry = [t for t in after.values() if t.system_attrs.get("failed_trial") == marked.number]
+    assert len(retry) == 1 and retry[0].state in FINISHED
+    assert failed.params.items() <= retry[0].params.items()  # what it had drawn when killed
+    assert {t.state for t in after.values()} <= {TrialState.FAIL, *FINISHED}
+
+
+def test_a_retry_run_without_heartbeats_and_killed_is_not_waited_for(
+        url, study_name, workers, tmp_path):
+    """A retry copies its predecessor's system attrs, its mark "running with heartbeats" too.
+    Taken by a worker without heartbeats that is killed, the retry can never go stale; the
+    next worker must not wait for it because of the inherited mark."""
+    study_file = no_range_test(tmp_path, "study.toml", **LONG)
+    trials = reader(url, study_name)
+
+    def in_progress() -> list[optuna.trial.FrozenTrial]:
+        return [t for t in trials() if t.state == TrialState.RUNNING and t.intermediate_values]
+
+    # a worker with heartbeats is killed mid-trial; its trial goes stale and is queued again
+    first = Worker(tmp_path, "first", study_file, url, study_name, 1, "--heartbeat", "1",
+                   "--grace", "60")
+    workers.append(first)
+    killed = poll_until(in_progress, [first], 90, "a trial in progress")[0]
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait()
+    storage = open_storage(url, heartbeat_interval=1, grace_period=1)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+
+    def gone_stale() -> bool:
+        fail_stale_trials(study)
+        return trials()[killed.number].state == TrialState.FAIL
+
+    poll_until(gone_stale, [], 30, "the killed trial to go stale")
+    # a worker without heartbeats takes the retry, and is killed too
+    second = Worker(tmp_path, "second", study_file, url, study_name, 1, "--heartbeat", "0")
+    workers.append(second)
+    retry = poll_until(in_progress, [second], 90, "the retry in progress")[0]
+    assert retry.system_attrs["failed_trial"] == killed.number
+    assert BEATING_ATTR in retry.system_attrs  # its predecessor's mark
+    second.process.send_signal(signal.SIGKILL)
+    second.process.wait()
+    # the next worker returns: nothing it could ever retry is running
+    last = Worker(tmp_path, "last", study_file, url, study_name, 0, *BEAT)
+    workers.append(last)
+    wait_all([last], timeout=60)
+    # without heartbeats, no one can tell it died: it stays, as README says
+    assert trials()[retry.number].state == TrialState.RUNNING
+
+
+def until_failed(study: optuna.Study, number: int, timeout: float = 30) -> None:
+    """Fail stale trials until trial ``number`` is one (its last heartbeat outlived the grace)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fail_stale_trials(study)
+        if study.get_trials(deepcopy=False)[number].state == TrialState.FAIL:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"trial {number} not failed as stale after {timeout} s")
 
 
 def test_journal_retry_is_not_failed_for_its_predecessors_heartbeat(tmp_path):
@@ -264,16 +378,14 @@ def test_journal_retry_is_not_failed_for_its_predecessors_heartbeat(tmp_path):
         warnings.simplefilter("ignore", UserWarning)
         trial = study.ask()
         storage.record_heartbeat(trial._trial_id)
-        time.sleep(1.5)  # its worker died
-        fail_stale_trials(study)
+        until_failed(study, trial.number)  # its worker died
         assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.FAIL, TrialState.WAITING]
         retry = study.ask()  # a worker picks the retry up, before its first heartbeat
         assert retry.number == 1 and HEARTBEAT_ATTR in study.get_trials(deepcopy=False)[1].system_attrs
         fail_stale_trials(study)
         assert study.get_trials(deepcopy=False)[1].state == TrialState.RUNNING
         storage.record_heartbeat(retry._trial_id)
-        time.sleep(1.5)  # and that worker died too
-        fail_stale_trials(study)
+        until_failed(study, retry.number)  # and that worker died too
     trials = study.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.WAITING]
     assert trials[2].system_attrs["retry_history"] == [0, 1]
