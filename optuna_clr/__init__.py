@@ -8,6 +8,7 @@ from __future__ import annotations
 from optuna_clr import models
 from optuna_clr import schedules
 from optuna_clr import tasks
+from optuna_clr.experiment import Experiment
 from optuna_clr.fingerprint import FingerprintMismatch
 from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.objective import IterationsToTarget
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchSizeIncrease",
+    "Experiment",
     "FingerprintMismatch",
     "IterationsToTarget",
     "OutOfMemory",

@@ -43,12 +43,12 @@ from optuna_clr import schedules
 from optuna_clr.dashboard import name_metric
 from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.fingerprint import ensure_same_choices
+from optuna_clr.experiment import Experiment
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.space import ScheduleSpace
 from optuna_clr.statistics import paired_ratio
 from optuna_clr.tracking import accuracy_curve
-from optuna_clr.tracking import censored_value
 from optuna_clr.tracking import reported_value
 from optuna_clr.training import TrainResult
 
@@ -73,15 +73,8 @@ class SeedRun:
     seconds: float = 0.0         # wall seconds of the run
 
     @classmethod
-    def from_result(cls, seed: int, result: TrainResult, objective: IterationsToTarget) -> SeedRun:
-        if result.reached:
-            value = {"iterations": result.iterations_to_target,
-                     "examples": result.examples_to_target,
-                     "seconds": result.seconds_to_target}[objective.unit]
-        else:
-            value = censored_value(objective.budget, objective.target_accuracy,
-                                   result.best_accuracy)
-        return cls(seed, result.reached, float(value), result.iterations, result.examples_seen,
+    def from_result(cls, seed: int, result: TrainResult, experiment: Experiment) -> SeedRun:
+        return cls(seed, result.reached, experiment.value(result), result.iterations, result.examples_seen,
                    result.best_accuracy, result.test_accuracy,
                    [[e.step, e.accuracy] for e in result.curve], result.seconds)
 
@@ -162,17 +155,17 @@ def retrain_seeds(tuning_seed: int, count: int) -> list[int]:
     return [tuning_seed + 1 + i for i in range(count)]
 
 
-def retrain(objective: IterationsToTarget, schedule: schedules.Schedule, seeds: list[int], *,
+def retrain(experiment: Experiment, schedule: schedules.Schedule, seeds: list[int], *,
             training: dict[str, Any] | None = None,
             progress: Callable[[str], None] | None = None) -> list[SeedRun]:
-    """Train ``schedule`` once per seed with the objective's settings (and ``training``
+    """Train ``schedule`` once per seed with the experiment's settings (and ``training``
     overrides), no Optuna involved."""
     runs = []
     for seed in seeds:
         if progress:
             progress(f"seed {seed}: {schedule!r}")
-        result = objective.run(schedule, seed=seed, overrides=training or None)
-        runs.append(SeedRun.from_result(seed, result, objective))
+        result = experiment.run(schedule, seed=seed, overrides=training or None)
+        runs.append(SeedRun.from_result(seed, result, experiment))
     return runs
 
 
@@ -230,9 +223,9 @@ def compare(
                 f"in study {study.study_name!r}")
             objective.space = space
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
-        arms.append(_tuned_arm(study, arm, retrained, configuration, objective, seeds, say))
+        arms.append(_tuned_arm(study, arm, retrained, configuration, objective.experiment, seeds, say))
     for label, baseline in (baselines or {}).items():
-        runs = _seed_runs(retrained, configuration, objective, label, "baseline",
+        runs = _seed_runs(retrained, configuration, objective.experiment, label, "baseline",
                           baseline.schedule, dict(baseline.training), seeds, say,
                           f"baseline {label}: retraining")
         arms.append(Arm(label, "baseline", baseline.schedule.to_dict(), runs,
@@ -242,7 +235,7 @@ def compare(
     result = Comparison(
         name=name, unit=objective.unit, target_accuracy=objective.target_accuracy,
         budget=objective.budget, seeds=list(seeds), arms=arms, speedup=speedup,
-        settings={**environment(objective), **(settings or {})}, tuning_seed=tuning_seed,
+        settings={**environment(objective.experiment), **(settings or {})}, tuning_seed=tuning_seed,
     )
     # in every study of the comparison, so a baselines-only comparison can be reported too
     for study in [home, retrained, *(optuna.load_study(study_name=a.study_name, storage=storage)
@@ -283,11 +276,11 @@ def _optimize(study: optuna.Study, objective: IterationsToTarget, n_trials: int,
 
 def _tuned_arm(study: optuna.Study, arm: str, retrained: optuna.Study,
                configuration: optuna.distributions.CategoricalDistribution,
-               objective: IterationsToTarget, seeds: list[int], say: Callable[[str], None]) -> Arm:
+               experiment: Experiment, seeds: list[int], say: Callable[[str], None]) -> Arm:
     """The arm's best trial retrained with every seed, and what tuning it cost."""
     best = study.best_trial
     schedule = schedules.from_dict(best.user_attrs["schedule"])
-    runs = _seed_runs(retrained, configuration, objective, arm, "tuned", schedule, {}, seeds, say,
+    runs = _seed_runs(retrained, configuration, experiment, arm, "tuned", schedule, {}, seeds, say,
                       f"{arm} arm: retraining trial {best.number}")
     trials = study.get_trials(deepcopy=False, states=_FINISHED)
     return Arm(arm, "tuned", schedule.to_dict(), runs, study_name=study.study_name,
@@ -298,31 +291,31 @@ def _tuned_arm(study: optuna.Study, arm: str, retrained: optuna.Study,
 
 def _seed_runs(retrained: optuna.Study,
                configuration: optuna.distributions.CategoricalDistribution,
-               objective: IterationsToTarget, label: str, kind: str,
+               experiment: Experiment, label: str, kind: str,
                schedule: schedules.Schedule, training: dict[str, Any], seeds: list[int],
                say: Callable[[str], None], what: str) -> list[SeedRun]:
     """``schedule`` retrained with every seed; the seeds already trials of ``retrained`` for
     the same schedule, training overrides and setup (:func:`_key`) are not trained again."""
-    key = _key(objective, schedule, training)
+    key = _key(experiment, schedule, training)
     runs = {t.user_attrs["seed"]: _run_of(t) for t in retrained.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get("key") == key}
     missing = [s for s in seeds if s not in runs]
     if missing:
         say(f"{what} with seeds {missing}")
-        for run in retrain(objective, schedule, missing, training=training, progress=say):
-            retrained.add_trial(_trial_of(run, objective, label, kind, schedule, key,
+        for run in retrain(experiment, schedule, missing, training=training, progress=say):
+            retrained.add_trial(_trial_of(run, experiment, label, kind, schedule, key,
                                           configuration))
             runs[run.seed] = run
     return [runs[s] for s in seeds]
 
 
-def _trial_of(run: SeedRun, objective: IterationsToTarget, label: str, kind: str,
+def _trial_of(run: SeedRun, experiment: Experiment, label: str, kind: str,
               schedule: schedules.Schedule, key: str,
               configuration: optuna.distributions.CategoricalDistribution,
               ) -> optuna.trial.FrozenTrial:
     """A retrained seed as a finished trial: its value, its curve as reports (as a tuning
     trial reports them) and short user attrs."""
-    budget, target = objective.budget, objective.target_accuracy
+    budget, target = experiment.budget, experiment.target_accuracy
     return optuna.trial.create_trial(
         value=run.value,
         params={"configuration": label},
@@ -334,7 +327,7 @@ def _trial_of(run: SeedRun, objective: IterationsToTarget, label: str, kind: str
                     "schedule_label": schedule.label(), "reached": run.reached,
                     "iterations": run.iterations, "examples_seen": run.examples_seen,
                     "best_accuracy": run.best_accuracy, "test_accuracy": run.test_accuracy,
-                    "seconds": run.seconds, "unit": objective.unit, "target_accuracy": target,
+                    "seconds": run.seconds, "unit": experiment.unit, "target_accuracy": target,
                     "budget": budget},
     )
 
@@ -347,33 +340,33 @@ def _run_of(trial: optuna.trial.FrozenTrial) -> SeedRun:
                    a.get("seconds", 0.0))
 
 
-def _key(objective: IterationsToTarget, schedule: schedules.Schedule,
+def _key(experiment: Experiment, schedule: schedules.Schedule,
          training: dict[str, Any]) -> str:
     """What decides a retrained seed's outcome besides the seed, hashed: a stored run counts
     only while the schedule, the training overrides and the setup are unchanged."""
     text = json.dumps({"schedule": schedule.to_dict(), "training": training,
-                       "setup": _setup(objective)}, sort_keys=True, default=str)
+                       "setup": _setup(experiment)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _setup(objective: IterationsToTarget) -> dict[str, Any]:
+def _setup(experiment: Experiment) -> dict[str, Any]:
     """What decides a retrained seed's outcome besides the schedule and the seed, as JSON."""
-    config = {k: v for k, v in dataclasses.asdict(objective.config).items()
+    config = {k: v for k, v in dataclasses.asdict(experiment.config).items()
               if k not in ("seed", "device")}
-    model = objective.model if isinstance(objective.model, str) else getattr(
-        objective.model, "__name__", repr(objective.model))
-    setup = {"task": objective.task.name, "validation": objective.validation, "model": model,
-             "unit": objective.unit, "budget": objective.budget, "config": config}
+    model = experiment.model if isinstance(experiment.model, str) else getattr(
+        experiment.model, "__name__", repr(experiment.model))
+    setup = {"task": experiment.task.name, "validation": experiment.validation, "model": model,
+             "unit": experiment.unit, "budget": experiment.budget, "config": config}
     return json.loads(json.dumps(setup, default=str))
 
 
-def environment(objective: IterationsToTarget) -> dict[str, Any]:
+def environment(experiment: Experiment) -> dict[str, Any]:
     """Device and versions, stated at the top of every report."""
     import torch
 
-    device = str(objective.device)
-    if objective.device.type == "cuda":
-        device = torch.cuda.get_device_name(objective.device)
+    device = str(experiment.device)
+    if experiment.device.type == "cuda":
+        device = torch.cuda.get_device_name(experiment.device)
     else:
         device = (f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                   f"{torch.get_num_threads()} threads)")

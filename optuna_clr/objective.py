@@ -46,7 +46,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import dataclasses
 import os
 import tempfile
@@ -54,18 +53,18 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 import optuna
-import torch
 
 from optuna_clr import dashboard
 from optuna_clr import tasks
+from optuna_clr.experiment import Experiment
+from optuna_clr.experiment import OutOfMemory
+from optuna_clr.experiment import is_out_of_memory as _is_out_of_memory  # noqa: F401  (the runner's)
 from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
 from optuna_clr.tracking import TargetTracker
 from optuna_clr.training import Evaluation
 from optuna_clr.training import TrainConfig
 from optuna_clr.training import TrainResult
-from optuna_clr.training import resolve_device
-from optuna_clr.training import train
 
 
 if TYPE_CHECKING:
@@ -73,8 +72,6 @@ if TYPE_CHECKING:
 
     from optuna_clr.space import ScheduleSpace
 
-
-UNITS = ("iterations", "examples", "seconds")
 
 
 @dataclasses.dataclass
@@ -84,41 +81,24 @@ class TrialJob:
     trial: optuna.Trial
     schedule: Schedule
     tracker: TargetTracker
-    unit: str
+    experiment: Experiment
     max_iterations: int
     pruned: optuna.TrialPruned | None = None
-    grid: int | None = None  # examples between evaluations, for unit="examples"
     reported: int = 0
 
-    def on_eval(self, ev: Evaluation) -> bool:
-        """Report an evaluation; True when the run should stop (target reached or pruned).
+    @property
+    def unit(self) -> str:
+        return self.experiment.unit
 
-        With an examples grid, an evaluation is reported at the grid point it reached (less
-        than one batch below the examples seen), so that every trial reports at the same
-        steps, as Median/Percentile/Hyperband compare them; the last one, at the budget, may
-        fall between grid points."""
-        step = ev.step
-        if self.unit == "examples":
-            on_grid = ev.examples // self.grid * self.grid if self.grid else ev.examples
-            step = on_grid if on_grid > self.reported else ev.examples
-        self.reported = step
+    def on_eval(self, ev: Evaluation) -> bool:
+        """Report an evaluation (at :meth:`Experiment.report_step`); True when the run should
+        stop (target reached or pruned)."""
+        step = self.reported = self.experiment.report_step(ev, self.reported)
         try:
             return self.tracker.report(step, ev.accuracy)
         except optuna.TrialPruned as signal:
             self.pruned = signal
             return True
-
-
-class OutOfMemory(RuntimeError):
-    """A trial ran out of (GPU or host) memory; the message says what to lower."""
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    if isinstance(error, torch.cuda.OutOfMemoryError):
-        return True
-    text = str(error).lower()
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "not enough memory" in text
-                                                or "can't allocate memory" in text)
 
 
 class IterationsToTarget:
@@ -155,8 +135,8 @@ class IterationsToTarget:
         task: str | tasks.Task = "digits",
         model: ModelSpec = "mlp",
         space: ScheduleSpace | None = None,
-        target_accuracy: float,
-        max_iterations: int,
+        target_accuracy: float | None = None,
+        max_iterations: int | None = None,
         eval_every: int = 100,
         seed: int = 0,
         device: str = "auto",
@@ -178,145 +158,63 @@ class IterationsToTarget:
         eval_batch_size: int = 1000,
         artifact_store: ArtifactStore | None = None,
         show_progress_bar: bool = False,
+        experiment: Experiment | None = None,
     ) -> None:
-        if unit not in UNITS:
-            raise ValueError(f"unit must be one of {list(UNITS)}, got {unit!r}")
-        if unit == "seconds" and max_seconds is None:
-            raise ValueError("unit='seconds' needs max_seconds, the time budget a censored trial is measured against")
-        if unit == "examples" and max_examples is None:
-            max_examples = max_iterations * batch_size
-        self.config = TrainConfig(
-            max_iterations=max_iterations,
-            eval_every=eval_every,
-            target_accuracy=target_accuracy,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            momentum=momentum,
-            nesterov=nesterov,
-            weight_decay=weight_decay,
-            augment=augment,
-            seed=seed,
-            device=device,
-            max_examples=max_examples,
-            max_seconds=max_seconds,
-            eval_unit="examples" if unit == "examples" else "iterations",
-            eval_batch_size=eval_batch_size,
-            precision=precision,
-            channels_last=channels_last,
-            compile=compile,
-        )
-        self.space = space
-        self.model = model
-        self.unit = unit
-        self.data_dir = data_dir
-        self.validation = validation
-        self.image_size = image_size
+        if experiment is None:
+            if target_accuracy is None or max_iterations is None:
+                raise TypeError("IterationsToTarget needs target_accuracy and max_iterations (or experiment=...)")
+            if unit == "examples" and max_examples is None:
+                max_examples = max_iterations * batch_size
+            config = TrainConfig(
+                max_iterations=max_iterations, eval_every=eval_every, target_accuracy=target_accuracy,
+                batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                weight_decay=weight_decay, augment=augment, seed=seed, device=device,
+                max_examples=max_examples, max_seconds=max_seconds,
+                eval_unit="examples" if unit == "examples" else "iterations",
+                eval_batch_size=eval_batch_size, precision=precision, channels_last=channels_last,
+                compile=compile,
+            )
+            experiment = Experiment(task=task, model=model, config=config, unit=unit, data_dir=data_dir,
+                                    validation=validation, image_size=image_size,
+                                    show_progress_bar=show_progress_bar)
+        self.experiment = experiment
         self.artifact_store = artifact_store
-        self.show_progress_bar = show_progress_bar
-        self.device = resolve_device(device)
-        self._task_spec = task
-        self._tasks: dict[int, tasks.Task] = {}
-        self.task = self.task_for(seed)  # loads (and checks) the data now, before any training
+        self.space = space
+
+    # --- what to train lives in the experiment; these read it ---
 
     @property
-    def target_accuracy(self) -> float:
-        return self.config.target_accuracy  # type: ignore[return-value]
+    def space(self) -> ScheduleSpace | None:
+        return self._space
 
-    @property
-    def budget(self) -> float:
-        """The budget in the objective's unit; censored values are measured against it."""
-        if self.unit == "examples":
-            return self.config.max_examples  # type: ignore[return-value]
-        if self.unit == "seconds":
-            return self.config.max_seconds  # type: ignore[return-value]
-        return self.config.max_iterations
+    @space.setter
+    def space(self, space: ScheduleSpace | None) -> None:
+        self._space = space  # its end_at_cycle_end sets the experiment's budgets
+        self.experiment.end_at_cycle_end = bool(space is not None and space.end_at_cycle_end)
 
-    def fingerprint(self, *, seed: int | None = None) -> dict[str, Any]:
-        """What makes two trials' values comparable, as flat JSON scalars (see
-        :mod:`optuna_clr.fingerprint`): data and split, model, optimizer, batch, target, unit,
-        budget, evaluation cadence, precision, augmentation. ``seed`` is the split's seed
-        (default: the objective's)."""
-        c = self.config
-        task = self.task
-        spec = self._task_spec
-        model = self.model if isinstance(self.model, str) else (
-            f"{getattr(self.model, '__module__', '?')}:{getattr(self.model, '__qualname__', repr(self.model))}")
-        return {
-            "task": spec if isinstance(spec, str) else f"{task.name} (tensors)",
-            "train_size": len(task.train), "validation_size": len(task.valid), "image_size": self.image_size,
-            "split_seed": c.seed if seed is None else seed, "model": model,
-            "optimizer": c.optimizer, "momentum": c.momentum, "nesterov": c.nesterov,
-            "weight_decay": c.weight_decay, "batch_size": c.batch_size,
-            "target_accuracy": c.target_accuracy, "unit": self.unit,
-            "max_iterations": c.max_iterations, "max_examples": c.max_examples,
-            "max_seconds": c.max_seconds, "eval_every": c.eval_every,
-            "precision": c.precision, "augment": c.augment,
-        }
+    config = property(lambda self: self.experiment.config)
+    model = property(lambda self: self.experiment.model)
+    unit = property(lambda self: self.experiment.unit)
+    task = property(lambda self: self.experiment.task)
+    device = property(lambda self: self.experiment.device)
+    target_accuracy = property(lambda self: self.experiment.target_accuracy)
+    budget = property(lambda self: self.experiment.budget)
 
     def task_for(self, seed: int) -> tasks.Task:
-        """The task with the validation split of ``seed``, on the training device."""
-        if isinstance(self._task_spec, tasks.Task):
-            return self._task_spec.to(self.device)
-        if seed not in self._tasks:
-            task = tasks.load(self._task_spec, root=self.data_dir, validation=self.validation, seed=seed,
-                              image_size=self.image_size)
-            tasks.check_fits(task, self.device)
-            self._tasks = {seed: task.to(self.device)}
-        return self._tasks[seed]
+        """The task with the validation split of ``seed`` (:meth:`Experiment.task_for`)."""
+        return self.experiment.task_for(seed)
+
+    def fingerprint(self, *, seed: int | None = None) -> dict[str, Any]:
+        """What makes two trials' values comparable (:meth:`Experiment.fingerprint`)."""
+        return self.experiment.fingerprint(seed=seed)
 
     def iterations_for(self, schedule: Schedule) -> int:
-        """The update budget of a trial: ``max_iterations``, cut back to the last cycle end
-        when the space asks to end training at a cycle end (Smith's advice)."""
-        budget = self.config.max_iterations
-        if self.space is not None and self.space.end_at_cycle_end:
-            ends = schedule.cycle_ends(budget)
-            if ends:
-                return ends[-1]
-        return budget
+        """A trial's update budget (:meth:`Experiment.iterations_for`)."""
+        return self.experiment.iterations_for(schedule)
 
-    def run(
-        self,
-        schedule: Schedule,
-        *,
-        seed: int | None = None,
-        callback: Callable[[Evaluation], bool | None] | None = None,
-        max_iterations: int | None = None,
-        overrides: dict[str, Any] | None = None,
-        progress_label: str = "",
-    ) -> TrainResult:
-        """Train one schedule, no Optuna involved (``result.iterations_to_target`` is None when
-        the target was not reached). ``overrides`` changes :class:`TrainConfig` fields for this
-        run (e.g. ``{"optimizer": "adam"}``)."""
-        seed = self.config.seed if seed is None else seed
-        config = dataclasses.replace(
-            self.config, seed=seed, max_iterations=max_iterations or self.iterations_for(schedule), **(overrides or {})
-        )
-        bar = None
-        if self.show_progress_bar:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=config.max_iterations, desc=progress_label or "training", unit="it", leave=False)
-
-        def on_eval(ev: Evaluation) -> bool:
-            if bar is not None:
-                bar.update(ev.step - bar.n)
-                bar.set_postfix(acc=f"{ev.accuracy:.4f}", lr=f"{ev.lr:.3g}")
-            return bool(callback(ev)) if callback is not None else False
-
-        try:
-            return train(self.task_for(seed), self.model, schedule, config, callback=on_eval)
-        except Exception as error:
-            if _is_out_of_memory(error):
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                raise OutOfMemory(
-                    f"out of memory training {schedule!r} at batch size {config.batch_size} on {self.device}: "
-                    f"{str(error).splitlines()[0]}. Lower batch_size (or --parallel), or use a smaller model."
-                ) from error
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
+    def run(self, schedule: Schedule, **kwargs: Any) -> TrainResult:
+        """Train one schedule, no Optuna involved (:meth:`Experiment.run`)."""
+        return self.experiment.run(schedule, **kwargs)
 
     def __call__(self, trial: optuna.Trial) -> float:
         job = self.begin(trial)
@@ -349,8 +247,7 @@ class IterationsToTarget:
             max_iterations=self.budget if self.unit != "seconds" else self.config.max_iterations,
             budget=self.budget,
         )
-        return TrialJob(trial, schedule, tracker, self.unit, self.iterations_for(schedule),
-                        grid=self.config.eval_grid)
+        return TrialJob(trial, schedule, tracker, self.experiment, self.iterations_for(schedule))
 
     def end(self, job: TrialJob, result: TrainResult) -> float:
         """Record the run in the trial and return its value, or raise ``optuna.TrialPruned``
@@ -365,10 +262,8 @@ class IterationsToTarget:
         if job.pruned is not None:
             trial.set_user_attr("pruned_reason", str(job.pruned))
             raise job.pruned
-        value = job.tracker.value()  # censored against the budget in the objective's unit
-        if self.unit == "seconds" and result.reached:
-            value = result.seconds_to_target
-        return value
+        job.tracker.value()  # records reached and the iterations to target
+        return self.experiment.value(result)  # the one place a value is computed
 
     def _record(self, trial: optuna.Trial, schedule: Schedule, result: TrainResult) -> None:
         attrs: dict[str, Any] = {

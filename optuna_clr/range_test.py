@@ -40,6 +40,7 @@ import os
 import statistics
 import tempfile
 from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -55,6 +56,10 @@ from optuna_clr.training import TrainConfig
 from optuna_clr.training import make_optimizer
 from optuna_clr.training import resolve_device
 from optuna_clr.training import train
+
+
+if TYPE_CHECKING:
+    from optuna_clr.experiment import Experiment
 
 
 SUGGESTIONS = ("base_lr", "best_lr", "max_lr")
@@ -171,6 +176,7 @@ def lr_range_test(
     data_dir: str | os.PathLike | None = None,
     image_size: int | None = None,
     divergence_factor: float = 4.0,
+    experiment: Experiment | None = None,
 ) -> RangeTestResult:
     """Run the LR range test; see the module docstring.
 
@@ -186,7 +192,14 @@ def lr_range_test(
             stop once the smoothed loss exceeds ``divergence_factor`` times its minimum).
         eval_every: updates between points of the curve (default: 100 points).
         repeats: seeds ``seed, seed + 1, ...`` to run; suggestions are their medians.
+        experiment: what the trials train (:class:`~optuna_clr.Experiment`): its task, model,
+            optimizer settings, batch size, augmentation and device replace those arguments,
+            so the test runs as the trials will.
     """
+    if experiment is not None:
+        c = experiment.config
+        task, model, optimizer, momentum, nesterov = experiment.task, experiment.model, c.optimizer, c.momentum, c.nesterov
+        weight_decay, batch_size, augment, device = c.weight_decay, c.batch_size, c.augment, c.device
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps=... or epochs=... for the range test's length")
     if metric not in ("accuracy", "loss"):
@@ -210,7 +223,12 @@ def lr_range_test(
         device = str(next(model.parameters()).device)  # type: ignore[union-attr]
     dev = resolve_device(device)
     loaded = {} if isinstance(task, tasks.Task) else {"root": data_dir, "image_size": image_size}
-    base_task = task if isinstance(task, tasks.Task) else tasks.load(task, seed=seed, **loaded)
+    def split_for(run_seed: int) -> tasks.Task:  # the task with the validation split of run_seed
+        if experiment is not None:
+            return experiment.task_for(run_seed)
+        return task if isinstance(task, tasks.Task) else tasks.load(task, seed=run_seed, **loaded)
+
+    base_task = split_for(seed)
     if steps is None:
         steps = max(2, round(epochs * base_task.iterations_per_epoch(batch_size)))  # type: ignore[operator]
     if steps < 2:
@@ -230,7 +248,7 @@ def lr_range_test(
     try:
         for k in range(repeats):
             run_seed = seed + k
-            run_task = base_task if (k == 0 or isinstance(task, tasks.Task)) else tasks.load(task, seed=run_seed, **loaded)
+            run_task = base_task if k == 0 else split_for(run_seed)
             config = TrainConfig(
                 max_iterations=int(steps), eval_every=eval_every, batch_size=batch_size,
                 optimizer=optimizer if isinstance(optimizer, str) else "sgd", momentum=momentum,

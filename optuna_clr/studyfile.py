@@ -378,6 +378,12 @@ class StudyFile:
         if not (0 < s["base_lr_ratio"][0] and s["base_lr_ratio"][1] < 1):
             raise f.fail("base_lr_ratio", f"must lie inside (0, 1), got {s['base_lr_ratio']}")
         f.number("max_batch_size", low=0, integer=True, allow_none=True)
+        grid = self.report_grid()[0]
+        if ("batch_growth" in s["families"] and self.training["unit"] == "examples"
+                and s["max_batch_size"] is not None and s["max_batch_size"] > grid):
+            raise f.fail("max_batch_size", f"{s['max_batch_size']} is more than the {grid} examples between "
+                                           "evaluations (eval_every x batch_size): a batch that large skips "
+                                           "evaluations; raise [training] eval_every or lower max_batch_size")
         f.number("growth_factor", low=1)
         f.flag("end_at_cycle_end")
 

@@ -256,3 +256,13 @@ def test_a_divergence_while_still_improving_is_the_upper_bound():
     assert bounded_by_divergence(found, None, "accuracy") == found  # no divergence: still a lower bound
     flat = suggest_bounds(lrs, [0.5] * len(lrs), log_x=False, metric="accuracy")
     assert not bounded_by_divergence(flat, 0.6, "accuracy")["clear"]  # nothing found below it
+
+
+def test_the_range_test_of_an_experiment_runs_as_its_trials_will():
+    config = optuna_clr.TrainConfig(max_iterations=100, batch_size=32, device="cpu", momentum=0.5, seed=0)
+    experiment = optuna_clr.Experiment(task="digits", model="mlp", config=config)
+    from_experiment = optuna_clr.lr_range_test(experiment=experiment, min_lr=0.0, max_lr=1.0, epochs=2, repeats=2)
+    by_hand = run(momentum=0.5, epochs=2, repeats=2)
+    assert from_experiment.settings["momentum"] == 0.5 and from_experiment.settings["batch_size"] == 32
+    assert from_experiment.accuracies == by_hand.accuracies
+    assert from_experiment.runs[1].accuracies == by_hand.runs[1].accuracies  # seed 1's own split

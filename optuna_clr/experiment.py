@@ -1,0 +1,206 @@
+"""What to train: a task, a model and a :class:`~optuna_clr.TrainConfig`; one schedule, one seed.
+
+An :class:`Experiment` knows nothing of Optuna. The objective
+(:class:`~optuna_clr.IterationsToTarget`) turns its runs into trial reports, the comparison
+retrains winners with it on unseen seeds, and the fused engine stacks trials of it; each reads
+the same task cache, model and settings from here instead of from the objective.
+
+Example:
+
+    .. testcode::
+
+        import optuna_clr
+
+        experiment = optuna_clr.Experiment(
+            task="digits", model="mlp",
+            config=optuna_clr.TrainConfig(max_iterations=500, eval_every=10, target_accuracy=0.95,
+                                          batch_size=32, device="cpu"))
+        result = experiment.run(optuna_clr.Fixed(0.05), seed=1)
+        print(result.iterations_to_target, experiment.value(result))   # the same when reached
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import dataclasses
+import os
+from typing import Any
+
+import torch
+
+from optuna_clr import tasks
+from optuna_clr.models import ModelSpec
+from optuna_clr.schedules import Schedule
+from optuna_clr.tracking import censored_value
+from optuna_clr.training import Evaluation
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import TrainResult
+from optuna_clr.training import resolve_device
+from optuna_clr.training import train
+
+
+UNITS = ("iterations", "examples", "seconds")
+
+
+class OutOfMemory(RuntimeError):
+    """A trial ran out of (GPU or host) memory; the message says what to lower."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is torch running out of device or host memory."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "not enough memory" in text
+                                                or "can't allocate memory" in text)
+
+
+class Experiment:
+    """A task (loaded once per split seed), a model and the training settings.
+
+    Args:
+        task: a task name or import path for :func:`optuna_clr.tasks.load`, or your own
+            :class:`~optuna_clr.tasks.Task`.
+        model: a registered model name, an import path, or a zero-argument factory.
+        config: every setting of a run but the schedule; its ``seed`` is the default seed.
+        unit: what a run's value counts: ``"iterations"``, ``"examples"`` or ``"seconds"``.
+        data_dir, validation, image_size: as :func:`optuna_clr.tasks.load` takes them.
+        end_at_cycle_end: cut a cyclical schedule's budget back to its last cycle end.
+        show_progress_bar: a tqdm bar over each run's iterations.
+
+    Raises:
+        ValueError: an unknown unit, or ``"seconds"`` without ``config.max_seconds``.
+        DataError: the data is missing or does not fit the device (loaded when made).
+    """
+
+    def __init__(self, *, task: str | tasks.Task = "digits", model: ModelSpec = "mlp", config: TrainConfig,
+                 unit: str = "iterations", data_dir: str | os.PathLike | None = None,
+                 validation: float | int | None = None, image_size: int | None = None,
+                 end_at_cycle_end: bool = False, show_progress_bar: bool = False) -> None:
+        if unit not in UNITS:
+            raise ValueError(f"unit must be one of {list(UNITS)}, got {unit!r}")
+        if unit == "seconds" and config.max_seconds is None:
+            raise ValueError("unit='seconds' needs max_seconds, the time budget a censored trial is measured against")
+        self.model, self.config, self.unit = model, config, unit
+        self.data_dir, self.validation, self.image_size = data_dir, validation, image_size
+        self.end_at_cycle_end, self.show_progress_bar = end_at_cycle_end, show_progress_bar
+        self.device = resolve_device(config.device)
+        self._task_spec = task
+        self._tasks: dict[int, tasks.Task] = {}
+        self.task = self.task_for(config.seed)  # loads (and checks) the data now, before any training
+
+    @property
+    def target_accuracy(self) -> float:
+        return self.config.target_accuracy  # type: ignore[return-value]
+
+    @property
+    def budget(self) -> float:
+        """The budget in the experiment's unit; censored values are measured against it."""
+        if self.unit == "examples":
+            return self.config.max_examples  # type: ignore[return-value]
+        if self.unit == "seconds":
+            return self.config.max_seconds  # type: ignore[return-value]
+        return self.config.max_iterations
+
+    def task_for(self, seed: int) -> tasks.Task:
+        """The task with the validation split of ``seed``, on the training device."""
+        if isinstance(self._task_spec, tasks.Task):
+            return self._task_spec.to(self.device)
+        if seed not in self._tasks:
+            task = tasks.load(self._task_spec, root=self.data_dir, validation=self.validation, seed=seed,
+                              image_size=self.image_size)
+            tasks.check_fits(task, self.device)
+            self._tasks = {seed: task.to(self.device)}
+        return self._tasks[seed]
+
+    def fingerprint(self, *, seed: int | None = None) -> dict[str, Any]:
+        """What makes two runs' values comparable, as flat JSON scalars (see
+        :mod:`optuna_clr.fingerprint`); ``seed`` is the split's seed (default: the config's)."""
+        c, task, spec = self.config, self.task, self._task_spec
+        model = self.model if isinstance(self.model, str) else (
+            f"{getattr(self.model, '__module__', '?')}:{getattr(self.model, '__qualname__', repr(self.model))}")
+        return {
+            "task": spec if isinstance(spec, str) else f"{task.name} (tensors)",
+            "train_size": len(task.train), "validation_size": len(task.valid), "image_size": self.image_size,
+            "split_seed": c.seed if seed is None else seed, "model": model,
+            "optimizer": c.optimizer, "momentum": c.momentum, "nesterov": c.nesterov,
+            "weight_decay": c.weight_decay, "batch_size": c.batch_size,
+            "target_accuracy": c.target_accuracy, "unit": self.unit,
+            "max_iterations": c.max_iterations, "max_examples": c.max_examples,
+            "max_seconds": c.max_seconds, "eval_every": c.eval_every,
+            "precision": c.precision, "augment": c.augment,
+        }
+
+    def iterations_for(self, schedule: Schedule) -> int:
+        """The update budget of a run: ``max_iterations``, cut back to the last cycle end with
+        ``end_at_cycle_end`` (Smith's advice: stop where the LR is low)."""
+        budget = self.config.max_iterations
+        if self.end_at_cycle_end:
+            ends = schedule.cycle_ends(budget)
+            if ends:
+                return ends[-1]
+        return budget
+
+    def report_step(self, ev: Evaluation, previous: int) -> int:
+        """The step an evaluation counts as, after one counted as ``previous``: its updates, or
+        with ``unit="examples"`` the multiple of ``eval_every * batch_size`` examples it reached
+        (less than a batch below the examples seen), so every trial of an examples study counts
+        at the same steps, as Median/Percentile/Hyperband compare them; the last evaluation, at
+        the budget, may fall between them."""
+        if self.unit != "examples":
+            return ev.step
+        grid = self.config.eval_grid
+        on_grid = ev.examples // grid * grid if grid else ev.examples
+        return on_grid if on_grid > previous else ev.examples
+
+    def value(self, result: TrainResult) -> float:
+        """A run's value in the experiment's unit: the step of the evaluation that reached the
+        target (:meth:`report_step`; seconds for ``"seconds"``), or censored when not reached.
+        A trial's value is computed the same way (the tracker counts the same steps)."""
+        if not result.reached:
+            return censored_value(self.budget, self.target_accuracy, result.best_accuracy)
+        if self.unit == "seconds":
+            return float(result.seconds_to_target)  # type: ignore[arg-type]
+        step = 0
+        for ev in result.curve:
+            step = self.report_step(ev, step)
+        return float(step)
+
+    def run(self, schedule: Schedule, *, seed: int | None = None,
+            callback: Callable[[Evaluation], bool | None] | None = None, max_iterations: int | None = None,
+            overrides: dict[str, Any] | None = None, progress_label: str = "") -> TrainResult:
+        """Train one schedule with one seed (``result.iterations_to_target`` is None when the
+        target was not reached); ``overrides`` changes :class:`TrainConfig` fields for this run
+        (e.g. ``{"optimizer": "adam"}``).
+
+        Raises:
+            OutOfMemory: the run ran out of memory; the message says what to lower.
+        """
+        seed = self.config.seed if seed is None else seed
+        config = dataclasses.replace(self.config, seed=seed, max_iterations=max_iterations or self.iterations_for(schedule),
+                                     **(overrides or {}))
+        bar = None
+        if self.show_progress_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=config.max_iterations, desc=progress_label or "training", unit="it", leave=False)
+
+        def on_eval(ev: Evaluation) -> bool:
+            if bar is not None:
+                bar.update(ev.step - bar.n)
+                bar.set_postfix(acc=f"{ev.accuracy:.4f}", lr=f"{ev.lr:.3g}")
+            return bool(callback(ev)) if callback is not None else False
+
+        try:
+            return train(self.task_for(seed), self.model, schedule, config, callback=on_eval)
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise OutOfMemory(
+                f"out of memory training {schedule!r} at batch size {config.batch_size} on {self.device}: "
+                f"{str(error).splitlines()[0]}. Lower batch_size (or --parallel), or use a smaller model.") from error
+        finally:
+            if bar is not None:
+                bar.close()
