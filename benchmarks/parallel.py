@@ -29,21 +29,29 @@ import optuna_clr
 from optuna_clr.fused import FusedJob
 from optuna_clr.fused import train_fused
 from optuna_clr.tasks import Task
-from optuna_clr.training import TrainConfig
 from optuna_clr.training import resolve_device
 from optuna_clr.training import train
+from optuna_clr.training import TrainConfig
 
 
 def synthetic_task(n: int, device: torch.device) -> Task:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, 3, 32, 32, generator=g)
     y = torch.randint(0, 10, (n,), generator=g)
-    return Task.from_tensors(train=(x, y), valid=(x[:500], y[:500]), name="synthetic-cifar").to(device)
+    return Task.from_tensors(train=(x, y), valid=(x[:500], y[:500]), name="synthetic-cifar").to(
+        device
+    )
 
 
 def config(device: torch.device, batch: int, steps: int) -> TrainConfig:
     # no evaluation until the last update, which ends the run with one host read
-    return TrainConfig(max_iterations=steps, eval_every=10**9, batch_size=batch, device=str(device), target_accuracy=None)
+    return TrainConfig(
+        max_iterations=steps,
+        eval_every=10**9,
+        batch_size=batch,
+        device=str(device),
+        target_accuracy=None,
+    )
 
 
 def sync(device: torch.device) -> None:
@@ -53,7 +61,9 @@ def sync(device: torch.device) -> None:
 
 def single(model: str, task: Task, device: torch.device, batch: int, steps: int) -> float:
     train(task, model, optuna_clr.Fixed(0.01), config(device, batch, 5), validate=False)  # warm-up
-    result = train(task, model, optuna_clr.Fixed(0.01), config(device, batch, steps), validate=False)
+    result = train(
+        task, model, optuna_clr.Fixed(0.01), config(device, batch, steps), validate=False
+    )
     return batch * steps / result.curve[-1].seconds
 
 
@@ -73,19 +83,45 @@ def _worker(args: tuple) -> None:
     model, n, device, batch, steps, barrier, times, threads = args
     torch.set_num_threads(threads)  # share the cores instead of oversubscribing them
     task = synthetic_task(n, torch.device(device))
-    train(task, model, optuna_clr.Fixed(0.01), config(torch.device(device), batch, 5), validate=False)
+    train(
+        task, model, optuna_clr.Fixed(0.01), config(torch.device(device), batch, 5), validate=False
+    )
     barrier.wait()
     start = time.time()
-    train(task, model, optuna_clr.Fixed(0.01), config(torch.device(device), batch, steps), validate=False)
+    train(
+        task,
+        model,
+        optuna_clr.Fixed(0.01),
+        config(torch.device(device), batch, steps),
+        validate=False,
+    )
     times.put((start, time.time()))  # wall clock: comparable across processes, unlike perf_counter
 
 
 def processes(model: str, n: int, device: torch.device, batch: int, steps: int, k: int) -> float:
     """K processes warm up, start together and train; the span from the first start to the last
-    end counts (process start-up and exit do not). Each process gets its share of the CPU threads."""
+    end counts (process start-up and exit do not). Each process gets its share of the CPU
+    threads."""
     ctx = mp.get_context("spawn")
     barrier, times = ctx.Barrier(k), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=((model, n, str(device), batch, steps, barrier, times, max(1, torch.get_num_threads() // k)),)) for _ in range(k)]
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(
+                (
+                    model,
+                    n,
+                    str(device),
+                    batch,
+                    steps,
+                    barrier,
+                    times,
+                    max(1, torch.get_num_threads() // k),
+                ),
+            ),
+        )
+        for _ in range(k)
+    ]
     for p in procs:
         p.start()
     spans = [times.get() for _ in procs]
@@ -98,19 +134,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--models", nargs="+", default=["caffe-cifar10-full", "resnet20"])
-    parser.add_argument("--k", nargs="+", type=int, default=None, help="stack sizes (default 1 8 32 128 on a GPU, 1 2 4 on a CPU)")
+    parser.add_argument(
+        "--k",
+        nargs="+",
+        type=int,
+        default=None,
+        help="stack sizes (default 1 8 32 128 on a GPU, 1 2 4 on a CPU)",
+    )
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=None, help="timed updates per trial (default 300 on a GPU, 20 on a CPU)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed updates per trial (default 300 on a GPU, 20 on a CPU)",
+    )
     parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--no-processes", action="store_true", help="skip the K-processes measurement")
+    parser.add_argument(
+        "--no-processes", action="store_true", help="skip the K-processes measurement"
+    )
     args = parser.parse_args()
 
     device = resolve_device(args.device)
     ks = args.k or ([1, 8, 32, 128] if device.type == "cuda" else [1, 2, 4])
     steps = args.steps or (300 if device.type == "cuda" else 20)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    print(f"# parallel trials: batch {args.batch_size}, {steps} updates per trial, synthetic 32x32x3 data ({args.images} images)")
-    print(f"# device {name}; torch {torch.__version__}; optuna_clr {optuna_clr.__version__}; python {platform.python_version()}")
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else (
+            f"CPU ({platform.machine()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} threads)"
+        )
+    )
+    print(
+        f"# parallel trials: batch {args.batch_size}, {steps} updates per trial, "
+        f"synthetic 32x32x3 data ({args.images} images)"
+    )
+    print(
+        f"# device {name}; torch {torch.__version__}; optuna_clr {optuna_clr.__version__}; "
+        f"python {platform.python_version()}"
+    )
     task = synthetic_task(args.images, device)
     print(f"\n{'model':22s} {'how':14s} {'K':>4s} {'img/s':>10s} {'vs single':>10s}")
     for model in args.models:
@@ -120,10 +182,15 @@ def main() -> None:
             if k == 1:
                 continue
             value = fused(model, task, device, args.batch_size, steps, k)
-            print(f"{model:22s} {'vmap':14s} {k:4d} {value:10,.0f} {value / base:9.2f}x", flush=True)
+            print(
+                f"{model:22s} {'vmap':14s} {k:4d} {value:10,.0f} {value / base:9.2f}x", flush=True
+            )
             if not args.no_processes:
                 value = processes(model, args.images, device, args.batch_size, steps, k)
-                print(f"{model:22s} {'processes':14s} {k:4d} {value:10,.0f} {value / base:9.2f}x", flush=True)
+                print(
+                    f"{model:22s} {'processes':14s} {k:4d} {value:10,.0f} {value / base:9.2f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

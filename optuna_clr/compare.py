@@ -41,9 +41,9 @@ from optuna.trial import TrialState
 from optuna_clr import records
 from optuna_clr import schedules
 from optuna_clr.dashboard import name_metric
+from optuna_clr.experiment import Experiment
 from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.fingerprint import ensure_same_choices
-from optuna_clr.experiment import Experiment
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.space import ScheduleSpace
@@ -55,7 +55,7 @@ from optuna_clr.training import TrainResult
 
 ARMS = ("fixed", "cyclical")
 COMPARISON_ATTR = "comparison"  # the record (optuna_clr.records) of the last comparison
-RETRAIN_SUFFIX = "-retrain"      # study <name>-retrain holds every retrained seed as a trial
+RETRAIN_SUFFIX = "-retrain"  # study <name>-retrain holds every retrained seed as a trial
 
 
 @dataclasses.dataclass
@@ -64,19 +64,27 @@ class SeedRun:
 
     seed: int
     reached: bool
-    value: float                 # iterations (or the unit) to target; censored if not reached
-    iterations: int              # updates trained
+    value: float  # iterations (or the unit) to target; censored if not reached
+    iterations: int  # updates trained
     examples_seen: int
     best_accuracy: float
     test_accuracy: float | None
-    curve: list[list[float]]     # [iterations, validation accuracy]
-    seconds: float = 0.0         # wall seconds of the run
+    curve: list[list[float]]  # [iterations, validation accuracy]
+    seconds: float = 0.0  # wall seconds of the run
 
     @classmethod
     def from_result(cls, seed: int, result: TrainResult, experiment: Experiment) -> SeedRun:
-        return cls(seed, result.reached, experiment.value(result), result.iterations, result.examples_seen,
-                   result.best_accuracy, result.test_accuracy,
-                   [[e.step, e.accuracy] for e in result.curve], result.seconds)
+        return cls(
+            seed,
+            result.reached,
+            experiment.value(result),
+            result.iterations,
+            result.examples_seen,
+            result.best_accuracy,
+            result.test_accuracy,
+            [[e.step, e.accuracy] for e in result.curve],
+            result.seconds,
+        )
 
 
 @dataclasses.dataclass
@@ -84,14 +92,14 @@ class Arm:
     """A configuration retrained with every seed: a tuned winner or a baseline."""
 
     name: str
-    kind: str                    # "tuned" or "baseline"
+    kind: str  # "tuned" or "baseline"
     schedule: dict[str, Any]
     runs: list[SeedRun]
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     study_name: str | None = None
     trial_number: int | None = None
     trials: int = 0
-    tuning_iterations: int = 0   # updates trained by the arm's tuning trials, all of them
+    tuning_iterations: int = 0  # updates trained by the arm's tuning trials, all of them
     tuning_seconds: float = 0.0  # their wall seconds
 
     @property
@@ -133,7 +141,7 @@ class Comparison:
     arms: list[Arm]
     speedup: dict[str, Any] | None
     settings: dict[str, Any]
-    tuning_seed: int | None = None   # the seed the arms were tuned with, left out of ``seeds``
+    tuning_seed: int | None = None  # the seed the arms were tuned with, left out of ``seeds``
 
     def arm(self, name: str) -> Arm | None:
         return next((a for a in self.arms if a.name == name), None)
@@ -155,9 +163,14 @@ def retrain_seeds(tuning_seed: int, count: int) -> list[int]:
     return [tuning_seed + 1 + i for i in range(count)]
 
 
-def retrain(experiment: Experiment, schedule: schedules.Schedule, seeds: list[int], *,
-            training: dict[str, Any] | None = None,
-            progress: Callable[[str], None] | None = None) -> list[SeedRun]:
+def retrain(
+    experiment: Experiment,
+    schedule: schedules.Schedule,
+    seeds: list[int],
+    *,
+    training: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[SeedRun]:
     """Train ``schedule`` once per seed with the experiment's settings (and ``training``
     overrides), no Optuna involved."""
     runs = []
@@ -199,9 +212,18 @@ def compare(
     # every study is opened and checked before anything trains
     home = _open(storage, name, objective, base=name, say=say)
     retrained = _open(storage, name + RETRAIN_SUFFIX, objective, base=name, say=say)
-    studies = {arm: _open(storage, f"{name}-{arm}", objective, base=name, say=say,
-                          sampler=make_sampler(arm), pruner=make_pruner())
-               for arm in (ARMS if n_trials else ())}
+    studies = {
+        arm: _open(
+            storage,
+            f"{name}-{arm}",
+            objective,
+            base=name,
+            say=say,
+            sampler=make_sampler(arm),
+            pruner=make_pruner(),
+        )
+        for arm in (ARMS if n_trials else ())
+    }
     # each seed's configuration is also a categorical param, so the dashboard's slice and
     # parallel-coordinate plots of study <name>-retrain set the configurations side by side
     labels = (*(ARMS if n_trials else ()), *(baselines or {}))
@@ -219,27 +241,60 @@ def compare(
             range_test.attach(study)  # the arm shows the test its space was narrowed with
         done = len(study.get_trials(deepcopy=False, states=_FINISHED))
         if done < n_trials:
-            say(f"{arm} arm: {n_trials - done} trials to run ({done} done) "
-                f"in study {study.study_name!r}")
+            say(
+                f"{arm} arm: {n_trials - done} trials to run ({done} done) "
+                f"in study {study.study_name!r}"
+            )
             objective.space = space
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
-        arms.append(_tuned_arm(study, arm, retrained, configuration, objective.experiment, seeds, say))
+        arms.append(
+            _tuned_arm(study, arm, retrained, configuration, objective.experiment, seeds, say)
+        )
     for label, baseline in (baselines or {}).items():
-        runs = _seed_runs(retrained, configuration, objective.experiment, label, "baseline",
-                          baseline.schedule, dict(baseline.training), seeds, say,
-                          f"baseline {label}: retraining")
-        arms.append(Arm(label, "baseline", baseline.schedule.to_dict(), runs,
-                        training=dict(baseline.training)))
+        runs = _seed_runs(
+            retrained,
+            configuration,
+            objective.experiment,
+            label,
+            "baseline",
+            baseline.schedule,
+            dict(baseline.training),
+            seeds,
+            say,
+            f"baseline {label}: retraining",
+        )
+        arms.append(
+            Arm(
+                label,
+                "baseline",
+                baseline.schedule.to_dict(),
+                runs,
+                training=dict(baseline.training),
+            )
+        )
     fixed, cyclical = (next((a for a in arms if a.name == n), None) for n in ARMS)
     speedup = paired_ratio(fixed.values, cyclical.values) if fixed and cyclical else None
     result = Comparison(
-        name=name, unit=objective.unit, target_accuracy=objective.target_accuracy,
-        budget=objective.budget, seeds=list(seeds), arms=arms, speedup=speedup,
-        settings={**environment(objective.experiment), **(settings or {})}, tuning_seed=tuning_seed,
+        name=name,
+        unit=objective.unit,
+        target_accuracy=objective.target_accuracy,
+        budget=objective.budget,
+        seeds=list(seeds),
+        arms=arms,
+        speedup=speedup,
+        settings={**environment(objective.experiment), **(settings or {})},
+        tuning_seed=tuning_seed,
     )
     # in every study of the comparison, so a baselines-only comparison can be reported too
-    for study in [home, retrained, *(optuna.load_study(study_name=a.study_name, storage=storage)
-                                     for a in arms if a.study_name)]:
+    for study in [
+        home,
+        retrained,
+        *(
+            optuna.load_study(study_name=a.study_name, storage=storage)
+            for a in arms
+            if a.study_name
+        ),
+    ]:
         records.save(study, COMPARISON_ATTR, result.to_dict(), artifact_store=artifact_store)
     return result
 
@@ -247,72 +302,131 @@ def compare(
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _open(storage: optuna.storages.BaseStorage, study_name: str, objective: IterationsToTarget,
-          *, base: str, say: Callable[[str], None], **kwargs: Any) -> optuna.Study:
+def _open(
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    objective: IterationsToTarget,
+    *,
+    base: str,
+    say: Callable[[str], None],
+    **kwargs: Any,
+) -> optuna.Study:
     """A study of the comparison, refused when its trials were measured with other settings
     (:mod:`optuna_clr.fingerprint`); the retrained seeds' study is checked without the split
     seed, which its trials vary."""
-    study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize",
-                                load_if_exists=True, **kwargs)
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, direction="minimize", load_if_exists=True, **kwargs
+    )
     fingerprint = objective.fingerprint()
     if study_name.endswith(RETRAIN_SUFFIX):
         fingerprint.pop("split_seed")
-    note = ensure_fingerprint(study, fingerprint, fix=(
-        f"to compare with the new settings, use another --study-name (e.g. --study-name {base}-2), "
-        "or put the old settings back"))
+    note = ensure_fingerprint(
+        study,
+        fingerprint,
+        fix=(
+            "to compare with the new settings, use another --study-name "
+            f"(e.g. --study-name {base}-2), "
+            "or put the old settings back"
+        ),
+    )
     if note:
         say(note)
     name_metric(study, objective)
     return study
 
 
-def _optimize(study: optuna.Study, objective: IterationsToTarget, n_trials: int, parallel: int,
-              show_progress_bar: bool) -> None:
+def _optimize(
+    study: optuna.Study,
+    objective: IterationsToTarget,
+    n_trials: int,
+    parallel: int,
+    show_progress_bar: bool,
+) -> None:
     from optuna_clr.runner import optimize
 
-    optimize(study, objective, n_trials=n_trials, parallel=parallel,
-             show_progress_bar=show_progress_bar)
+    optimize(
+        study, objective, n_trials=n_trials, parallel=parallel, show_progress_bar=show_progress_bar
+    )
 
 
-def _tuned_arm(study: optuna.Study, arm: str, retrained: optuna.Study,
-               configuration: optuna.distributions.CategoricalDistribution,
-               experiment: Experiment, seeds: list[int], say: Callable[[str], None]) -> Arm:
+def _tuned_arm(
+    study: optuna.Study,
+    arm: str,
+    retrained: optuna.Study,
+    configuration: optuna.distributions.CategoricalDistribution,
+    experiment: Experiment,
+    seeds: list[int],
+    say: Callable[[str], None],
+) -> Arm:
     """The arm's best trial retrained with every seed, and what tuning it cost."""
     best = study.best_trial
     schedule = schedules.from_dict(best.user_attrs["schedule"])
-    runs = _seed_runs(retrained, configuration, experiment, arm, "tuned", schedule, {}, seeds, say,
-                      f"{arm} arm: retraining trial {best.number}")
+    runs = _seed_runs(
+        retrained,
+        configuration,
+        experiment,
+        arm,
+        "tuned",
+        schedule,
+        {},
+        seeds,
+        say,
+        f"{arm} arm: retraining trial {best.number}",
+    )
     trials = study.get_trials(deepcopy=False, states=_FINISHED)
-    return Arm(arm, "tuned", schedule.to_dict(), runs, study_name=study.study_name,
-               trial_number=best.number, trials=len(trials),
-               tuning_iterations=sum(int(t.user_attrs.get("iterations", 0)) for t in trials),
-               tuning_seconds=sum(float(t.user_attrs.get("seconds", 0.0)) for t in trials))
+    return Arm(
+        arm,
+        "tuned",
+        schedule.to_dict(),
+        runs,
+        study_name=study.study_name,
+        trial_number=best.number,
+        trials=len(trials),
+        tuning_iterations=sum(int(t.user_attrs.get("iterations", 0)) for t in trials),
+        tuning_seconds=sum(float(t.user_attrs.get("seconds", 0.0)) for t in trials),
+    )
 
 
-def _seed_runs(retrained: optuna.Study,
-               configuration: optuna.distributions.CategoricalDistribution,
-               experiment: Experiment, label: str, kind: str,
-               schedule: schedules.Schedule, training: dict[str, Any], seeds: list[int],
-               say: Callable[[str], None], what: str) -> list[SeedRun]:
+def _seed_runs(
+    retrained: optuna.Study,
+    configuration: optuna.distributions.CategoricalDistribution,
+    experiment: Experiment,
+    label: str,
+    kind: str,
+    schedule: schedules.Schedule,
+    training: dict[str, Any],
+    seeds: list[int],
+    say: Callable[[str], None],
+    what: str,
+) -> list[SeedRun]:
     """``schedule`` retrained with every seed; the seeds already trials of ``retrained`` for
     the same schedule, training overrides and setup (:func:`_key`) are not trained again."""
     key = _key(experiment, schedule, training)
-    runs = {t.user_attrs["seed"]: _run_of(t) for t in retrained.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get("key") == key}
+    runs = {
+        t.user_attrs["seed"]: _run_of(t)
+        for t in retrained.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.user_attrs.get("key") == key
+    }
     missing = [s for s in seeds if s not in runs]
     if missing:
         say(f"{what} with seeds {missing}")
         for run in retrain(experiment, schedule, missing, training=training, progress=say):
-            retrained.add_trial(_trial_of(run, experiment, label, kind, schedule, key,
-                                          configuration))
+            retrained.add_trial(
+                _trial_of(run, experiment, label, kind, schedule, key, configuration)
+            )
             runs[run.seed] = run
     return [runs[s] for s in seeds]
 
 
-def _trial_of(run: SeedRun, experiment: Experiment, label: str, kind: str,
-              schedule: schedules.Schedule, key: str,
-              configuration: optuna.distributions.CategoricalDistribution,
-              ) -> optuna.trial.FrozenTrial:
+def _trial_of(
+    run: SeedRun,
+    experiment: Experiment,
+    label: str,
+    kind: str,
+    schedule: schedules.Schedule,
+    key: str,
+    configuration: optuna.distributions.CategoricalDistribution,
+) -> optuna.trial.FrozenTrial:
     """A retrained seed as a finished trial: its value, its curve as reports (as a tuning
     trial reports them) and short user attrs."""
     budget, target = experiment.budget, experiment.target_accuracy
@@ -320,43 +434,76 @@ def _trial_of(run: SeedRun, experiment: Experiment, label: str, kind: str,
         value=run.value,
         params={"configuration": label},
         distributions={"configuration": configuration},
-        intermediate_values={int(step): reported_value(budget, target, accuracy)
-                             for step, accuracy in run.curve},
-        user_attrs={"arm": label if kind == "tuned" else "baseline", "configuration": label,
-                    "seed": run.seed, "key": key, "family": schedule.family,
-                    "schedule_label": schedule.label(), "reached": run.reached,
-                    "iterations": run.iterations, "examples_seen": run.examples_seen,
-                    "best_accuracy": run.best_accuracy, "test_accuracy": run.test_accuracy,
-                    "seconds": run.seconds, "unit": experiment.unit, "target_accuracy": target,
-                    "budget": budget},
+        intermediate_values={
+            int(step): reported_value(budget, target, accuracy) for step, accuracy in run.curve
+        },
+        user_attrs={
+            "arm": label if kind == "tuned" else "baseline",
+            "configuration": label,
+            "seed": run.seed,
+            "key": key,
+            "family": schedule.family,
+            "schedule_label": schedule.label(),
+            "reached": run.reached,
+            "iterations": run.iterations,
+            "examples_seen": run.examples_seen,
+            "best_accuracy": run.best_accuracy,
+            "test_accuracy": run.test_accuracy,
+            "seconds": run.seconds,
+            "unit": experiment.unit,
+            "target_accuracy": target,
+            "budget": budget,
+        },
     )
 
 
 def _run_of(trial: optuna.trial.FrozenTrial) -> SeedRun:
     a = trial.user_attrs
     curve = [[step, accuracy] for step, accuracy in accuracy_curve(trial)]
-    return SeedRun(a["seed"], a["reached"], float(trial.value), a["iterations"],
-                   a["examples_seen"], a["best_accuracy"], a["test_accuracy"], curve,
-                   a.get("seconds", 0.0))
+    return SeedRun(
+        a["seed"],
+        a["reached"],
+        float(trial.value),
+        a["iterations"],
+        a["examples_seen"],
+        a["best_accuracy"],
+        a["test_accuracy"],
+        curve,
+        a.get("seconds", 0.0),
+    )
 
 
-def _key(experiment: Experiment, schedule: schedules.Schedule,
-         training: dict[str, Any]) -> str:
+def _key(experiment: Experiment, schedule: schedules.Schedule, training: dict[str, Any]) -> str:
     """What decides a retrained seed's outcome besides the seed, hashed: a stored run counts
     only while the schedule, the training overrides and the setup are unchanged."""
-    text = json.dumps({"schedule": schedule.to_dict(), "training": training,
-                       "setup": _setup(experiment)}, sort_keys=True, default=str)
+    text = json.dumps(
+        {"schedule": schedule.to_dict(), "training": training, "setup": _setup(experiment)},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _setup(experiment: Experiment) -> dict[str, Any]:
     """What decides a retrained seed's outcome besides the schedule and the seed, as JSON."""
-    config = {k: v for k, v in dataclasses.asdict(experiment.config).items()
-              if k not in ("seed", "device")}
-    model = experiment.model if isinstance(experiment.model, str) else getattr(
-        experiment.model, "__name__", repr(experiment.model))
-    setup = {"task": experiment.task.name, "validation": experiment.validation, "model": model,
-             "unit": experiment.unit, "budget": experiment.budget, "config": config}
+    config = {
+        k: v
+        for k, v in dataclasses.asdict(experiment.config).items()
+        if k not in ("seed", "device")
+    }
+    model = (
+        experiment.model
+        if isinstance(experiment.model, str)
+        else getattr(experiment.model, "__name__", repr(experiment.model))
+    )
+    setup = {
+        "task": experiment.task.name,
+        "validation": experiment.validation,
+        "model": model,
+        "unit": experiment.unit,
+        "budget": experiment.budget,
+        "config": config,
+    }
     return json.loads(json.dumps(setup, default=str))
 
 
@@ -368,24 +515,44 @@ def environment(experiment: Experiment) -> dict[str, Any]:
     if experiment.device.type == "cuda":
         device = torch.cuda.get_device_name(experiment.device)
     else:
-        device = (f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                  f"{torch.get_num_threads()} threads)")
-    return {"device": device, "torch": torch.__version__, "optuna": optuna.__version__,
-            "python": platform.python_version()}
+        device = (
+            f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} threads)"
+        )
+    return {
+        "device": device,
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+        "python": platform.python_version(),
+    }
 
 
-def stored_comparison(storage: optuna.storages.BaseStorage,
-                      name: str) -> tuple[Comparison, RangeTestResult | None] | None:
+def stored_comparison(
+    storage: optuna.storages.BaseStorage, name: str
+) -> tuple[Comparison, RangeTestResult | None] | None:
     """The last comparison :func:`compare` stored for ``name`` and its range test (from an
     arm study, where the test narrowed the space, else from study ``name``)."""
-    names = {s.study_name for s in
-             optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    studies = {n: optuna.load_study(study_name=n, storage=storage) for n in
-               [name, name + RETRAIN_SUFFIX, *(f"{name}-{arm}" for arm in ARMS)] if n in names}
-    found = next((records.load(s, COMPARISON_ATTR) for s in studies.values()
-                  if records.load(s, COMPARISON_ATTR) is not None), None)
+    names = {
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    }
+    studies = {
+        n: optuna.load_study(study_name=n, storage=storage)
+        for n in [name, name + RETRAIN_SUFFIX, *(f"{name}-{arm}" for arm in ARMS)]
+        if n in names
+    }
+    found = next(
+        (
+            records.load(s, COMPARISON_ATTR)
+            for s in studies.values()
+            if records.load(s, COMPARISON_ATTR) is not None
+        ),
+        None,
+    )
     if found is None:
         return None
-    tests = (RangeTestResult.from_study(studies[n]) for n in
-             [f"{name}-{arm}" for arm in ARMS] + [name] if n in studies)
+    tests = (
+        RangeTestResult.from_study(studies[n])
+        for n in [f"{name}-{arm}" for arm in ARMS] + [name]
+        if n in studies
+    )
     return Comparison.from_dict(found), next((t for t in tests if t is not None), None)

@@ -33,10 +33,10 @@ from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
 from optuna_clr.tracking import censored_value
 from optuna_clr.training import Evaluation
-from optuna_clr.training import TrainConfig
-from optuna_clr.training import TrainResult
 from optuna_clr.training import resolve_device
 from optuna_clr.training import train
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import TrainResult
 
 
 UNITS = ("iterations", "examples", "seconds")
@@ -51,8 +51,9 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, torch.cuda.OutOfMemoryError):
         return True
     text = str(error).lower()
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "not enough memory" in text
-                                                or "can't allocate memory" in text)
+    return isinstance(error, RuntimeError) and (
+        "out of memory" in text or "not enough memory" in text or "can't allocate memory" in text
+    )
 
 
 class Experiment:
@@ -73,21 +74,35 @@ class Experiment:
         DataError: the data is missing or does not fit the device (loaded when made).
     """
 
-    def __init__(self, *, task: str | tasks.Task = "digits", model: ModelSpec = "mlp", config: TrainConfig,
-                 unit: str = "iterations", data_dir: str | os.PathLike | None = None,
-                 validation: float | int | None = None, image_size: int | None = None,
-                 end_at_cycle_end: bool = False, show_progress_bar: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        task: str | tasks.Task = "digits",
+        model: ModelSpec = "mlp",
+        config: TrainConfig,
+        unit: str = "iterations",
+        data_dir: str | os.PathLike | None = None,
+        validation: float | int | None = None,
+        image_size: int | None = None,
+        end_at_cycle_end: bool = False,
+        show_progress_bar: bool = False,
+    ) -> None:
         if unit not in UNITS:
             raise ValueError(f"unit must be one of {list(UNITS)}, got {unit!r}")
         if unit == "seconds" and config.max_seconds is None:
-            raise ValueError("unit='seconds' needs max_seconds, the time budget a censored trial is measured against")
+            raise ValueError(
+                "unit='seconds' needs max_seconds, "
+                "the time budget a censored trial is measured against"
+            )
         self.model, self.config, self.unit = model, config, unit
         self.data_dir, self.validation, self.image_size = data_dir, validation, image_size
         self.end_at_cycle_end, self.show_progress_bar = end_at_cycle_end, show_progress_bar
         self.device = resolve_device(config.device)
         self._task_spec = task
         self._tasks: dict[int, tasks.Task] = {}
-        self.task = self.task_for(config.seed)  # loads (and checks) the data now, before any training
+        self.task = self.task_for(
+            config.seed
+        )  # loads (and checks) the data now, before any training
 
     @property
     def target_accuracy(self) -> float:
@@ -107,8 +122,13 @@ class Experiment:
         if isinstance(self._task_spec, tasks.Task):
             return self._task_spec.to(self.device)
         if seed not in self._tasks:
-            task = tasks.load(self._task_spec, root=self.data_dir, validation=self.validation, seed=seed,
-                              image_size=self.image_size)
+            task = tasks.load(
+                self._task_spec,
+                root=self.data_dir,
+                validation=self.validation,
+                seed=seed,
+                image_size=self.image_size,
+            )
             tasks.check_fits(task, self.device)
             self._tasks = {seed: task.to(self.device)}
         return self._tasks[seed]
@@ -117,18 +137,34 @@ class Experiment:
         """What makes two runs' values comparable, as flat JSON scalars (see
         :mod:`optuna_clr.fingerprint`); ``seed`` is the split's seed (default: the config's)."""
         c, task, spec = self.config, self.task, self._task_spec
-        model = self.model if isinstance(self.model, str) else (
-            f"{getattr(self.model, '__module__', '?')}:{getattr(self.model, '__qualname__', repr(self.model))}")
+        model = (
+            self.model
+            if isinstance(self.model, str)
+            else (
+                f"{getattr(self.model, '__module__', '?')}:"
+                f"{getattr(self.model, '__qualname__', repr(self.model))}"
+            )
+        )
         return {
             "task": spec if isinstance(spec, str) else f"{task.name} (tensors)",
-            "train_size": len(task.train), "validation_size": len(task.valid), "image_size": self.image_size,
-            "split_seed": c.seed if seed is None else seed, "model": model,
-            "optimizer": c.optimizer, "momentum": c.momentum, "nesterov": c.nesterov,
-            "weight_decay": c.weight_decay, "batch_size": c.batch_size,
-            "target_accuracy": c.target_accuracy, "unit": self.unit,
-            "max_iterations": c.max_iterations, "max_examples": c.max_examples,
-            "max_seconds": c.max_seconds, "eval_every": c.eval_every,
-            "precision": c.precision, "augment": c.augment,
+            "train_size": len(task.train),
+            "validation_size": len(task.valid),
+            "image_size": self.image_size,
+            "split_seed": c.seed if seed is None else seed,
+            "model": model,
+            "optimizer": c.optimizer,
+            "momentum": c.momentum,
+            "nesterov": c.nesterov,
+            "weight_decay": c.weight_decay,
+            "batch_size": c.batch_size,
+            "target_accuracy": c.target_accuracy,
+            "unit": self.unit,
+            "max_iterations": c.max_iterations,
+            "max_examples": c.max_examples,
+            "max_seconds": c.max_seconds,
+            "eval_every": c.eval_every,
+            "precision": c.precision,
+            "augment": c.augment,
         }
 
     def iterations_for(self, schedule: Schedule) -> int:
@@ -166,9 +202,16 @@ class Experiment:
             step = self.report_step(ev, step)
         return float(step)
 
-    def run(self, schedule: Schedule, *, seed: int | None = None,
-            callback: Callable[[Evaluation], bool | None] | None = None, max_iterations: int | None = None,
-            overrides: dict[str, Any] | None = None, progress_label: str = "") -> TrainResult:
+    def run(
+        self,
+        schedule: Schedule,
+        *,
+        seed: int | None = None,
+        callback: Callable[[Evaluation], bool | None] | None = None,
+        max_iterations: int | None = None,
+        overrides: dict[str, Any] | None = None,
+        progress_label: str = "",
+    ) -> TrainResult:
         """Train one schedule with one seed (``result.iterations_to_target`` is None when the
         target was not reached); ``overrides`` changes :class:`TrainConfig` fields for this run
         (e.g. ``{"optimizer": "adam"}``).
@@ -177,13 +220,22 @@ class Experiment:
             OutOfMemory: the run ran out of memory; the message says what to lower.
         """
         seed = self.config.seed if seed is None else seed
-        config = dataclasses.replace(self.config, seed=seed, max_iterations=max_iterations or self.iterations_for(schedule),
-                                     **(overrides or {}))
+        config = dataclasses.replace(
+            self.config,
+            seed=seed,
+            max_iterations=max_iterations or self.iterations_for(schedule),
+            **(overrides or {}),
+        )
         bar = None
         if self.show_progress_bar:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=config.max_iterations, desc=progress_label or "training", unit="it", leave=False)
+            bar = tqdm(
+                total=config.max_iterations,
+                desc=progress_label or "training",
+                unit="it",
+                leave=False,
+            )
 
         def on_eval(ev: Evaluation) -> bool:
             if bar is not None:
@@ -199,8 +251,10 @@ class Experiment:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             raise OutOfMemory(
-                f"out of memory training {schedule!r} at batch size {config.batch_size} on {self.device}: "
-                f"{str(error).splitlines()[0]}. Lower batch_size (or --parallel), or use a smaller model.") from error
+                f"out of memory training {schedule!r} at batch size {config.batch_size} "
+                f"on {self.device}: {str(error).splitlines()[0]}. "
+                "Lower batch_size (or --parallel), or use a smaller model."
+            ) from error
         finally:
             if bar is not None:
                 bar.close()

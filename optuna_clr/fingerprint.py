@@ -48,8 +48,11 @@ def fingerprint_changes(stored: Mapping[str, Any], new: Mapping[str, Any]) -> li
     """``key: stored -> new`` for every key whose value differs (a key missing on one side too)."""
     new = _json(dict(new))
     missing = object()
-    return [f"{key} {stored.get(key, 'unset')!r} -> {new.get(key, 'unset')!r}"
-            for key in sorted(set(stored) | set(new)) if stored.get(key, missing) != new.get(key, missing)]
+    return [
+        f"{key} {stored.get(key, 'unset')!r} -> {new.get(key, 'unset')!r}"
+        for key in sorted(set(stored) | set(new))
+        if stored.get(key, missing) != new.get(key, missing)
+    ]
 
 
 def ensure_fingerprint(
@@ -75,16 +78,21 @@ def ensure_fingerprint(
     if stored is None:
         study.set_user_attr(FINGERPRINT_ATTR, _json(dict(fingerprint)))
         if study.get_trials(deepcopy=False):
-            return (f"study {study.study_name!r} has trials from before fingerprints were stored: they are "
-                    "taken as measured with today's settings, which are checked from now on")
+            return (
+                f"study {study.study_name!r} has trials from before fingerprints were stored: "
+                "they are taken as measured with today's settings, which are checked from now on"
+            )
         return None
     changes = fingerprint_changes(stored, fingerprint)
     if changes:
-        fix = fix or (f"to measure with the new settings, use another study name "
-                      f"(e.g. --study-name {study.study_name}-2), or put the old settings back")
+        fix = fix or (
+            f"to measure with the new settings, use another study name "
+            f"(e.g. --study-name {study.study_name}-2), or put the old settings back"
+        )
         raise FingerprintMismatch(
-            f"study {study.study_name!r} was measured with other settings ({'; '.join(changes)}), so its "
-            f"trials and new ones would not be comparable: {fix}")
+            f"study {study.study_name!r} was measured with other settings "
+            f"({'; '.join(changes)}), so its trials and new ones would not be comparable: {fix}"
+        )
     return None
 
 
@@ -102,11 +110,15 @@ def ensure_same_choices(
     for trial in study.get_trials(deepcopy=False):
         for name, stored in trial.distributions.items():
             new = distributions.get(name)
-            if (isinstance(stored, optuna.distributions.CategoricalDistribution)
-                    and isinstance(new, optuna.distributions.CategoricalDistribution)
-                    and tuple(stored.choices) != tuple(new.choices)):
+            if (
+                isinstance(stored, optuna.distributions.CategoricalDistribution)
+                and isinstance(new, optuna.distributions.CategoricalDistribution)
+                and tuple(stored.choices) != tuple(new.choices)
+            ):
                 raise FingerprintMismatch(
-                    f"study {study.study_name!r} drew {name!r} from {list(stored.choices)}, and Optuna "
-                    f"cannot change a categorical's choices within a study (now {list(new.choices)}): "
+                    f"study {study.study_name!r} drew {name!r} from {list(stored.choices)}, "
+                    "and Optuna cannot change a categorical's choices within a study "
+                    f"(now {list(new.choices)}): "
                     f"put the old choices back, or use another study name "
-                    f"(e.g. --study-name {study.study_name}-2)")
+                    f"(e.g. --study-name {study.study_name}-2)"
+                )

@@ -33,7 +33,9 @@ Example:
         from optuna_clr.training import TrainConfig
 
         task = optuna_clr.tasks.load("digits")
-        config = TrainConfig(max_iterations=600, eval_every=20, target_accuracy=0.95, batch_size=32, device="cpu")
+        config = TrainConfig(
+            max_iterations=600, eval_every=20, target_accuracy=0.95, batch_size=32, device="cpu"
+        )
         jobs = [FusedJob(optuna_clr.Fixed(lr)) for lr in (0.02, 0.05, 0.1, 0.2)]
         results = train_fused(task, "mlp", config, jobs, capacity=4)
         print([r.iterations_to_target for r in results])
@@ -50,23 +52,23 @@ from typing import Any
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 from torch.func import functional_call
 from torch.func import stack_module_state
 from torch.func import vmap
+import torch.nn.functional as F
 
 from optuna_clr import models
 from optuna_clr.schedules import Schedule
 from optuna_clr.tasks import Split
 from optuna_clr.tasks import Task
+from optuna_clr.training import augment_batch
 from optuna_clr.training import BatchOrder
 from optuna_clr.training import Evaluation
-from optuna_clr.training import TrainConfig
-from optuna_clr.training import TrainResult
-from optuna_clr.training import augment_batch
 from optuna_clr.training import first_non_finite
 from optuna_clr.training import resolve_device
 from optuna_clr.training import to_device
+from optuna_clr.training import TrainConfig
+from optuna_clr.training import TrainResult
 
 
 @dataclasses.dataclass
@@ -94,12 +96,16 @@ def fusable(schedule: Schedule, config: TrainConfig) -> str | None:
 class _Slot:
     """A trial in the stack: its job and its own counters, generators and curve."""
 
-    def __init__(self, job: FusedJob, config: TrainConfig, n: int, device: torch.device, start: float) -> None:
+    def __init__(
+        self, job: FusedJob, config: TrainConfig, n: int, device: torch.device, start: float
+    ) -> None:
         self.job = job
         self.seed = config.seed if job.seed is None else job.seed
         self.budget = job.max_iterations or config.max_iterations
         self.order = BatchOrder(n, self.seed, device)
-        self.aug_gen = torch.Generator(device=device).manual_seed(self.seed + 1) if config.augment else None
+        self.aug_gen = (
+            torch.Generator(device=device).manual_seed(self.seed + 1) if config.augment else None
+        )
         self.step = 0
         self.examples = 0
         self.curve: list[Evaluation] = []
@@ -115,7 +121,9 @@ class _Stack:
         self.base = copy.deepcopy(template).to("meta")
         multipliers = models.multipliers(template)
         self.lr_scale = {name: lr for name, (lr, _) in multipliers.items()}
-        self.decay = {name: config.weight_decay * decay for name, (_, decay) in multipliers.items()}
+        self.decay = {
+            name: config.weight_decay * decay for name, (_, decay) in multipliers.items()
+        }
         self.params: dict[str, torch.Tensor] = {}
         self.buffers: dict[str, torch.Tensor] = {}
         self.momenta: dict[str, torch.Tensor] = {}
@@ -130,15 +138,21 @@ class _Stack:
         for store, new in ((self.params, params), (self.buffers, buffers)):
             for name, value in new.items():
                 value = value.detach()
-                store[name] = value if name not in store else torch.cat([store[name].detach(), value])
+                store[name] = (
+                    value if name not in store else torch.cat([store[name].detach(), value])
+                )
         for name, p in params.items():
             zero = torch.zeros_like(p.detach())
-            self.momenta[name] = zero if name not in self.momenta else torch.cat([self.momenta[name], zero])
+            self.momenta[name] = (
+                zero if name not in self.momenta else torch.cat([self.momenta[name], zero])
+            )
         for name in self.params:
             self.params[name] = self.params[name].detach().requires_grad_(name in self.trainable)
 
     def keep(self, rows: list[int]) -> None:
-        index = torch.tensor(rows, dtype=torch.long, device=next(iter(self.params.values())).device)
+        index = torch.tensor(
+            rows, dtype=torch.long, device=next(iter(self.params.values())).device
+        )
         for store in (self.params, self.buffers, self.momenta):
             for name, value in store.items():
                 store[name] = value.detach().index_select(0, index)
@@ -149,12 +163,21 @@ class _Stack:
         """The parameters and buffers of some trials (no copy when they are all of them)."""
         if rows == list(range(len(self))):
             return self.params, self.buffers
-        index = torch.tensor(rows, dtype=torch.long, device=next(iter(self.params.values())).device)
-        return ({k: v.detach().index_select(0, index) for k, v in self.params.items()},
-                {k: v.index_select(0, index) for k, v in self.buffers.items()})
+        index = torch.tensor(
+            rows, dtype=torch.long, device=next(iter(self.params.values())).device
+        )
+        return (
+            {k: v.detach().index_select(0, index) for k, v in self.params.items()},
+            {k: v.index_select(0, index) for k, v in self.buffers.items()},
+        )
 
-    def forward(self, x: torch.Tensor, *, shared_input: bool,
-                state: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        shared_input: bool,
+        state: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
         params, buffers = state or (self.params, self.buffers)
 
         def one(p: dict, b: dict, xb: torch.Tensor) -> torch.Tensor:
@@ -208,7 +231,8 @@ def train_fused(
 
     Args:
         jobs: a list of jobs, or a function that returns the next job (None: no more), called
-            whenever a place in the stack is free, so a study can ask for trials as they are needed.
+            whenever a place in the stack is free, so a study can ask for trials as they are
+            needed.
         on_done: called with each job and its result the moment it finishes.
 
     Returns the results in the order the jobs finished.
@@ -226,22 +250,32 @@ def train_fused(
     n = len(y_train)
     if config.batch_size > n:
         raise ValueError(f"batch size {config.batch_size} exceeds the {n} training images")
-    template = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0)
+    template = models.create(
+        model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0
+    )
     stack = _Stack(template, config)
     slots: list[_Slot] = []
     window: list[torch.Tensor] = []  # per-step loss vectors since the last evaluation tick
     finished: list[TrainResult] = []
     exhausted = False
     tick = 0
-    plan = torch.empty(0)  # (2, trials, steps): the LRs and momenta of the next steps, on the device
+    plan = torch.empty(
+        0
+    )  # (2, trials, steps): the LRs and momenta of the next steps, on the device
     plan_start = plan_end = 0  # the ticks (within an evaluation window) that the plan covers
     ce = vmap(F.cross_entropy)
 
     def finish(reasons: dict[int, str], diverged: dict[int, int]) -> None:
         nonlocal plan
         done = sorted(reasons)
-        tested = [row for row in done if reasons[row] not in ("diverged", "callback")]  # as train() does
-        tests = dict(zip(tested, _accuracies(stack, task.test, tested, config.eval_batch_size))) if task.test is not None else {}
+        tested = [
+            row for row in done if reasons[row] not in ("diverged", "callback")
+        ]  # as train() does
+        tests = (
+            dict(zip(tested, _accuracies(stack, task.test, tested, config.eval_batch_size)))
+            if task.test is not None
+            else {}
+        )
         for row in done:
             slot = slots[row]
             ok = reasons[row] == "target"
@@ -286,13 +320,19 @@ def train_fused(
                 if reason := fusable(job.schedule, config):
                     raise ValueError(f"{job.schedule!r} cannot be fused: {reason}")
                 slot = _Slot(job, config, n, device, time.perf_counter())
-                net = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=slot.seed)
+                net = models.create(
+                    model,
+                    image_shape=task.image_shape,
+                    num_classes=task.num_classes,
+                    seed=slot.seed,
+                )
                 stack.add(net.to(device, config.torch_dtype))
                 slots.append(slot)
         if not slots:
             if exhausted:
                 break
-            # every trial ended between two boundaries: the stack is empty, so start afresh at the next one
+            # every trial ended between two boundaries: the stack is empty, so start afresh at the
+            # next one
             window.clear()
             tick = -(-tick // config.eval_every) * config.eval_every
             continue
@@ -315,7 +355,9 @@ def train_fused(
             s.step += 1
             s.examples += config.batch_size
 
-        due = [k for k, s in enumerate(slots) if s.step % config.eval_every == 0 or s.step >= s.budget]
+        due = [
+            k for k, s in enumerate(slots) if s.step % config.eval_every == 0 or s.step >= s.budget
+        ]
         if not due:
             continue
         # --- evaluation: the only host reads ---
@@ -334,7 +376,14 @@ def train_fused(
                 reasons[k] = "diverged"
                 continue
             acc = accs[j]
-            ev = Evaluation(slot.step, acc, float(mine.mean()), slot.job.schedule.lr(slot.step - 1), slot.examples, now - slot.start)
+            ev = Evaluation(
+                slot.step,
+                acc,
+                float(mine.mean()),
+                slot.job.schedule.lr(slot.step - 1),
+                slot.examples,
+                now - slot.start,
+            )
             slot.curve.append(ev)
             slot.last, slot.best = acc, max(slot.best, acc)
             stop = bool(slot.job.callback(ev)) if slot.job.callback is not None else False
@@ -357,7 +406,10 @@ _PLAN_STEPS = 256  # steps of LRs and momenta sent to the device at a time
 def _plan(slots: list[_Slot], steps: int, config: TrainConfig) -> torch.Tensor:
     """The LR and momentum of each trial for its next ``steps`` updates, from the closed forms."""
     lrs = [[s.job.schedule.lr(i) for i in range(s.step, s.step + steps)] for s in slots]
-    momenta = [[_momentum(s.job.schedule, i, config) for i in range(s.step, s.step + steps)] for s in slots]
+    momenta = [
+        [_momentum(s.job.schedule, i, config) for i in range(s.step, s.step + steps)]
+        for s in slots
+    ]
     return torch.tensor([lrs, momenta], dtype=config.torch_dtype)
 
 

@@ -59,15 +59,24 @@ class ScheduleCallback(lightning.pytorch.Callback):
         KeyError: at a validation that did not log ``monitor``; the message lists what was logged.
     """
 
-    def __init__(self, trial: optuna.Trial, schedule: Schedule, *, monitor: str,
-                 target_accuracy: float, max_iterations: int) -> None:
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        schedule: Schedule,
+        *,
+        monitor: str,
+        target_accuracy: float,
+        max_iterations: int,
+    ) -> None:
         self.schedule = schedule
         self.monitor = monitor
-        self.tracker = TargetTracker(trial, target_accuracy=target_accuracy,
-                                     max_iterations=max_iterations)
+        self.tracker = TargetTracker(
+            trial, target_accuracy=target_accuracy, max_iterations=max_iterations
+        )
 
-    def on_train_batch_start(self, trainer: lightning.Trainer, pl_module: Any, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: lightning.Trainer, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         for optimizer in trainer.optimizers:
             self.schedule.apply(optimizer, trainer.global_step)
 
@@ -76,8 +85,10 @@ class ScheduleCallback(lightning.pytorch.Callback):
             return
         metrics = trainer.callback_metrics
         if self.monitor not in metrics:
-            raise KeyError(f"ScheduleCallback: no {self.monitor!r} was logged at validation "
-                           f"(logged: {sorted(metrics)}); log the validation accuracy under it")
+            raise KeyError(
+                f"ScheduleCallback: no {self.monitor!r} was logged at validation "
+                f"(logged: {sorted(metrics)}); log the validation accuracy under it"
+            )
         if self.tracker.report(trainer.global_step, float(metrics[self.monitor])):
             trainer.should_stop = True
 

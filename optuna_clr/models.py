@@ -54,13 +54,18 @@ def names() -> list[str]:
 
 
 def create(
-    model: ModelSpec, *, image_shape: tuple[int, int, int], num_classes: int, seed: int | None = None
+    model: ModelSpec,
+    *,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    seed: int | None = None,
 ) -> nn.Module:
     """Build a fresh model. With ``seed``, the initial weights depend on it alone (the global
     RNG is left as it was)."""
     if isinstance(model, nn.Module):
         raise TypeError(
-            "pass a model factory (e.g. lambda: MyNet()) or a registered name, not a module instance, "
+            "pass a model factory (e.g. lambda: MyNet()) or a registered name, "
+            "not a module instance, "
             "so that every trial starts from fresh weights"
         )
     if is_import_path(model):
@@ -68,12 +73,17 @@ def create(
         build = lambda: builder(tuple(image_shape), num_classes)  # noqa: E731
     elif isinstance(model, str):
         if model not in _REGISTRY:
-            raise ValueError(f"unknown model {model!r}; known models: {names()} (or pass a factory: lambda: MyNet())")
+            raise ValueError(
+                f"unknown model {model!r}; known models: {names()} "
+                "(or pass a factory: lambda: MyNet())"
+            )
         build: Callable[[], nn.Module] = lambda: _REGISTRY[model](tuple(image_shape), num_classes)  # noqa: E731
     elif callable(model):
         build = model
     else:
-        raise TypeError(f"model must be a registered name or a zero-argument factory, got {model!r}")
+        raise TypeError(
+            f"model must be a registered name or a zero-argument factory, got {model!r}"
+        )
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
@@ -94,7 +104,12 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Optimizer param groups honouring the model's :func:`multipliers`; one group with
     ``weight_decay`` when it has none."""
     if not getattr(model, "param_multipliers", None):
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+        return [
+            {
+                "params": [p for p in model.parameters() if p.requires_grad],
+                "weight_decay": weight_decay,
+            }
+        ]
     scales = multipliers(model)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
@@ -114,7 +129,10 @@ def _flat_size(features: nn.Module, image_shape: tuple[int, int, int]) -> int:
 @register("mlp")
 def mlp(image_shape: tuple[int, int, int], num_classes: int, hidden: int = 128) -> nn.Module:
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+        nn.Flatten(),
+        nn.Linear(math.prod(image_shape), hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, num_classes),
     )
 
 
@@ -122,13 +140,20 @@ def mlp(image_shape: tuple[int, int, int], num_classes: int, hidden: int = 128) 
 def lenet(image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     small = image_shape[1] < 16  # 8x8 digits: pad the second conv too, or nothing is left
     features = nn.Sequential(
-        nn.Conv2d(image_shape[0], 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, padding=2 if small else 0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Conv2d(image_shape[0], 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, padding=2 if small else 0),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
     )
     return nn.Sequential(
         features,
-        nn.Linear(_flat_size(features, image_shape), 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(_flat_size(features, image_shape), 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
         nn.Linear(84, num_classes),
     )
 
@@ -143,7 +168,9 @@ class WithinChannelLRN(nn.Module):
         self.size, self.alpha, self.beta = size, alpha, beta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean_sq = F.avg_pool2d(x * x, self.size, stride=1, padding=self.size // 2, count_include_pad=True)
+        mean_sq = F.avg_pool2d(
+            x * x, self.size, stride=1, padding=self.size // 2, count_include_pad=True
+        )
         return x / (1 + self.alpha * mean_sq).pow(self.beta)
 
 
@@ -176,14 +203,22 @@ class CaffeCifar10Full(nn.Module):
         c = image_shape[0]
         self.features = nn.Sequential(
             CaffeInputScale(),
-            _gaussian_(nn.Conv2d(c, 32, 5, padding=2), 1e-4), nn.MaxPool2d(3, 2, ceil_mode=True), nn.ReLU(),
+            _gaussian_(nn.Conv2d(c, 32, 5, padding=2), 1e-4),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.ReLU(),
             WithinChannelLRN(),
-            _gaussian_(nn.Conv2d(32, 32, 5, padding=2), 0.01), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            _gaussian_(nn.Conv2d(32, 32, 5, padding=2), 0.01),
+            nn.ReLU(),
+            nn.AvgPool2d(3, 2, ceil_mode=True),
             WithinChannelLRN(),
-            _gaussian_(nn.Conv2d(32, 64, 5, padding=2), 0.01), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            _gaussian_(nn.Conv2d(32, 64, 5, padding=2), 0.01),
+            nn.ReLU(),
+            nn.AvgPool2d(3, 2, ceil_mode=True),
             nn.Flatten(),
         )
-        self.classifier = _gaussian_(nn.Linear(_flat_size(self.features, image_shape), num_classes), 0.01)
+        self.classifier = _gaussian_(
+            nn.Linear(_flat_size(self.features, image_shape), num_classes), 0.01
+        )
         self.param_multipliers = {
             "features.1.bias": (2.0, 1.0),
             "features.5.bias": (2.0, 1.0),
@@ -205,14 +240,24 @@ class CaffeCifar10Quick(nn.Module):
         c = image_shape[0]
         self.features = nn.Sequential(
             CaffeInputScale(),
-            _gaussian_(nn.Conv2d(c, 32, 5, padding=2), 1e-4), nn.MaxPool2d(3, 2, ceil_mode=True), nn.ReLU(),
-            _gaussian_(nn.Conv2d(32, 32, 5, padding=2), 0.01), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
-            _gaussian_(nn.Conv2d(32, 64, 5, padding=2), 0.01), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            _gaussian_(nn.Conv2d(c, 32, 5, padding=2), 1e-4),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.ReLU(),
+            _gaussian_(nn.Conv2d(32, 32, 5, padding=2), 0.01),
+            nn.ReLU(),
+            nn.AvgPool2d(3, 2, ceil_mode=True),
+            _gaussian_(nn.Conv2d(32, 64, 5, padding=2), 0.01),
+            nn.ReLU(),
+            nn.AvgPool2d(3, 2, ceil_mode=True),
             nn.Flatten(),
         )
         flat = _flat_size(self.features, image_shape)
-        self.classifier = nn.Sequential(_gaussian_(nn.Linear(flat, 64), 0.1), _gaussian_(nn.Linear(64, num_classes), 0.1))
-        self.param_multipliers = {name: (2.0, 1.0) for name, _ in self.named_parameters() if name.endswith("bias")}
+        self.classifier = nn.Sequential(
+            _gaussian_(nn.Linear(flat, 64), 0.1), _gaussian_(nn.Linear(64, num_classes), 0.1)
+        )
+        self.param_multipliers = {
+            name: (2.0, 1.0) for name, _ in self.named_parameters() if name.endswith("bias")
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -231,7 +276,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -245,7 +292,11 @@ class CifarResNet(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, n: int = 3) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+        layers: list[nn.Module] = [
+            nn.Conv2d(image_shape[0], 16, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+        ]
         c = 16
         for width, stride in ((16, 1), (32, 2), (64, 2)):
             for i in range(n):

@@ -57,8 +57,8 @@ import optuna
 from optuna_clr import dashboard
 from optuna_clr import tasks
 from optuna_clr.experiment import Experiment
-from optuna_clr.experiment import OutOfMemory
 from optuna_clr.experiment import is_out_of_memory as _is_out_of_memory  # noqa: F401  (the runner's)
+from optuna_clr.experiment import OutOfMemory
 from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
 from optuna_clr.tracking import TargetTracker
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
 
     from optuna_clr.space import ScheduleSpace
-
 
 
 @dataclasses.dataclass
@@ -162,21 +161,42 @@ class IterationsToTarget:
     ) -> None:
         if experiment is None:
             if target_accuracy is None or max_iterations is None:
-                raise TypeError("IterationsToTarget needs target_accuracy and max_iterations (or experiment=...)")
+                raise TypeError(
+                    "IterationsToTarget needs target_accuracy and max_iterations "
+                    "(or experiment=...)"
+                )
             if unit == "examples" and max_examples is None:
                 max_examples = max_iterations * batch_size
             config = TrainConfig(
-                max_iterations=max_iterations, eval_every=eval_every, target_accuracy=target_accuracy,
-                batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-                weight_decay=weight_decay, augment=augment, seed=seed, device=device,
-                max_examples=max_examples, max_seconds=max_seconds,
+                max_iterations=max_iterations,
+                eval_every=eval_every,
+                target_accuracy=target_accuracy,
+                batch_size=batch_size,
+                optimizer=optimizer,
+                momentum=momentum,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+                augment=augment,
+                seed=seed,
+                device=device,
+                max_examples=max_examples,
+                max_seconds=max_seconds,
                 eval_unit="examples" if unit == "examples" else "iterations",
-                eval_batch_size=eval_batch_size, precision=precision, channels_last=channels_last,
+                eval_batch_size=eval_batch_size,
+                precision=precision,
+                channels_last=channels_last,
                 compile=compile,
             )
-            experiment = Experiment(task=task, model=model, config=config, unit=unit, data_dir=data_dir,
-                                    validation=validation, image_size=image_size,
-                                    show_progress_bar=show_progress_bar)
+            experiment = Experiment(
+                task=task,
+                model=model,
+                config=config,
+                unit=unit,
+                data_dir=data_dir,
+                validation=validation,
+                image_size=image_size,
+                show_progress_bar=show_progress_bar,
+            )
         self.experiment = experiment
         self.artifact_store = artifact_store
         self.space = space
@@ -219,8 +239,12 @@ class IterationsToTarget:
     def __call__(self, trial: optuna.Trial) -> float:
         job = self.begin(trial)
         try:
-            result = self.run(job.schedule, callback=job.on_eval, max_iterations=job.max_iterations,
-                              progress_label=f"trial {trial.number}")
+            result = self.run(
+                job.schedule,
+                callback=job.on_eval,
+                max_iterations=job.max_iterations,
+                progress_label=f"trial {trial.number}",
+            )
         except OutOfMemory as error:
             trial.set_user_attr("fail_reason", str(error))
             raise
@@ -231,16 +255,20 @@ class IterationsToTarget:
         fused K-trial engine trains many begun trials at once between the two."""
         if self.space is None:
             raise ValueError(
-                "IterationsToTarget needs space=ScheduleSpace(...) to suggest a schedule per trial; "
-                "use objective.run(schedule) to train a single schedule"
+                "IterationsToTarget needs space=ScheduleSpace(...) to suggest a schedule "
+                "per trial; use objective.run(schedule) to train a single schedule"
             )
         if trial.study.direction != optuna.study.StudyDirection.MINIMIZE:
             raise ValueError(
-                f"study {trial.study.study_name!r} maximizes, but the value is {self.unit} to target: "
-                "create it with direction='minimize'")
+                f"study {trial.study.study_name!r} maximizes, "
+                f"but the value is {self.unit} to target: "
+                "create it with direction='minimize'"
+            )
         schedule = self.space.suggest(trial)
         trial.set_user_attr("unit", self.unit)
-        trial.set_user_attr("batch_size", self.config.batch_size)  # reports count examples with unit="examples"
+        trial.set_user_attr(
+            "batch_size", self.config.batch_size
+        )  # reports count examples with unit="examples"
         tracker = TargetTracker(
             trial,
             target_accuracy=self.target_accuracy,
@@ -281,8 +309,13 @@ class IterationsToTarget:
             upload_schedule_plot(trial, schedule, max(result.iterations, 1), self.artifact_store)
             upload_curves(trial, result, self.artifact_store)
         per_epoch = self.task.iterations_per_epoch(self.config.batch_size)
-        dashboard.save_trial_note(trial, schedule, result, target_accuracy=self.target_accuracy,
-                                  iterations_per_epoch=per_epoch)
+        dashboard.save_trial_note(
+            trial,
+            schedule,
+            result,
+            target_accuracy=self.target_accuracy,
+            iterations_per_epoch=per_epoch,
+        )
 
 
 def schedule_attrs(schedule: Schedule, steps: int) -> dict[str, Any]:
@@ -291,8 +324,12 @@ def schedule_attrs(schedule: Schedule, steps: int) -> dict[str, Any]:
     and the cycles completed."""
     xs = range(0, max(steps, 1), max(1, steps // 1000))
     lrs = [schedule.lr(x) for x in xs]
-    attrs: dict[str, Any] = {"family": schedule.family, "schedule_label": schedule.label(),
-                             "lr_min": min(lrs), "lr_max": max(lrs)}
+    attrs: dict[str, Any] = {
+        "family": schedule.family,
+        "schedule_label": schedule.label(),
+        "lr_min": min(lrs),
+        "lr_max": max(lrs),
+    }
     if schedule.cycles:
         attrs["cycle_length"] = schedule.next_cycle_end(0)
         attrs["cycles_completed"] = round(schedule.cycles_completed(steps) or 0.0, 3)
@@ -308,12 +345,15 @@ def upload_curves(trial: optuna.Trial, result: TrainResult, artifact_store: Arti
         path = os.path.join(folder, f"curves_trial{trial.number}.csv")
         with open(path, "w") as f:
             f.write("step,examples,accuracy,loss,lr\n")
-            f.writelines(f"{e.step},{e.examples},{e.accuracy},{e.loss},{e.lr}\n"
-                         for e in result.curve)
+            f.writelines(
+                f"{e.step},{e.examples},{e.accuracy},{e.loss},{e.lr}\n" for e in result.curve
+            )
         return upload_artifact(artifact_store=artifact_store, file_path=path, study_or_trial=trial)
 
 
-def upload_schedule_plot(trial: optuna.Trial, schedule: Schedule, steps: int, artifact_store: ArtifactStore) -> str:
+def upload_schedule_plot(
+    trial: optuna.Trial, schedule: Schedule, steps: int, artifact_store: ArtifactStore
+) -> str:
     """Save the schedule's plot as a PNG artifact of ``trial``; returns the artifact id."""
     from optuna.artifacts import upload_artifact
 

@@ -41,7 +41,9 @@ def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -
     ax.grid(alpha=0.3)
     if schedule.moves_batch_size:
         ax2 = ax.twinx()
-        ax2.step(xs, [schedule.batch_size(s) for s in xs], where="post", color="tab:orange", lw=1.4)
+        ax2.step(
+            xs, [schedule.batch_size(s) for s in xs], where="post", color="tab:orange", lw=1.4
+        )
         ax2.set_ylabel("batch size", color="tab:orange")
         ax2.set_yscale("log")
     ax.set_title(title or schedule.label(), fontsize=8)
@@ -61,14 +63,26 @@ def plot_range_test(result: RangeTestResult) -> Figure:
         ys = run.accuracies if metric == "accuracy" else run.losses
         ax.plot(run.lrs, ys, color="0.7", lw=0.8)
     ys = result.accuracies if metric == "accuracy" else result.losses
-    ax.plot(result.lrs, ys, color="tab:blue", lw=1.2, label=label if not result.runs else f"{label}, mean of {len(result.runs)} seeds")
+    ax.plot(
+        result.lrs,
+        ys,
+        color="tab:blue",
+        lw=1.2,
+        label=label if not result.runs else f"{label}, mean of {len(result.runs)} seeds",
+    )
     ax.plot(result.lrs, result.smoothed, color="tab:blue", lw=1.5, ls="--", label="smoothed")
     for key, color in (("base_lr", "tab:green"), ("best_lr", "tab:orange"), ("max_lr", "tab:red")):
         value = getattr(result, key)
         if value is not None:
             ax.axvline(value, color=color, lw=1.2, label=f"{key} = {value:.3g}")
     if result.diverged_at_lr is not None:
-        ax.axvline(result.diverged_at_lr, color="black", lw=0.8, ls=":", label=f"diverged at {result.diverged_at_lr:.3g}")
+        ax.axvline(
+            result.diverged_at_lr,
+            color="black",
+            lw=0.8,
+            ls=":",
+            label=f"diverged at {result.diverged_at_lr:.3g}",
+        )
     positive = [lr for lr in result.lrs if lr > 0]
     if positive and max(positive) > 10 * min(positive):  # else the bounds sit in the left 10%
         ax.set_xscale("log")

@@ -59,8 +59,8 @@ class TargetPruner(BasePruner):
             return False
         if study.direction != StudyDirection.MINIMIZE:
             raise ValueError(
-                "TargetPruner needs direction='minimize': the value is iterations to target and the "
-                "reports are validation errors"
+                "TargetPruner needs direction='minimize': the value is iterations to target "
+                "and the reports are validation errors"
             )
         if trial.user_attrs.get("unit") != "seconds":
             best = best_completed_value(study)
@@ -102,8 +102,11 @@ def _at_cycle_end(trial: optuna.trial.FrozenTrial, step: int) -> bool:
     previous = max((s for s in trial.intermediate_values if s < step), default=0)
     final = schedule.final_cycle_end()
     if final is not None and previous >= final * per_update:
-        return True  # the cycling is over and the LR stays at its minimum: every report is a fair comparison
-    return any(previous < end * per_update <= step for end in schedule.cycle_ends(step // per_update))
+        # the cycling is over and the LR stays at its minimum: every report is a fair comparison
+        return True
+    return any(
+        previous < end * per_update <= step for end in schedule.cycle_ends(step // per_update)
+    )
 
 
 def _reported_per_update(trial: optuna.trial.FrozenTrial) -> int:
@@ -119,9 +122,9 @@ def _reported_per_update(trial: optuna.trial.FrozenTrial) -> int:
     batch = trial.user_attrs.get("batch_size")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(
-            f"trial {trial.number} reports examples (user attr unit='examples') but has no valid 'batch_size' "
-            f"user attr (got {batch!r}): set it with trial.set_user_attr('batch_size', ...) before reporting, "
+            f"trial {trial.number} reports examples (user attr unit='examples') "
+            f"but has no valid 'batch_size' user attr (got {batch!r}): "
+            "set it with trial.set_user_attr('batch_size', ...) before reporting, "
             "so the cycle-aware pruner can place the cycle ends"
         )
     return batch
-

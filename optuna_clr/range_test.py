@@ -52,10 +52,10 @@ from optuna_clr import records
 from optuna_clr import tasks
 from optuna_clr.schedules import Schedule
 from optuna_clr.training import Evaluation
-from optuna_clr.training import TrainConfig
 from optuna_clr.training import make_optimizer
 from optuna_clr.training import resolve_device
 from optuna_clr.training import train
+from optuna_clr.training import TrainConfig
 
 
 if TYPE_CHECKING:
@@ -143,7 +143,9 @@ class RangeTestResult:
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "range_test.png")
             self.plot().savefig(path, dpi=90)
-            artifact_id = upload_artifact(artifact_store=artifact_store, file_path=path, study_or_trial=study)
+            artifact_id = upload_artifact(
+                artifact_store=artifact_store, file_path=path, study_or_trial=study
+            )
         study.set_user_attr("range_test_plot", artifact_id)
         return artifact_id
 
@@ -198,8 +200,19 @@ def lr_range_test(
     """
     if experiment is not None:
         c = experiment.config
-        task, model, optimizer, momentum, nesterov = experiment.task, experiment.model, c.optimizer, c.momentum, c.nesterov
-        weight_decay, batch_size, augment, device = c.weight_decay, c.batch_size, c.augment, c.device
+        task, model, optimizer, momentum, nesterov = (
+            experiment.task,
+            experiment.model,
+            c.optimizer,
+            c.momentum,
+            c.nesterov,
+        )
+        weight_decay, batch_size, augment, device = (
+            c.weight_decay,
+            c.batch_size,
+            c.augment,
+            c.device,
+        )
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps=... or epochs=... for the range test's length")
     if metric not in ("accuracy", "loss"):
@@ -210,7 +223,9 @@ def lr_range_test(
     if not 0 <= min_lr < max_lr:
         raise ValueError(f"need 0 <= min_lr < max_lr, got min_lr={min_lr}, max_lr={max_lr}")
     if mode == "exponential" and min_lr <= 0:
-        raise ValueError("mode='exponential' needs min_lr > 0 (a geometric ramp cannot start at 0)")
+        raise ValueError(
+            "mode='exponential' needs min_lr > 0 (a geometric ramp cannot start at 0)"
+        )
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if divergence_factor <= 1:
@@ -218,11 +233,14 @@ def lr_range_test(
 
     user_module = isinstance(model, nn.Module)
     if isinstance(optimizer, torch.optim.Optimizer) and not user_module:
-        raise ValueError("an optimizer instance needs the model it optimizes: pass model=<your module> too")
+        raise ValueError(
+            "an optimizer instance needs the model it optimizes: pass model=<your module> too"
+        )
     if user_module and str(device) == "auto":
         device = str(next(model.parameters()).device)  # type: ignore[union-attr]
     dev = resolve_device(device)
     loaded = {} if isinstance(task, tasks.Task) else {"root": data_dir, "image_size": image_size}
+
     def split_for(run_seed: int) -> tasks.Task:  # the task with the validation split of run_seed
         if experiment is not None:
             return experiment.task_for(run_seed)
@@ -237,11 +255,21 @@ def lr_range_test(
     ramp = LRRamp(min_lr=float(min_lr), max_lr=float(max_lr), steps=int(steps), mode=mode)
     settings = {
         "task": base_task.name,
-        "model": model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__),
-        "min_lr": float(min_lr), "max_lr": float(max_lr), "steps": int(steps), "mode": mode,
-        "metric": metric, "eval_every": eval_every, "batch_size": batch_size,
+        "model": model
+        if isinstance(model, str)
+        else getattr(model, "__name__", type(model).__name__),
+        "min_lr": float(min_lr),
+        "max_lr": float(max_lr),
+        "steps": int(steps),
+        "mode": mode,
+        "metric": metric,
+        "eval_every": eval_every,
+        "batch_size": batch_size,
         "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
-        "momentum": momentum, "weight_decay": weight_decay, "seed": seed, "repeats": repeats,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "repeats": repeats,
     }
     saved = _snapshot(model, optimizer) if user_module else None
     runs = []
@@ -250,11 +278,22 @@ def lr_range_test(
             run_seed = seed + k
             run_task = base_task if k == 0 else split_for(run_seed)
             config = TrainConfig(
-                max_iterations=int(steps), eval_every=eval_every, batch_size=batch_size,
-                optimizer=optimizer if isinstance(optimizer, str) else "sgd", momentum=momentum,
-                nesterov=nesterov, weight_decay=weight_decay, augment=augment, seed=run_seed, device=str(dev),
+                max_iterations=int(steps),
+                eval_every=eval_every,
+                batch_size=batch_size,
+                optimizer=optimizer if isinstance(optimizer, str) else "sgd",
+                momentum=momentum,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+                augment=augment,
+                seed=run_seed,
+                device=str(dev),
             )
-            runs.append(_one_run(run_task, model, optimizer, ramp, config, metric, divergence_factor, settings))
+            runs.append(
+                _one_run(
+                    run_task, model, optimizer, ramp, config, metric, divergence_factor, settings
+                )
+            )
             if saved is not None and k + 1 < repeats:
                 _restore(model, optimizer, saved)  # the next seed starts from the user's state
     finally:
@@ -289,7 +328,9 @@ def _one_run(
     opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
     if isinstance(model, nn.Module) and opt is None:
         opt = make_optimizer(model, config)
-    result = train(task, model, ramp, config, callback=on_eval, optimizer=opt, validate=metric == "accuracy")
+    result = train(
+        task, model, ramp, config, callback=on_eval, optimizer=opt, validate=metric == "accuracy"
+    )
     diverged_at = ramp.lr(result.diverged_at) if result.diverged_at is not None else None
     if result.stop_reason == "callback":
         diverged_at = points[-1].lr
@@ -297,18 +338,28 @@ def _one_run(
     losses = [p.loss for p in points]
     accs = [p.accuracy for p in points]
     score = accs if metric == "accuracy" else [-v for v in losses]
-    found = bounded_by_divergence(suggest_bounds(lrs, score, log_x=ramp.mode == "exponential", metric=metric),
-                                  diverged_at, metric)
+    found = bounded_by_divergence(
+        suggest_bounds(lrs, score, log_x=ramp.mode == "exponential", metric=metric),
+        diverged_at,
+        metric,
+    )
     smoothed = found.pop("smoothed")
     if metric == "loss":
         smoothed = [-v for v in smoothed]
     return RangeTestResult(
-        lrs=lrs, accuracies=accs, losses=losses, smoothed=smoothed, diverged_at_lr=diverged_at,
-        settings=settings, **found,
+        lrs=lrs,
+        accuracies=accs,
+        losses=losses,
+        smoothed=smoothed,
+        diverged_at_lr=diverged_at,
+        settings=settings,
+        **found,
     )
 
 
-def bounded_by_divergence(found: dict[str, Any], diverged_at: float | None, metric: str) -> dict[str, Any]:
+def bounded_by_divergence(
+    found: dict[str, Any], diverged_at: float | None, metric: str
+) -> dict[str, Any]:
     """``found`` (from :func:`suggest_bounds`) once the test diverged at LR ``diverged_at``.
 
     A curve still improving when the loss diverged is not a test that stopped too early:
@@ -320,17 +371,20 @@ def bounded_by_divergence(found: dict[str, Any], diverged_at: float | None, metr
     found = dict(found)
     if found["clear"]:
         if metric == "accuracy":
-            found["message"] += f"; the loss diverged at LR {diverged_at:.4g}, nothing after it was used"
+            found["message"] += (
+                f"; the loss diverged at LR {diverged_at:.4g}, nothing after it was used"
+            )
         return found
     if found["max_lr"] is None:
         return found
     what = "validation accuracy" if metric == "accuracy" else "training loss"
     found["clear"] = True
     found["message"] = (
-        f"the {what} was still improving when the loss diverged at LR {diverged_at:.4g}, which bounds the "
-        f"range from above: it starts improving at {found['base_lr']:.4g}, improves fastest at "
-        f"{found['best_lr']:.4g} and max_lr is {found['max_lr']:.4g}, the last LR before the divergence "
-        f"(signal/noise {found['snr']:.1f})")
+        f"the {what} was still improving when the loss diverged at LR {diverged_at:.4g}, "
+        f"which bounds the range from above: it starts improving at {found['base_lr']:.4g}, "
+        f"improves fastest at {found['best_lr']:.4g} and max_lr is {found['max_lr']:.4g}, "
+        f"the last LR before the divergence (signal/noise {found['snr']:.1f})"
+    )
     return found
 
 
@@ -368,14 +422,22 @@ def _noise(score: list[float], smoothed: list[float]) -> float:
     return float(np.std(np.asarray(score[inner]) - np.asarray(smoothed[inner])))
 
 
-def suggest_bounds(lrs: list[float], score: list[float], *, log_x: bool, metric: str) -> dict[str, Any]:
+def suggest_bounds(
+    lrs: list[float], score: list[float], *, log_x: bool, metric: str
+) -> dict[str, Any]:
     """base/best/max LR from a curve whose ``score`` rises with learning (accuracy, or minus
     the loss). Returns the suggestions (None when unclear), ``clear``, ``message``, ``snr`` and
     the ``smoothed`` score."""
     n = len(score)
     none = {"base_lr": None, "best_lr": None, "max_lr": None, "clear": False, "snr": 0.0}
     if n < 5:
-        return {**none, "smoothed": list(score), "message": f"only {n} points before the test ended: run it longer or evaluate more often"}
+        return {
+            **none,
+            "smoothed": list(score),
+            "message": (
+                f"only {n} points before the test ended: run it longer or evaluate more often"
+            ),
+        }
     s = smooth(score)
     start, peak_i = s[0], int(np.argmax(s))
     rise = s[peak_i] - start
@@ -384,30 +446,60 @@ def suggest_bounds(lrs: list[float], score: list[float], *, log_x: bool, metric:
     what = "validation accuracy" if metric == "accuracy" else "training loss"
     least = 0.02 if metric == "accuracy" else 0.05 * abs(start)
     if rise <= max(3 * noise, least):
-        return {**none, "snr": snr, "smoothed": s, "message": (
-            f"no clear improvement of the {what} over the tested range (rise {rise:.3g}, noise {noise:.3g}): "
-            "test a wider LR range, train longer, or check the model and data"
-        )}
+        return {
+            **none,
+            "snr": snr,
+            "smoothed": s,
+            "message": (
+                f"no clear improvement of the {what} over the tested range "
+                f"(rise {rise:.3g}, noise {noise:.3g}): "
+                "test a wider LR range, train longer, or check the model and data"
+            ),
+        }
     base_i = next(i for i in range(n) if s[i] >= start + 0.1 * rise)
     max_i = next(i for i in range(n) if s[i] >= start + 0.9 * rise)
     max_i = max(max_i, min(base_i + 1, peak_i))
     if max_i <= base_i:
-        return {**none, "snr": snr, "smoothed": s, "message": (
-            f"the {what} jumped between two evaluations: evaluate more often (eval_every) to place the bounds"
-        )}
+        return {
+            **none,
+            "snr": snr,
+            "smoothed": s,
+            "message": (
+                f"the {what} jumped between two evaluations: "
+                "evaluate more often (eval_every) to place the bounds"
+            ),
+        }
     x = np.log(lrs) if log_x else np.asarray(lrs, dtype=float)
-    slopes = [(s[i] - s[i - 1]) / max(x[i] - x[i - 1], 1e-300) for i in range(base_i + 1, max_i + 1)]
+    slopes = [
+        (s[i] - s[i - 1]) / max(x[i] - x[i - 1], 1e-300) for i in range(base_i + 1, max_i + 1)
+    ]
     best_i = base_i + 1 + int(np.argmax(slopes))
-    found = {"base_lr": lrs[base_i], "best_lr": lrs[best_i], "max_lr": lrs[max_i], "snr": snr, "smoothed": s}
+    found = {
+        "base_lr": lrs[base_i],
+        "best_lr": lrs[best_i],
+        "max_lr": lrs[max_i],
+        "snr": snr,
+        "smoothed": s,
+    }
     if peak_i >= n - max(2, n // 20):
-        return {**found, "clear": False, "message": (
-            f"the {what} was still improving at the end of the test (LR {lrs[-1]:.4g}): the tested max_lr is too "
-            "low to see where it stops; max_lr is a lower bound, rerun with a higher max_lr"
-        )}
-    return {**found, "clear": True, "message": (
-        f"the {what} starts improving at {lrs[base_i]:.4g}, improves fastest at {lrs[best_i]:.4g} "
-        f"and levels off at {lrs[max_i]:.4g} (signal/noise {snr:.1f})"
-    )}
+        return {
+            **found,
+            "clear": False,
+            "message": (
+                f"the {what} was still improving at the end of the test (LR {lrs[-1]:.4g}): "
+                "the tested max_lr is too low to see where it stops; max_lr is a lower bound, "
+                "rerun with a higher max_lr"
+            ),
+        }
+    return {
+        **found,
+        "clear": True,
+        "message": (
+            f"the {what} starts improving at {lrs[base_i]:.4g}, "
+            f"improves fastest at {lrs[best_i]:.4g} "
+            f"and levels off at {lrs[max_i]:.4g} (signal/noise {snr:.1f})"
+        ),
+    }
 
 
 def _combine(runs: list[RangeTestResult], settings: dict[str, Any]) -> RangeTestResult:
@@ -429,13 +521,21 @@ def _combine(runs: list[RangeTestResult], settings: dict[str, Any]) -> RangeTest
             "std": statistics.stdev(known) if len(known) > 1 else None,
         }
     clear_runs = [r for r in runs if r.base_lr is not None]
-    medians = {k: (statistics.median(getattr(r, k) for r in clear_runs) if clear_runs else None) for k in SUGGESTIONS}
-    unclear = [f"seed {settings['seed'] + i}: {r.message}" for i, r in enumerate(runs) if not r.clear]
+    medians = {
+        k: (statistics.median(getattr(r, k) for r in clear_runs) if clear_runs else None)
+        for k in SUGGESTIONS
+    }
+    unclear = [
+        f"seed {settings['seed'] + i}: {r.message}" for i, r in enumerate(runs) if not r.clear
+    ]
     if unclear:
-        message = f"{len(unclear)} of {len(runs)} seeds gave no clear answer ({'; '.join(unclear)})"
+        message = (
+            f"{len(unclear)} of {len(runs)} seeds gave no clear answer ({'; '.join(unclear)})"
+        )
     else:
         message = (
-            f"median over {len(runs)} seeds: base_lr {medians['base_lr']:.4g}, best_lr {medians['best_lr']:.4g}, "
+            f"median over {len(runs)} seeds: base_lr {medians['base_lr']:.4g}, "
+            f"best_lr {medians['best_lr']:.4g}, "
             f"max_lr {medians['max_lr']:.4g}"
         )
     diverged = [r.diverged_at_lr for r in runs if r.diverged_at_lr is not None]
@@ -466,7 +566,9 @@ def _snapshot(model: nn.Module, optimizer: Any) -> dict[str, Any]:
         # per module: a frozen BatchNorm (eval mode) inside a model in train mode stays frozen
         "training": [m.training for m in model.modules()],
         "placement": None if first is None else (first.device, first.dtype),
-        "optimizer": copy.deepcopy(optimizer.state_dict()) if isinstance(optimizer, torch.optim.Optimizer) else None,
+        "optimizer": copy.deepcopy(optimizer.state_dict())
+        if isinstance(optimizer, torch.optim.Optimizer)
+        else None,
     }
 
 

@@ -41,8 +41,12 @@ def save(study: optuna.Study, key: str, value: Any, *, artifact_store: Any = Non
         path = os.path.join(folder, f"{key}.json")
         with open(path, "w") as f:
             f.write(text)
-        artifact_id = upload_artifact(artifact_store=artifact_store, file_path=path,
-                                      study_or_trial=study, mimetype="application/json")
+        artifact_id = upload_artifact(
+            artifact_store=artifact_store,
+            file_path=path,
+            study_or_trial=study,
+            mimetype="application/json",
+        )
     storage.set_study_system_attr(study_id, f"{PREFIX}{key}:artifact", artifact_id)
     return artifact_id
 
@@ -64,5 +68,6 @@ def remove_artifact(study: optuna.Study, artifact_id: str, artifact_store: Any) 
         artifact_store.remove(artifact_id)
     except ArtifactNotFound:
         pass
-    study._storage.set_study_system_attr(study._study_id, f"artifacts:{artifact_id}",
-                                         json.dumps(None))
+    study._storage.set_study_system_attr(
+        study._study_id, f"artifacts:{artifact_id}", json.dumps(None)
+    )

@@ -69,12 +69,27 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
         for i, run in enumerate(arm.runs):
             steps, accs = zip(*run.curve) if run.curve else ((), ())
             longest = max([longest, *steps])
-            ax.plot(steps, accs, color=color, lw=0.9, alpha=0.8, label=f"{arm.name} ({len(arm.runs)} seeds)" if i == 0 else None)
-    ax.axhline(comparison.target_accuracy, color="black", ls="--", lw=0.8, label=f"target {comparison.target_accuracy:g}")
+            ax.plot(
+                steps,
+                accs,
+                color=color,
+                lw=0.9,
+                alpha=0.8,
+                label=f"{arm.name} ({len(arm.runs)} seeds)" if i == 0 else None,
+            )
+    ax.axhline(
+        comparison.target_accuracy,
+        color="black",
+        ls="--",
+        lw=0.8,
+        label=f"target {comparison.target_accuracy:g}",
+    )
     ax.set_xscale("log")  # a seed that never reaches the target would squash the rest
     ax.set_xlabel("iteration (log scale)")
     ax.set_ylabel("validation accuracy")
-    ax.set_title(f"{comparison.name}: validation accuracy of each configuration, every seed", fontsize=9)
+    ax.set_title(
+        f"{comparison.name}: validation accuracy of each configuration, every seed", fontsize=9
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     out["curves"] = fig
@@ -84,10 +99,22 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
     for color, arm in zip(palette, comparison.arms):
         s = schedules.from_dict(arm.schedule)
         xs = range(0, longest, max(1, longest // 2000))
-        ax.plot(list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s.label()}")
-    if _log_if_decades(ax, "x", [1, longest] if longest > 10 * min(
-            statistics.median(r.iterations for r in arm.runs) for arm in comparison.arms
-            if arm.runs) else [1]):
+        ax.plot(
+            list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s.label()}"
+        )
+    if _log_if_decades(
+        ax,
+        "x",
+        [1, longest]
+        if longest
+        > 10
+        * min(
+            statistics.median(r.iterations for r in arm.runs)
+            for arm in comparison.arms
+            if arm.runs
+        )
+        else [1],
+    ):
         ax.set_xlabel("iteration (log scale)")
     else:
         ax.set_xlabel("iteration")
@@ -105,12 +132,15 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
         ax.errorbar([mid], [i], xerr=xerr, fmt="o", color=color, capsize=4)
         for r in arm.runs:
             ax.plot(r.value, i + 0.12, marker="x" if not r.reached else "|", color=color, ms=8)
-    ax.axvline(comparison.budget, color="black", ls=":", lw=0.8,
-               label="budget (x: not reached, censored)")
+    ax.axvline(
+        comparison.budget, color="black", ls=":", lw=0.8, label="budget (x: not reached, censored)"
+    )
     ax.set_yticks(range(len(comparison.arms)), [a.name for a in comparison.arms])
     ax.set_xscale("log")  # the interval is one on the log scale
-    ax.set_xlabel(f"{comparison.unit} to {comparison.target_accuracy:g} validation accuracy\n"
-                  "(log scale; every seed, geometric mean and its 95% t-interval)")
+    ax.set_xlabel(
+        f"{comparison.unit} to {comparison.target_accuracy:g} validation accuracy\n"
+        "(log scale; every seed, geometric mean and its 95% t-interval)"
+    )
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7)
     out["iterations"] = fig
@@ -128,22 +158,38 @@ def markdown(comparison: Comparison, images: dict[str, str]) -> str:
     c, unit = comparison, comparison.unit
     lines = [f"# {c.name}: CLR versus a tuned fixed LR", "", *headline(c)]
     if c.tuning_seed is not None:
-        lines += [f"Every configuration is retrained with seeds {', '.join(map(str, c.seeds))} "
-                  "(each fixes the validation split, initial weights and batch order). The arms "
-                  f"were tuned with seed {c.tuning_seed}, which is left out, so no winner is "
-                  "scored on the validation split it was picked on.", ""]
+        lines += [
+            f"Every configuration is retrained with seeds {', '.join(map(str, c.seeds))} "
+            "(each fixes the validation split, initial weights and batch order). The arms "
+            f"were tuned with seed {c.tuning_seed}, which is left out, so no winner is "
+            "scored on the validation split it was picked on.",
+            "",
+        ]
     budget = f"{format_value(c.budget, unit)} {unit}"
-    lines += [*arm_table(c), "", f"\\* not reached within the budget ({budget}): the censored "
-              "value budget x (1 + target - best accuracy) is counted.", ""]
+    lines += [
+        *arm_table(c),
+        "",
+        f"\\* not reached within the budget ({budget}): the censored "
+        "value budget x (1 + target - best accuracy) is counted.",
+        "",
+    ]
     lines += compute_table(c)
-    for name, title in (("curves", "Validation accuracy"), ("schedules", "Schedules"),
-                        ("iterations", f"{unit.capitalize()} to target"),
-                        ("range_test", "LR range test")):
+    for name, title in (
+        ("curves", "Validation accuracy"),
+        ("schedules", "Schedules"),
+        ("iterations", f"{unit.capitalize()} to target"),
+        ("range_test", "LR range test"),
+    ):
         if name in images:
             lines += [f"## {title}", "", f"![{name}]({images[name]})", ""]
     lines += ["## Setup", "", "| | |", "|---|---|"]
-    setup = {"target accuracy": c.target_accuracy, "unit": unit,
-             "budget": format_value(c.budget, unit), "seeds": c.seeds, **c.settings}
+    setup = {
+        "target accuracy": c.target_accuracy,
+        "unit": unit,
+        "budget": format_value(c.budget, unit),
+        "seeds": c.seeds,
+        **c.settings,
+    }
     lines += [f"| {k} | {v} |" for k, v in setup.items()]
     return "\n".join(lines) + "\n"
 
@@ -158,59 +204,88 @@ def headline(comparison: Comparison) -> list[str]:
 
     def needed(arm: Any) -> str:
         reached = sum(r.reached for r in arm.runs)
-        return (f"{format_value(arm.mean, unit)} {unit} on average ({reached} of "
-                f"{len(arm.runs)} seeds reached {c.target_accuracy:g})")
+        return (
+            f"{format_value(arm.mean, unit)} {unit} on average ({reached} of "
+            f"{len(arm.runs)} seeds reached {c.target_accuracy:g})"
+        )
 
-    lines = [f"**Verdict: {verdict(sp)}.**", "",
-             f"The tuned cyclical schedule needed {needed(cyclical)}, the tuned fixed LR "
-             f"{needed(fixed)}: a speed-up of {sp['ratio']:.2f}x ({_interval(sp)}).", ""]
+    lines = [
+        f"**Verdict: {verdict(sp)}.**",
+        "",
+        f"The tuned cyclical schedule needed {needed(cyclical)}, the tuned fixed LR "
+        f"{needed(fixed)}: a speed-up of {sp['ratio']:.2f}x ({_interval(sp)}).",
+        "",
+    ]
     if not all(r.reached for arm in (fixed, cyclical) for r in arm.runs):
-        lines += ["Seeds that did not reach the target count with their censored value "
-                  "(starred below), so the means are bounds, not measurements.", ""]
+        lines += [
+            "Seeds that did not reach the target count with their censored value "
+            "(starred below), so the means are bounds, not measurements.",
+            "",
+        ]
     cycles = _cycles(cyclical)
     if cycles is not None and cycles < 1:
         s = schedules.from_dict(cyclical.schedule)
-        lines += [f"**Warning: the cyclical winner completed no cycle.** `{s.label()}` "
-                  f"completed at most {cycles:.2f} of a cycle on any seed (its first cycle ends "
-                  f"at iteration {s.next_cycle_end(0):,}), so it won as a ramp, not as a cycle.",
-                  ""]
+        lines += [
+            f"**Warning: the cyclical winner completed no cycle.** `{s.label()}` "
+            f"completed at most {cycles:.2f} of a cycle on any seed (its first cycle ends "
+            f"at iteration {s.next_cycle_end(0):,}), so it won as a ramp, not as a cycle.",
+            "",
+        ]
     return lines
 
 
 def arm_table(comparison: Comparison) -> list[str]:
     """One row per configuration: schedule, every seed, cycles completed, test accuracy."""
     c, unit = comparison, comparison.unit
-    lines = [f"| configuration | schedule | {unit} to target, mean ± std | median | every seed "
-             "| reached | cycles completed | test accuracy |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| configuration | schedule | {unit} to target, mean ± std | median | every seed "
+        "| reached | cycles completed | test accuracy |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for arm in c.arms:
-        seeds = ", ".join(format_value(r.value, unit) + ("" if r.reached else "\\*")
-                          for r in arm.runs)
+        seeds = ", ".join(
+            format_value(r.value, unit) + ("" if r.reached else "\\*") for r in arm.runs
+        )
         test = arm.test_accuracy()
         test_s = f"{test[0]:.4f} ± {test[1]:.4f}" if test else "-"
-        where = (f" (trial {arm.trial_number} of {arm.trials})" if arm.kind == "tuned"
-                 else " (baseline)")
+        where = (
+            f" (trial {arm.trial_number} of {arm.trials})"
+            if arm.kind == "tuned"
+            else " (baseline)"
+        )
         sched = schedules.from_dict(arm.schedule).label()
         sched += f" with {arm.training}" if arm.training else ""
         cycles = _cycles(arm)
-        lines.append(f"| {arm.name}{where} | `{sched}` | {format_value(arm.mean, unit)} ± "
-                     f"{format_value(arm.std, unit)} | "
-                     f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
-                     f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | "
-                     f"{'-' if cycles is None else f'{cycles:.2f}'} | {test_s} |")
+        lines.append(
+            f"| {arm.name}{where} | `{sched}` | {format_value(arm.mean, unit)} ± "
+            f"{format_value(arm.std, unit)} | "
+            f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
+            f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | "
+            f"{'-' if cycles is None else f'{cycles:.2f}'} | {test_s} |"
+        )
     return lines
 
 
 def compute_table(comparison: Comparison) -> list[str]:
     """What each configuration cost: tuning trials, iterations and wall seconds, and the
     same for retraining it with every seed."""
-    lines = ["## Compute", "", "| configuration | tuning trials | iterations trained (tuning) | "
-             "seconds (tuning) | iterations trained (retraining) | seconds (retraining) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "## Compute",
+        "",
+        "| configuration | tuning trials | iterations trained (tuning) | "
+        "seconds (tuning) | iterations trained (retraining) | seconds (retraining) |",
+        "|---|---|---|---|---|---|",
+    ]
     for arm in comparison.arms:
-        tuning = ([f"{arm.trials}", f"{arm.tuning_iterations:,}", f"{arm.tuning_seconds:.1f}"]
-                  if arm.kind == "tuned" else ["-", "-", "-"])
-        lines.append(f"| {arm.name} | {' | '.join(tuning)} | "
-                     f"{arm.retrain_iterations:,} | {arm.retrain_seconds:.1f} |")
+        tuning = (
+            [f"{arm.trials}", f"{arm.tuning_iterations:,}", f"{arm.tuning_seconds:.1f}"]
+            if arm.kind == "tuned"
+            else ["-", "-", "-"]
+        )
+        lines.append(
+            f"| {arm.name} | {' | '.join(tuning)} | "
+            f"{arm.retrain_iterations:,} | {arm.retrain_seconds:.1f} |"
+        )
     return lines + [""]
 
 
@@ -229,8 +304,11 @@ def _interval(speedup: dict[str, Any]) -> str:
     return f"{span}; {method}, {speedup.get('n', '?')} seeds"
 
 
-def write_report(comparison: Comparison, folder: str | Path, *, range_test: RangeTestResult | None = None) -> Path:
-    """Write ``report.md``, the PNG figures and ``seeds.csv`` into ``folder``; returns the report path."""
+def write_report(
+    comparison: Comparison, folder: str | Path, *, range_test: RangeTestResult | None = None
+) -> Path:
+    """Write ``report.md``, the PNG figures and ``seeds.csv`` into ``folder``; returns the report
+    path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     images = {}
@@ -239,12 +317,36 @@ def write_report(comparison: Comparison, folder: str | Path, *, range_test: Rang
         images[name] = f"{name}.png"
     with open(folder / "seeds.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["configuration", "kind", "seed", "reached", f"{comparison.unit}_to_target_or_censored",
-                         "iterations_trained", "examples_seen", "best_validation_accuracy", "test_accuracy", "schedule"])
+        writer.writerow(
+            [
+                "configuration",
+                "kind",
+                "seed",
+                "reached",
+                f"{comparison.unit}_to_target_or_censored",
+                "iterations_trained",
+                "examples_seen",
+                "best_validation_accuracy",
+                "test_accuracy",
+                "schedule",
+            ]
+        )
         for arm in comparison.arms:
             for r in arm.runs:
-                writer.writerow([arm.name, arm.kind, r.seed, r.reached, r.value, r.iterations, r.examples_seen,
-                                 r.best_accuracy, r.test_accuracy, repr(schedules.from_dict(arm.schedule))])
+                writer.writerow(
+                    [
+                        arm.name,
+                        arm.kind,
+                        r.seed,
+                        r.reached,
+                        r.value,
+                        r.iterations,
+                        r.examples_seen,
+                        r.best_accuracy,
+                        r.test_accuracy,
+                        repr(schedules.from_dict(arm.schedule)),
+                    ]
+                )
     path = folder / "report.md"
     path.write_text(markdown(comparison, images))
     return path
@@ -256,11 +358,32 @@ def write_trials_csv(study: optuna.Study, path: str | Path) -> Path:
     names = sorted({k for t in trials for k in t.params})
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["number", "state", "value", "reached", "iterations", "best_accuracy", "test_accuracy", *names])
+        writer.writerow(
+            [
+                "number",
+                "state",
+                "value",
+                "reached",
+                "iterations",
+                "best_accuracy",
+                "test_accuracy",
+                *names,
+            ]
+        )
         for t in trials:
             a = t.user_attrs
-            writer.writerow([t.number, t.state.name, t.value, a.get("reached"), a.get("iterations"),
-                             a.get("best_accuracy"), a.get("test_accuracy"), *[t.params.get(n) for n in names]])
+            writer.writerow(
+                [
+                    t.number,
+                    t.state.name,
+                    t.value,
+                    a.get("reached"),
+                    a.get("iterations"),
+                    a.get("best_accuracy"),
+                    a.get("test_accuracy"),
+                    *[t.params.get(n) for n in names],
+                ]
+            )
     return Path(path)
 
 
@@ -269,20 +392,38 @@ def family_table(study: optuna.Study) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for t in study.get_trials(deepcopy=False):
         family = t.params.get("family", t.user_attrs.get("schedule", {}).get("family", "?"))
-        row = rows.setdefault(family, {"family": family, "trials": 0, "pruned": 0, "value": None, "trial": "-",
-                                       "reached": False, "test_accuracy": None, "schedule": "-"})
+        row = rows.setdefault(
+            family,
+            {
+                "family": family,
+                "trials": 0,
+                "pruned": 0,
+                "value": None,
+                "trial": "-",
+                "reached": False,
+                "test_accuracy": None,
+                "schedule": "-",
+            },
+        )
         row["trials"] += 1
         row["pruned"] += t.state == TrialState.PRUNED
         if t.state == TrialState.COMPLETE and (row["value"] is None or t.value < row["value"]):
-            row.update(value=t.value, trial=t.number, reached=t.user_attrs.get("reached"),
-                       test_accuracy=t.user_attrs.get("test_accuracy"),
-                       schedule=schedules.from_dict(t.user_attrs["schedule"]).label())
+            row.update(
+                value=t.value,
+                trial=t.number,
+                reached=t.user_attrs.get("reached"),
+                test_accuracy=t.user_attrs.get("test_accuracy"),
+                schedule=schedules.from_dict(t.user_attrs["schedule"]).label(),
+            )
     return sorted(rows.values(), key=lambda r: (r["value"] is None, r["value"] or 0))
 
 
 def study_unit(study: optuna.Study) -> str:
     """What the study's values count (iterations, examples or seconds), as its trials recorded."""
-    return next((t.user_attrs["unit"] for t in study.get_trials(deepcopy=False) if "unit" in t.user_attrs), "iterations")
+    return next(
+        (t.user_attrs["unit"] for t in study.get_trials(deepcopy=False) if "unit" in t.user_attrs),
+        "iterations",
+    )
 
 
 def family_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -292,41 +433,64 @@ def family_rows(study: optuna.Study) -> list[dict[str, Any]]:
     unit = study_unit(study)
     rows = []
     for row in family_table(study):
-        value = "-" if row["value"] is None else format_value(row["value"], unit) + ("" if row["reached"] else " (not reached)")
+        value = (
+            "-"
+            if row["value"] is None
+            else format_value(row["value"], unit) + ("" if row["reached"] else " (not reached)")
+        )
         test = "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}"
         rows.append({**row, "value": value, "test_accuracy": test})
     return rows
 
 
-def study_markdown(study: optuna.Study, images: dict[str, str],
-                   comparison: Comparison | None = None) -> str:
+def study_markdown(
+    study: optuna.Study, images: dict[str, str], comparison: Comparison | None = None
+) -> str:
     """A study's summary: the best trial of each family, the figures and, given the
     ``comparison`` of this study, its verdict and table."""
     unit = study_unit(study)
     states = [t.state for t in study.trials]
-    lines = [f"# {study.study_name}", "",
-             f"{len(states)} trials: {states.count(TrialState.COMPLETE)} complete, {states.count(TrialState.PRUNED)} pruned, "
-             f"{states.count(TrialState.FAIL)} failed.", "",
-             f"| family | trials (pruned) | best {unit} to target | trial | test accuracy | schedule |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# {study.study_name}",
+        "",
+        f"{len(states)} trials: {states.count(TrialState.COMPLETE)} complete, "
+        f"{states.count(TrialState.PRUNED)} pruned, "
+        f"{states.count(TrialState.FAIL)} failed.",
+        "",
+        f"| family | trials (pruned) | best {unit} to target | trial | test accuracy | schedule |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in family_rows(study):
-        lines.append(f"| {row['family']} | {row['trials']} ({row['pruned']}) | {row['value']} | {row['trial']} | "
-                     f"{row['test_accuracy']} | `{row['schedule']}` |")
+        lines.append(
+            f"| {row['family']} | {row['trials']} ({row['pruned']}) | {row['value']} | "
+            f"{row['trial']} | {row['test_accuracy']} | `{row['schedule']}` |"
+        )
     lines.append("")
     if comparison is not None:
         arms = ", ".join(f"`{a.study_name}`" for a in comparison.arms if a.study_name)
-        lines += ["## CLR versus a tuned fixed LR", "", *headline(comparison),
-                  *arm_table(comparison), "", f"The whole report is the note of the arm studies ({arms}) and of "
-                  f"`{comparison.name}-retrain`, whose trials are the retrained seeds.", ""]
+        lines += [
+            "## CLR versus a tuned fixed LR",
+            "",
+            *headline(comparison),
+            *arm_table(comparison),
+            "",
+            f"The whole report is the note of the arm studies ({arms}) and of "
+            f"`{comparison.name}-retrain`, whose trials are the retrained seeds.",
+            "",
+        ]
     for name, path in images.items():
         lines += [f"![{name}]({path})", ""]
     return "\n".join(lines)
 
 
 def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
-    """The validation curves of the best ``top`` trials (with their schedules) and the range test."""
+    """The validation curves of the best ``top`` trials (with their schedules) and the range
+    test."""
     from matplotlib.figure import Figure
 
-    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value)[:top]
+    done = sorted(
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value
+    )[:top]
     out: dict[str, Any] = {}
     if done:
         fig = Figure(figsize=(7, 6), layout="constrained")
@@ -359,8 +523,9 @@ def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
     return out
 
 
-def write_study_report(study: optuna.Study, folder: str | Path, *,
-                       comparison: Comparison | None = None) -> Path:
+def write_study_report(
+    study: optuna.Study, folder: str | Path, *, comparison: Comparison | None = None
+) -> Path:
     """``report.md``, figures and ``trials.csv`` for one study (with the verdict of its
     ``comparison``, if given)."""
     folder = Path(folder)
@@ -373,4 +538,3 @@ def write_study_report(study: optuna.Study, folder: str | Path, *,
     path = folder / "report.md"
     path.write_text(study_markdown(study, images, comparison))
     return path
-

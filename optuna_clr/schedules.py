@@ -128,7 +128,11 @@ class Schedule:
         out: dict[str, Any] = {}
         for name in inspect.signature(type(self)).parameters:
             # Keywords that share a name with a method (lr, batch_size) are kept as <name>_value.
-            value = getattr(self, f"{name}_value", None) if hasattr(self, f"{name}_value") else getattr(self, name)
+            value = (
+                getattr(self, f"{name}_value", None)
+                if hasattr(self, f"{name}_value")
+                else getattr(self, name)
+            )
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -137,7 +141,9 @@ class Schedule:
         return {"family": self.family, **self.params()}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
+        return (
+            f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
+        )
 
     def label(self) -> str:
         """A short form for tables and plots: 4 significant digits, defaults left out."""
@@ -150,7 +156,9 @@ class Schedule:
             return repr(v)
 
         defaults = {n: p.default for n, p in inspect.signature(type(self)).parameters.items()}
-        shown = {k: v for k, v in self.params().items() if defaults.get(k, inspect.Parameter.empty) != v}
+        shown = {
+            k: v for k, v in self.params().items() if defaults.get(k, inspect.Parameter.empty) != v
+        }
         return f"{self.family}({', '.join(f'{k}={short(v)}' for k, v in shown.items())})"
 
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> None:
@@ -164,7 +172,9 @@ class Schedule:
         for group, lr in zip(optimizer.param_groups, self._group_lrs(optimizer, step)):
             _set_group_value(group, "lr", lr)
 
-    def torch_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    def torch_scheduler(
+        self, optimizer: torch.optim.Optimizer
+    ) -> torch.optim.lr_scheduler.LRScheduler:
         """A standard ``torch.optim.lr_scheduler.LRScheduler`` that follows this schedule.
 
         Call ``scheduler.step()`` after each ``optimizer.step()``, as with any torch scheduler;
@@ -234,7 +244,9 @@ def _set_group_value(group: dict[str, Any], key: str, value: float) -> None:
 
 def _float(owner: object, name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{type(owner).__name__}: {name} must be a finite number, got {name}={value!r}")
+        raise ValueError(
+            f"{type(owner).__name__}: {name} must be a finite number, got {name}={value!r}"
+        )
     return float(value)
 
 
@@ -316,10 +328,17 @@ class StepDecay(Schedule):
     def __init__(self, lr: float, gamma: float, milestones: Any) -> None:
         ms = tuple(_int(self, "milestones[]", m) for m in (milestones or ()))
         if not ms:
-            raise ValueError(f"StepDecay: milestones must be a non-empty list of steps, got {milestones!r}")
+            raise ValueError(
+                f"StepDecay: milestones must be a non-empty list of steps, got {milestones!r}"
+            )
         if any(b <= a for a, b in zip(ms, ms[1:])):
             raise ValueError(f"StepDecay: milestones must be strictly increasing, got {list(ms)}")
-        _set(self, lr_value=_positive(self, "lr", lr), gamma=_gamma(self, "gamma", gamma), milestones=ms)
+        _set(
+            self,
+            lr_value=_positive(self, "lr", lr),
+            gamma=_gamma(self, "gamma", gamma),
+            milestones=ms,
+        )
 
     def lr(self, step: int) -> float:  # type: ignore[override]
         return self.lr_value * self.gamma ** bisect.bisect_right(self.milestones, step)
@@ -327,7 +346,8 @@ class StepDecay(Schedule):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ExponentialDecay(Schedule):
-    """``lr * gamma ** step`` (Caffe's "exp"; ``torch.optim.lr_scheduler.ExponentialLR`` per step)."""
+    """``lr * gamma ** step`` (Caffe's "exp"; ``torch.optim.lr_scheduler.ExponentialLR`` per
+    step)."""
 
     family: ClassVar[str] = "exp"
     lr_value: float
@@ -538,7 +558,9 @@ class OneCycle(Schedule):
         pct = _float(self, "pct_start", self.pct_start)
         if not 0 < pct < (0.5 if self.three_phase else 1):
             limit = "0.5 with three_phase" if self.three_phase else "1"
-            raise ValueError(f"OneCycle: pct_start must be in (0, {limit}), got pct_start={self.pct_start!r}")
+            raise ValueError(
+                f"OneCycle: pct_start must be in (0, {limit}), got pct_start={self.pct_start!r}"
+            )
         div = _positive(self, "div_factor", self.div_factor)
         final_div = _positive(self, "final_div_factor", self.final_div_factor)
         if (self.base_momentum is None) != (self.max_momentum is None):
@@ -570,12 +592,14 @@ class OneCycle(Schedule):
         for end, *_ in phases:
             if end <= start:
                 raise ValueError(
-                    f"OneCycle: total_steps={total} with pct_start={pct} leaves a phase with no steps; "
+                    f"OneCycle: total_steps={total} with pct_start={pct} "
+                    "leaves a phase with no steps; "
                     "raise total_steps or move pct_start away from the ends"
                 )
             start = end
         resolved = tuple(
-            (end, values[lo], values[hi], momenta[mlo], momenta[mhi]) for end, lo, hi, mlo, mhi in phases
+            (end, values[lo], values[hi], momenta[mlo], momenta[mhi])
+            for end, lo, hi, mlo, mhi in phases
         )
         _set(
             self,
@@ -654,7 +678,8 @@ class BatchSizeIncrease(Schedule):
         bmax = _int(self, "max_batch_size", max_batch_size)
         if bmax < b0:
             raise ValueError(
-                f"BatchSizeIncrease: max_batch_size must be >= batch_size, got batch_size={b0}, max_batch_size={bmax}"
+                "BatchSizeIncrease: max_batch_size must be >= batch_size, "
+                f"got batch_size={b0}, max_batch_size={bmax}"
             )
         f = _float(self, "factor", factor)
         if f <= 1:
@@ -662,10 +687,13 @@ class BatchSizeIncrease(Schedule):
         ms = tuple(_int(self, "milestones[]", m) for m in (milestones or ()))
         if not ms:
             raise ValueError(
-                f"BatchSizeIncrease: milestones must be a non-empty list of examples seen, got {milestones!r}"
+                "BatchSizeIncrease: milestones must be a non-empty list of examples seen, "
+                f"got {milestones!r}"
             )
         if any(b <= a for a, b in zip(ms, ms[1:])):
-            raise ValueError(f"BatchSizeIncrease: milestones must be strictly increasing, got {list(ms)}")
+            raise ValueError(
+                f"BatchSizeIncrease: milestones must be strictly increasing, got {list(ms)}"
+            )
         # Walk the milestones once: each phase is (first step, examples seen then, batch, lr).
         step, seen, batch, rate = 0, 0, b0, lr0
         phases = [(0, 0, b0, lr0)]
@@ -722,5 +750,3 @@ class BatchSizeIncrease(Schedule):
         """Training examples seen before update ``step``."""
         start, seen, batch, _ = self._at(step)
         return seen + (step - start) * batch
-
-

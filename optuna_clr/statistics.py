@@ -35,8 +35,9 @@ from scipy import stats
 METHOD = "t-interval on the log of the per-seed ratios"
 
 
-def paired_ratio(numerator: list[float], denominator: list[float], *,
-                 level: float = 0.95) -> dict[str, Any]:
+def paired_ratio(
+    numerator: list[float], denominator: list[float], *, level: float = 0.95
+) -> dict[str, Any]:
     """The geometric mean of ``numerator[i] / denominator[i]`` and its paired t-interval.
 
     Args:
@@ -53,24 +54,34 @@ def paired_ratio(numerator: list[float], denominator: list[float], *,
     """
     a, b = np.asarray(numerator, float), np.asarray(denominator, float)
     if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
-        raise ValueError(f"a paired interval needs one value per seed in each list, "
-                         f"got {len(a)} and {len(b)} values")
+        raise ValueError(
+            f"a paired interval needs one value per seed in each list, "
+            f"got {len(a)} and {len(b)} values"
+        )
     if not (np.all(a > 0) and np.all(b > 0)):
         raise ValueError(f"values must be positive, got {a.tolist()} and {b.tolist()}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level=}")
     logs = np.log(a / b)
-    out: dict[str, Any] = {"ratio": math.exp(logs.mean()), "low": None, "high": None,
-                           "level": level, "n": len(a), "method": METHOD, "paired": True,
-                           "ratio_of_means": float(a.mean() / b.mean())}
+    out: dict[str, Any] = {
+        "ratio": math.exp(logs.mean()),
+        "low": None,
+        "high": None,
+        "level": level,
+        "n": len(a),
+        "method": METHOD,
+        "paired": True,
+        "ratio_of_means": float(a.mean() / b.mean()),
+    }
     if len(a) < 2:
         return out
     half = stats.t.ppf((1 + level) / 2, len(a) - 1) * logs.std(ddof=1) / math.sqrt(len(a))
     return {**out, "low": math.exp(logs.mean() - half), "high": math.exp(logs.mean() + half)}
 
 
-def verdict(speedup: dict[str, Any] | None, *, faster: str = "cyclical",
-            slower: str = "fixed") -> str:
+def verdict(
+    speedup: dict[str, Any] | None, *, faster: str = "cyclical", slower: str = "fixed"
+) -> str:
     """What the interval says, in a line: who is faster, or that it is inconclusive.
 
     ``speedup`` is :func:`paired_ratio`'s result for ``slower / faster``.
@@ -88,8 +99,9 @@ def verdict(speedup: dict[str, Any] | None, *, faster: str = "cyclical",
     return f"inconclusive: {span} includes 1; more seeds needed"
 
 
-def log_interval(values: list[float], *, level: float = 0.95) -> tuple[float, float | None,
-                                                                       float | None]:
+def log_interval(
+    values: list[float], *, level: float = 0.95
+) -> tuple[float, float | None, float | None]:
     """The geometric mean of positive ``values`` and its t-interval on their logarithms:
     ``(mean, low, high)``, with ``low`` and ``high`` None for fewer than two values."""
     logs = np.log(np.asarray(values, float))

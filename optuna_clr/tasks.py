@@ -22,7 +22,7 @@ Example:
         import optuna_clr
 
         task = optuna_clr.tasks.load("digits", seed=0)
-        print(task)                          # digits: 1150 train / 287 validation / 360 test, 1x8x8, 10 classes
+        print(task)  # digits: 1150 train / 287 validation / 360 test, 1x8x8, 10 classes
         print(task.iterations_per_epoch(32))  # 35
 """
 
@@ -54,6 +54,7 @@ _logger = logging.getLogger(__name__)
 DATA_ENV = "OPTUNA_CLR_DATA"
 """Environment variable with the default data folder (``root``) for file-backed data sets."""
 
+
 class DataError(FileNotFoundError):
     """A data set is missing, corrupt or laid out differently from what torchvision expects."""
 
@@ -69,7 +70,10 @@ class Split:
         if self.x.ndim != 4:
             raise ValueError(f"x must be N x C x H x W, got shape {tuple(self.x.shape)}")
         if self.y.ndim != 1 or len(self.y) != len(self.x):
-            raise ValueError(f"y must hold one label per image: x has {len(self.x)}, y has shape {tuple(self.y.shape)}")
+            raise ValueError(
+                f"y must hold one label per image: x has {len(self.x)}, "
+                f"y has shape {tuple(self.y.shape)}"
+            )
 
     def __len__(self) -> int:
         return len(self.y)
@@ -138,7 +142,9 @@ class Task:
 
         splits = [split(train), split(valid), None if test is None else split(test)]
         if classes is None:  # a label may appear in one split only
-            classes = [str(c) for c in range(max(int(s.y.max()) for s in splits if s is not None) + 1)]
+            classes = [
+                str(c) for c in range(max(int(s.y.max()) for s in splits if s is not None) + 1)
+            ]
         return cls(name, *splits, tuple(str(c) for c in classes))
 
     def __str__(self) -> str:
@@ -152,8 +158,14 @@ class Task:
 
 # --- the data sets ---
 
-DEFAULT_VALIDATION = {"digits": 0.2, "mnist": 5000, "fashion-mnist": 5000, "cifar10": 5000, "cifar100": 5000,
-                      "imagefolder": 0.1}
+DEFAULT_VALIDATION = {
+    "digits": 0.2,
+    "mnist": 5000,
+    "fashion-mnist": 5000,
+    "cifar10": 5000,
+    "cifar100": 5000,
+    "imagefolder": 0.1,
+}
 NAMES = tuple(DEFAULT_VALIDATION)
 USER_VALIDATION = 0.1  # the validation fraction of data from your own factory
 
@@ -200,8 +212,10 @@ def load(
         if key == "cifar-10":
             key = "cifar10"
         if key not in DEFAULT_VALIDATION:
-            raise ValueError(f"unknown task {name!r}; known tasks: {list(NAMES)}, or an import path to your "
-                             "factory ('mypkg.data:load')")
+            raise ValueError(
+                f"unknown task {name!r}; known tasks: {list(NAMES)}, or an import path to your "
+                "factory ('mypkg.data:load')"
+            )
         if key == "digits":
             x_train, y_train, x_test, y_test, classes = _digits()
         elif key == "imagefolder":
@@ -213,7 +227,10 @@ def load(
     v = DEFAULT_VALIDATION.get(key, USER_VALIDATION) if validation is None else validation
     n_valid = round(v * n) if isinstance(v, float) else int(v)
     if not 0 < n_valid < n:
-        raise ValueError(f"validation must leave both splits non-empty: got {validation!r} for {n} training images")
+        raise ValueError(
+            "validation must leave both splits non-empty: "
+            f"got {validation!r} for {n} training images"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     valid_idx, train_idx = perm[:n_valid], perm[n_valid:]
     return Task(
@@ -256,8 +273,12 @@ def _root(root: str | os.PathLike | None, key: str) -> Path:
     return Path(value).expanduser()
 
 
-_TITLE = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-          "cifar100": "CIFAR-100"}
+_TITLE = {
+    "mnist": "MNIST",
+    "fashion-mnist": "Fashion-MNIST",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+}
 
 _LAYOUT = {
     "mnist": "<root>/MNIST/raw/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
@@ -455,8 +476,10 @@ def _read_idx(
         array = _parse_idx(key, data, shape, where)
         known = None if vouched else _CONTENT_MD5.get(key, {}).get(path.name)
         if known is not None and (digest := hashlib.md5(data).hexdigest()) != known:
-            raise _Unusable(f"{where} has the right shape but its contents are not "
-                            f"{_TITLE[key]}'s (MD5 {digest} decompressed, the official {known})")
+            raise _Unusable(
+                f"{where} has the right shape but its contents are not "
+                f"{_TITLE[key]}'s (MD5 {digest} decompressed, the official {known})"
+            )
     except _Unusable as error:
         raise _Unusable(f"{error}{fix}") from None
     return array, note
@@ -468,8 +491,10 @@ def _parse_idx(key: str, data: bytes, shape: tuple[int, ...], where: Path) -> np
     nd, title = len(shape), _TITLE[key]
     header = 4 * (nd + 1)
     if len(data) < header or data[:4] != bytes([0, 0, 8, nd]):
-        raise _Unusable(f"{where} is not an idx file of unsigned bytes in {nd} dimensions "
-                        f"(it starts with {data[:4].hex() or 'nothing'})")
+        raise _Unusable(
+            f"{where} is not an idx file of unsigned bytes in {nd} dimensions "
+            f"(it starts with {data[:4].hex() or 'nothing'})"
+        )
     dims = tuple(int.from_bytes(data[4 * i : 4 * i + 4], "big") for i in range(1, nd + 1))
     if dims != shape:
         raise _Unusable(f"{where} holds {_shape(dims)} values, {title}'s holds {_shape(shape)}")
@@ -533,22 +558,34 @@ def _read_cifar_batch(key: str, path: Path, md5: str) -> tuple[tuple[np.ndarray,
     entry, digest = _unpickle(path, md5)
     label_key, _, classes = _CIFAR_KEYS[key]
     title, rows = _TITLE[key], 50000 if path.name == "train" else 10000  # CIFAR-100's one file
-    if not (isinstance(entry, dict) and isinstance(entry.get("data"), np.ndarray)
-            and label_key in entry):
+    if not (
+        isinstance(entry, dict)
+        and isinstance(entry.get("data"), np.ndarray)
+        and label_key in entry
+    ):
         raise _Unusable(f"{path} is not a CIFAR batch: it lacks the keys 'data' and {label_key!r}")
     data, labels = entry["data"], np.asarray(entry[label_key])
     if data.dtype != np.uint8 or data.shape != (rows, 3072):
-        raise _Unusable(f"{path} holds data of shape {_shape(data.shape)} ({data.dtype}), "
-                        f"{title}'s is {rows}x3072 (uint8)")
-    if (labels.shape != (rows,) or labels.dtype.kind not in "iu"
-            or not 0 <= labels.min() <= labels.max() < classes):
-        raise _Unusable(f"{path} holds {_shape(labels.shape)} {label_key} ({labels.dtype}), "
-                        f"{title}'s are {rows} integers 0-{classes - 1}")
+        raise _Unusable(
+            f"{path} holds data of shape {_shape(data.shape)} ({data.dtype}), "
+            f"{title}'s is {rows}x3072 (uint8)"
+        )
+    if (
+        labels.shape != (rows,)
+        or labels.dtype.kind not in "iu"
+        or not 0 <= labels.min() <= labels.max() < classes
+    ):
+        raise _Unusable(
+            f"{path} holds {_shape(labels.shape)} {label_key} ({labels.dtype}), "
+            f"{title}'s are {rows} integers 0-{classes - 1}"
+        )
     labels = labels.astype(np.int64)
     known = None if digest is None else _CONTENT_MD5.get(key, {}).get(path.name)
     if known is not None and (contents := _cifar_digest(data, labels)) != known:
-        raise _Unusable(f"{path} has the right shape but its contents are not {title}'s "
-                        f"(MD5 {contents} of data and labels, the official {known})")
+        raise _Unusable(
+            f"{path} has the right shape but its contents are not {title}'s "
+            f"(MD5 {contents} of data and labels, the official {known})"
+        )
     return (data, labels), None if digest is None else f"{path.name} (MD5 {digest})"
 
 
@@ -557,10 +594,14 @@ def _read_cifar_meta(key: str, path: Path, md5: str) -> tuple[tuple[str, ...], s
     entry, digest = _unpickle(path, md5)
     _, names_key, classes = _CIFAR_KEYS[key]
     names = entry.get(names_key) if isinstance(entry, dict) else None
-    if not (isinstance(names, list) and len(names) == classes
-            and all(isinstance(n, str) for n in names)):
-        raise _Unusable(f"{path} is not CIFAR's meta file: it lacks {names_key!r}, "
-                        f"a list of {classes} names")
+    if not (
+        isinstance(names, list)
+        and len(names) == classes
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise _Unusable(
+            f"{path} is not CIFAR's meta file: it lacks {names_key!r}, a list of {classes} names"
+        )
     return tuple(names), None if digest is None else f"{path.name} (MD5 {digest})"
 
 
@@ -620,8 +661,10 @@ def _from_factory(spec: str) -> Task | tuple:
     if isinstance(made, Task):
         return made
     if not (isinstance(made, (tuple, list)) and len(made) == 4):
-        raise DataError(f"[task] name {spec!r}: the factory returned {type(made).__name__}; return a "
-                        "optuna_clr.tasks.Task or the tensors (x_train, y_train, x_test, y_test)")
+        raise DataError(
+            f"[task] name {spec!r}: the factory returned {type(made).__name__}; return a "
+            "optuna_clr.tasks.Task or the tensors (x_train, y_train, x_test, y_test)"
+        )
     train = Task.from_tensors(train=(made[0], made[1]), valid=(made[2], made[3]), name=spec)
     x_train, x_test = _standardise(train.train.x, train.valid.x)
     return x_train, train.train.y, x_test, train.valid.y, train.classes
@@ -633,8 +676,10 @@ def _image_folder(root: Path, image_size: int | None) -> tuple:
 
     test_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), None)
     if not (root / "train").is_dir() or test_dir is None:
-        raise DataError(f"imagefolder: {root} needs train/ and val/ (or test/) folders of class folders "
-                        f"({_LAYOUT['imagefolder']})")
+        raise DataError(
+            f"imagefolder: {root} needs train/ and val/ (or test/) folders of class folders "
+            f"({_LAYOUT['imagefolder']})"
+        )
     try:
         train, test = ImageFolder(str(root / "train")), ImageFolder(str(test_dir))
     except (FileNotFoundError, OSError) as error:
@@ -646,14 +691,18 @@ def _image_folder(root: Path, image_size: int | None) -> tuple:
     x_train, y_train = _read_images(train.samples, train.classes, train.classes, image_size)
     x_test, y_test = _read_images(test.samples, test.classes, train.classes, image_size)
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise DataError(f"imagefolder: train/ images are {_shape(tuple(x_train.shape[1:]))} but {test_dir.name}/ "
-                        f"ones {_shape(tuple(x_test.shape[1:]))}; set [task] image_size to resize them all")
+        raise DataError(
+            f"imagefolder: train/ images are {_shape(tuple(x_train.shape[1:]))} "
+            f"but {test_dir.name}/ ones {_shape(tuple(x_test.shape[1:]))}; "
+            "set [task] image_size to resize them all"
+        )
     x_train, x_test = _standardise(x_train, x_test)
     return x_train, y_train, x_test, y_test, tuple(train.classes)
 
 
-def _read_images(samples: list[tuple[str, int]], classes: list[str], names: list[str],
-                 image_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_images(
+    samples: list[tuple[str, int]], classes: list[str], names: list[str], image_size: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The images as one float tensor in [0, 1] (RGB) and their labels in ``names``' order."""
     from PIL import Image
     from torchvision.transforms import functional as TF
@@ -667,14 +716,18 @@ def _read_images(samples: list[tuple[str, int]], classes: list[str], names: list
         elif first is None:
             first = (path, tuple(x.shape))
         elif tuple(x.shape) != first[1]:
-            raise DataError(f"imagefolder: {path} is {_shape(tuple(x.shape))} but {first[0]} is "
-                            f"{_shape(first[1])}; set [task] image_size to resize them all")
+            raise DataError(
+                f"imagefolder: {path} is {_shape(tuple(x.shape))} but {first[0]} is "
+                f"{_shape(first[1])}; set [task] image_size to resize them all"
+            )
         images.append(x)
     labels = torch.tensor([names.index(classes[c]) for _, c in samples], dtype=torch.int64)
     return torch.stack(images).float() / 255.0, labels
 
 
-def _check_fits_in_memory(root: Path, samples: list[tuple[str, int]], image_size: int | None) -> None:
+def _check_fits_in_memory(
+    root: Path, samples: list[tuple[str, int]], image_size: int | None
+) -> None:
     """Refuse, before reading them, images that as float32 tensors would fill more than half of
     the free memory: such data needs a loop that streams from disk."""
     from PIL import Image
@@ -686,9 +739,12 @@ def _check_fits_in_memory(root: Path, samples: list[tuple[str, int]], image_size
     need = len(samples) * 3 * width * height * 4
     free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if need > free / 2:
-        raise DataError(f"imagefolder: {len(samples)} images of 3x{height}x{width} need {need / 1e9:.1f} GB as "
-                        f"tensors, more than half the {free / 1e9:.1f} GB free; set [task] image_size smaller, or "
-                        "train with your own loop that streams from disk (README: Bring your own)")
+        raise DataError(
+            f"imagefolder: {len(samples)} images of 3x{height}x{width} "
+            f"need {need / 1e9:.1f} GB as tensors, more than half the {free / 1e9:.1f} GB free; "
+            "set [task] image_size smaller, or "
+            "train with your own loop that streams from disk (README: Bring your own)"
+        )
 
 
 def check_fits(task: Task, device: Any) -> None:
@@ -705,6 +761,9 @@ def check_fits(task: Task, device: Any) -> None:
     need = sum(s.x.numel() * s.x.element_size() + s.y.numel() * 8 for s in splits)
     free, _ = torch.cuda.mem_get_info(device)
     if need > 0.8 * free:
-        raise DataError(f"{task.name}: the data needs {need / 1e9:.1f} GB on {device}, which has {free / 1e9:.1f} GB "
-                        "free: use a smaller image_size or validation split, or train with your own loop that "
-                        "streams from disk (README: Bring your own)")
+        raise DataError(
+            f"{task.name}: the data needs {need / 1e9:.1f} GB on {device}, "
+            f"which has {free / 1e9:.1f} GB free: "
+            "use a smaller image_size or validation split, or train with your own loop that "
+            "streams from disk (README: Bring your own)"
+        )

@@ -77,8 +77,10 @@ def accuracy_curve(trial: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
     budget, target = trial.user_attrs.get("budget"), trial.user_attrs.get("target_accuracy")
     if budget is None or target is None:
         return []
-    return [(step, reported_accuracy(budget, target, value))
-            for step, value in sorted(trial.intermediate_values.items())]
+    return [
+        (step, reported_accuracy(budget, target, value))
+        for step, value in sorted(trial.intermediate_values.items())
+    ]
 
 
 def censored_value(budget: float, target_accuracy: float, best_accuracy: float) -> float:
@@ -90,8 +92,9 @@ def censored_value(budget: float, target_accuracy: float, best_accuracy: float) 
     a trial that peaked at 0.90 scores 1,050 and one that peaked at 0.50 scores 1,450.
     """
     if best_accuracy >= target_accuracy:
-        raise ValueError(f"best_accuracy {best_accuracy} reached the target {target_accuracy}: "
-                         "not censored")
+        raise ValueError(
+            f"best_accuracy {best_accuracy} reached the target {target_accuracy}: not censored"
+        )
     return reported_value(budget, target_accuracy, best_accuracy)
 
 
@@ -115,8 +118,14 @@ class TargetTracker:
     objective.
     """
 
-    def __init__(self, trial: optuna.Trial, *, target_accuracy: float, max_iterations: float,
-                 budget: float | None = None) -> None:
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        *,
+        target_accuracy: float,
+        max_iterations: float,
+        budget: float | None = None,
+    ) -> None:
         if not 0 < target_accuracy <= 1:
             raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
         if max_iterations <= 0:
@@ -125,8 +134,11 @@ class TargetTracker:
             raise ValueError(f"budget must be > 0, got {budget!r}")
         study = getattr(trial, "study", None)  # checked here, before the trial trains
         if study is not None and study.direction != optuna.study.StudyDirection.MINIMIZE:
-            raise ValueError(f"study {study.study_name!r} maximizes, but a trial's value is iterations to target: "
-                             "create it with direction='minimize'")
+            raise ValueError(
+                f"study {study.study_name!r} maximizes, "
+                "but a trial's value is iterations to target: "
+                "create it with direction='minimize'"
+            )
         self.trial = trial
         self.target_accuracy = target_accuracy
         self.max_iterations = max_iterations

@@ -53,50 +53,86 @@ STOP_REASONS = ("target", "max_iterations", "max_examples", "max_seconds", "dive
 class TrainConfig:
     """Every setting of a run besides the task, model and schedule, with its unit."""
 
-    max_iterations: int                    # parameter updates at most
-    eval_every: int = 100                  # updates between validation evaluations
-    eval_unit: str = "iterations"          # "examples": evaluate each eval_every * batch_size examples
-    target_accuracy: float | None = None   # validation accuracy that ends the run (None: never)
-    batch_size: int = 100                  # examples per update, unless the schedule moves it
-    optimizer: str = "sgd"                 # one of OPTIMIZERS
-    momentum: float | None = None          # SGD/RMSprop momentum, Adam beta1; None: 0.9 (sgd, adam), 0 (rmsprop)
-    nesterov: bool = False                 # Nesterov momentum for sgd
-    weight_decay: float = 0.0              # L2 penalty; Caffe nets scale it per layer
-    augment: bool = False                  # random translate (+-4 px, 1/8 of the side) and flip on the device
-    seed: int = 0                          # initial weights, batch order and augmentation
-    device: str = "auto"                   # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    max_examples: int | None = None        # training examples seen at most
-    max_seconds: float | None = None       # wall seconds at most (checked at evaluations)
-    eval_batch_size: int = 1000            # images per forward pass when evaluating
-    precision: str = "fp32"                # "fp32" or "bf16" (autocast; CUDA only)
-    channels_last: bool = False            # NHWC memory format for conv nets on CUDA
-    compile: bool = False                  # torch.compile the model
-    dtype: str = "float32"                 # "float64" for exact comparisons on a CPU
+    max_iterations: int  # parameter updates at most
+    eval_every: int = 100  # updates between validation evaluations
+    eval_unit: str = "iterations"  # "examples": evaluate each eval_every * batch_size examples
+    target_accuracy: float | None = None  # validation accuracy that ends the run (None: never)
+    batch_size: int = 100  # examples per update, unless the schedule moves it
+    optimizer: str = "sgd"  # one of OPTIMIZERS
+    momentum: float | None = (
+        None  # SGD/RMSprop momentum, Adam beta1; None: 0.9 (sgd, adam), 0 (rmsprop)
+    )
+    nesterov: bool = False  # Nesterov momentum for sgd
+    weight_decay: float = 0.0  # L2 penalty; Caffe nets scale it per layer
+    augment: bool = False  # random translate (+-4 px, 1/8 of the side) and flip on the device
+    seed: int = 0  # initial weights, batch order and augmentation
+    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
+    max_examples: int | None = None  # training examples seen at most
+    max_seconds: float | None = None  # wall seconds at most (checked at evaluations)
+    eval_batch_size: int = 1000  # images per forward pass when evaluating
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast; CUDA only)
+    channels_last: bool = False  # NHWC memory format for conv nets on CUDA
+    compile: bool = False  # torch.compile the model
+    dtype: str = "float32"  # "float64" for exact comparisons on a CPU
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ValueError(message)
 
-        need(isinstance(self.max_iterations, int) and self.max_iterations >= 1,
-             f"max_iterations must be an integer >= 1, got {self.max_iterations!r}")
-        need(isinstance(self.eval_every, int) and self.eval_every >= 1,
-             f"eval_every must be an integer >= 1, got {self.eval_every!r}")
-        need(self.target_accuracy is None or 0 < self.target_accuracy <= 1,
-             f"target_accuracy must be in (0, 1], got {self.target_accuracy!r}")
-        need(isinstance(self.batch_size, int) and self.batch_size >= 1,
-             f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        need(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}")
-        need(self.momentum is None or 0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum!r}")
+        need(
+            isinstance(self.max_iterations, int) and self.max_iterations >= 1,
+            f"max_iterations must be an integer >= 1, got {self.max_iterations!r}",
+        )
+        need(
+            isinstance(self.eval_every, int) and self.eval_every >= 1,
+            f"eval_every must be an integer >= 1, got {self.eval_every!r}",
+        )
+        need(
+            self.target_accuracy is None or 0 < self.target_accuracy <= 1,
+            f"target_accuracy must be in (0, 1], got {self.target_accuracy!r}",
+        )
+        need(
+            isinstance(self.batch_size, int) and self.batch_size >= 1,
+            f"batch_size must be an integer >= 1, got {self.batch_size!r}",
+        )
+        need(
+            self.optimizer in OPTIMIZERS,
+            f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}",
+        )
+        need(
+            self.momentum is None or 0 <= self.momentum < 1,
+            f"momentum must be in [0, 1), got {self.momentum!r}",
+        )
         need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        need(self.max_examples is None or self.max_examples >= 1, f"max_examples must be >= 1, got {self.max_examples!r}")
-        need(self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be > 0, got {self.max_seconds!r}")
-        need(self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
-        need(self.dtype in ("float32", "float64"), f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        need(self.eval_unit in ("iterations", "examples"),
-             f"eval_unit must be 'iterations' or 'examples', got {self.eval_unit!r}")
-        need(not (self.optimizer in ("sgd", "nesterov") and self.uses_nesterov and self.sgd_momentum == 0),
-             "Nesterov SGD needs momentum > 0")
+        need(
+            self.max_examples is None or self.max_examples >= 1,
+            f"max_examples must be >= 1, got {self.max_examples!r}",
+        )
+        need(
+            self.max_seconds is None or self.max_seconds > 0,
+            f"max_seconds must be > 0, got {self.max_seconds!r}",
+        )
+        need(
+            self.precision in ("fp32", "bf16"),
+            f"precision must be 'fp32' or 'bf16', got {self.precision!r}",
+        )
+        need(
+            self.dtype in ("float32", "float64"),
+            f"dtype must be 'float32' or 'float64', got {self.dtype!r}",
+        )
+        need(
+            self.eval_unit in ("iterations", "examples"),
+            f"eval_unit must be 'iterations' or 'examples', got {self.eval_unit!r}",
+        )
+        need(
+            not (
+                self.optimizer in ("sgd", "nesterov")
+                and self.uses_nesterov
+                and self.sgd_momentum == 0
+            ),
+            "Nesterov SGD needs momentum > 0",
+        )
 
     @property
     def eval_grid(self) -> int | None:
@@ -125,12 +161,12 @@ class TrainConfig:
 class Evaluation(NamedTuple):
     """What the loop knows at an evaluation; the callback receives one."""
 
-    step: int                 # updates done (iterations)
-    accuracy: float | None    # validation accuracy (None when validation is off)
-    loss: float               # mean training loss over the updates since the last evaluation
-    lr: float                 # LR of the last update
-    examples: int             # training examples seen
-    seconds: float            # wall seconds since the run started
+    step: int  # updates done (iterations)
+    accuracy: float | None  # validation accuracy (None when validation is off)
+    loss: float  # mean training loss over the updates since the last evaluation
+    lr: float  # LR of the last update
+    examples: int  # training examples seen
+    seconds: float  # wall seconds since the run started
 
 
 @dataclasses.dataclass
@@ -163,7 +199,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} was asked for but CUDA is not available here; use device='cpu' or 'auto'")
+        raise RuntimeError(
+            f"device {device!r} was asked for but CUDA is not available here; "
+            "use device='cpu' or 'auto'"
+        )
     return dev
 
 
@@ -173,7 +212,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     lr = 0.0  # set by the schedule before every update
     name, m = config.optimizer, config.momentum
     if name in ("sgd", "nesterov"):
-        return torch.optim.SGD(groups, lr=lr, momentum=config.sgd_momentum, nesterov=config.uses_nesterov)
+        return torch.optim.SGD(
+            groups, lr=lr, momentum=config.sgd_momentum, nesterov=config.uses_nesterov
+        )
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return cls(groups, lr=lr, betas=(0.9 if m is None else m, 0.999))
@@ -184,7 +225,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.Adadelta(groups, lr=lr)
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int | None = None) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, generator: torch.Generator, pad: int | None = None
+) -> torch.Tensor:
     """Random translation by up to ``pad`` pixels (zero fill; default 1/8 of the side) and a
     random horizontal flip, per image, on the batch's device."""
     b, _, h, w = x.shape
@@ -201,7 +244,9 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int | None =
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, split: Split, *, batch_size: int = 1000, autocast: Any = None) -> float:
+def accuracy(
+    model: nn.Module, split: Split, *, batch_size: int = 1000, autocast: Any = None
+) -> float:
     """Top-1 accuracy of ``model`` on ``split`` (one host read at the end)."""
     was_training = model.training
     model.eval()
@@ -277,7 +322,9 @@ def train(
     if isinstance(model, nn.Module):
         net = model.to(device, config.torch_dtype)
     else:
-        net = models.create(model, image_shape=task.image_shape, num_classes=task.num_classes, seed=config.seed)
+        net = models.create(
+            model, image_shape=task.image_shape, num_classes=task.num_classes, seed=config.seed
+        )
         net = net.to(device, config.torch_dtype)
     if config.channels_last and device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
@@ -292,10 +339,14 @@ def train(
     x_train, y_train = task.train.x, task.train.y
     n = len(y_train)
     order = BatchOrder(n, config.seed, device)
-    aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1) if config.augment else None
+    aug_gen = (
+        torch.Generator(device=device).manual_seed(config.seed + 1) if config.augment else None
+    )
 
     # this window's per-update losses (a window never outgrows eval_every or the budget)
-    losses = torch.empty(min(config.eval_every, config.max_iterations), device=device, dtype=config.torch_dtype)
+    losses = torch.empty(
+        min(config.eval_every, config.max_iterations), device=device, dtype=config.torch_dtype
+    )
     window = 0
     curve: list[Evaluation] = []
     best, last = 0.0, 0.0
@@ -347,15 +398,25 @@ def train(
             diverged_at = step - len(window_losses) + bad
             stop_reason = "diverged"
             break
-        acc = accuracy(forward, task.valid, batch_size=config.eval_batch_size, autocast=autocast) if validate else None
+        acc = (
+            accuracy(forward, task.valid, batch_size=config.eval_batch_size, autocast=autocast)
+            if validate
+            else None
+        )
         seconds = time.perf_counter() - start
-        ev = Evaluation(step, acc, float(window_losses.mean()), schedule.lr(step - 1), examples, seconds)
+        ev = Evaluation(
+            step, acc, float(window_losses.mean()), schedule.lr(step - 1), examples, seconds
+        )
         curve.append(ev)
         if acc is not None:
             last = acc
             best = max(best, acc)
         stop = bool(callback(ev)) if callback is not None else False
-        if acc is not None and config.target_accuracy is not None and acc >= config.target_accuracy:
+        if (
+            acc is not None
+            and config.target_accuracy is not None
+            and acc >= config.target_accuracy
+        ):
             reached_at = (step, examples, seconds)
             stop_reason = "target"
             break
@@ -372,7 +433,9 @@ def train(
     seconds = time.perf_counter() - start
     test_acc = None
     if task.test is not None and stop_reason not in ("diverged", "callback"):
-        test_acc = accuracy(forward, task.test, batch_size=config.eval_batch_size, autocast=autocast)
+        test_acc = accuracy(
+            forward, task.test, batch_size=config.eval_batch_size, autocast=autocast
+        )
     return TrainResult(
         reached=reached_at is not None,
         iterations_to_target=reached_at[0] if reached_at else None,
@@ -389,4 +452,3 @@ def train(
         diverged_at=diverged_at,
         curve=curve,
     )
-

@@ -58,20 +58,26 @@ def load_factory(spec: str, *, what: str, args: tuple[str, ...]) -> Callable[...
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as error:  # ImportError, or the module's own error while importing
-        raise UserCodeError(f"{what} {spec!r}: cannot import {module_name} ({type(error).__name__}: {error}); "
-                            "run from the folder that holds it, or install it") from None
+        raise UserCodeError(
+            f"{what} {spec!r}: cannot import {module_name} ({type(error).__name__}: {error}); "
+            "run from the folder that holds it, or install it"
+        ) from None
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise UserCodeError(f"{what} {spec!r}: {module_name} has no {attribute!r}")
         target = getattr(target, part)
     if not callable(target):
-        raise UserCodeError(f"{what} {spec!r}: {attribute} is a {type(target).__name__}, not a factory")
+        raise UserCodeError(
+            f"{what} {spec!r}: {attribute} is a {type(target).__name__}, not a factory"
+        )
     try:
         inspect.signature(target).bind(*args)
     except TypeError:
         wanted = f"({', '.join(args)})" if args else "()"
-        raise UserCodeError(f"{what} {spec!r}: {attribute}{inspect.signature(target)} cannot be called as "
-                            f"{attribute}{wanted}; give it that signature") from None
+        raise UserCodeError(
+            f"{what} {spec!r}: {attribute}{inspect.signature(target)} cannot be called as "
+            f"{attribute}{wanted}; give it that signature"
+        ) from None
     except ValueError:  # a builtin without a signature: trust it
         pass
     return target

@@ -17,7 +17,10 @@ torch.set_num_threads(1)  # tiny models: one thread is fastest, and steady on a 
 
 def shared_data() -> Path | None:
     """The offline CIFAR-10 / MNIST folder (../shared/data beside the checkout), if present."""
-    for candidate in (os.environ.get("OPTUNA_CLR_TEST_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data"):
+    for candidate in (
+        os.environ.get("OPTUNA_CLR_TEST_DATA"),
+        Path(__file__).resolve().parents[2] / "shared" / "data",
+    ):
         if candidate and Path(candidate, "mnist").is_dir():
             return Path(candidate)
     return None
@@ -27,7 +30,10 @@ def shared_data() -> Path | None:
 def data_dir() -> Path:
     folder = shared_data()
     if folder is None:
-        pytest.skip("no offline data folder: ../shared/data (or $OPTUNA_CLR_TEST_DATA) holds CIFAR-10 and MNIST")
+        pytest.skip(
+            "no offline data folder: ../shared/data (or $OPTUNA_CLR_TEST_DATA) "
+            "holds CIFAR-10 and MNIST"
+        )
     return folder
 
 
@@ -42,7 +48,9 @@ def _one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _writable_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _writable_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # MNIST's decompressed files go to a cache; keep it inside the test session.
     monkeypatch.setenv("OPTUNA_CLR_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
@@ -84,9 +92,26 @@ epochs = {range_epochs}
 """
 
 
-def tiny_study(name: str, *, n_trials: int, target: float = 0.95, max_iterations: int = 300,
-               eval_every: int = 10, range_epochs: int = 1, more: str = "") -> str:
+def tiny_study(
+    name: str,
+    *,
+    n_trials: int,
+    target: float = 0.95,
+    max_iterations: int = 300,
+    eval_every: int = 10,
+    range_epochs: int = 1,
+    more: str = "",
+) -> str:
     """A study file's text: digits, the mlp on the CPU, fixed vs triangular2, and a short range
     test; ``more`` appends sections (``[compare]``, ``[baselines.*]``). Tests edit it further."""
-    return TINY_STUDY.format(name=name, n_trials=n_trials, target=target, max_iterations=max_iterations,
-                             eval_every=eval_every, range_epochs=range_epochs) + more
+    return (
+        TINY_STUDY.format(
+            name=name,
+            n_trials=n_trials,
+            target=target,
+            max_iterations=max_iterations,
+            eval_every=eval_every,
+            range_epochs=range_epochs,
+        )
+        + more
+    )

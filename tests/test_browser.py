@@ -34,16 +34,29 @@ from optuna_clr import cli
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WIDTH, HEIGHT = 1600, 1200
 NAME = "seen"
 METRIC = "iterations to 0.95 validation accuracy"
-STUDY = tiny_study(NAME, n_trials=8, range_epochs=2, more="""
+STUDY = tiny_study(
+    NAME,
+    n_trials=8,
+    range_epochs=2,
+    more="""
 [compare]
 n_trials = 4
 seeds = 2
-""")
+""",
+)
 WAIT_MS = 60_000  # a page is given this long to render; the tests wait for content, not time
 
 
@@ -61,8 +74,9 @@ def _dashboard(folder: Path, line: str) -> Iterator[str]:
     executable = Path(sys.executable).with_name("optuna-dashboard")
     port = _free_port()
     command = [str(executable), *words[1:], "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -85,8 +99,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     """optimize + compare through the CLI; the dashboard's URL and the study ids by name."""
     if CHROMIUM is None:
         pytest.skip("no Chromium: install Debian's chromium package (.ci/run's install_browser)")
-    pytest.importorskip("playwright.sync_api",
-                        reason="pip install playwright (.ci/run's install_browser)")
+    pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (.ci/run's install_browser)"
+    )
     import json
 
     folder = tmp_path_factory.mktemp("browser")
@@ -98,8 +113,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
             with contextlib.redirect_stdout(out):
                 code = cli.main([command, "seen.toml", "--no-progress"])
             assert code == 0, f"optuna-clr {command} exited with {code}:\n{out.getvalue()}"
-    line = next(x for x in out.getvalue().splitlines()
-                if x.startswith("see it: optuna-dashboard "))
+    line = next(
+        x for x in out.getvalue().splitlines() if x.startswith("see it: optuna-dashboard ")
+    )
     with _dashboard(folder, line.removeprefix("see it: ")) as url:
         with urllib.request.urlopen(url + "/api/studies", timeout=30) as r:
             ids = {s["study_name"]: s["study_id"] for s in json.load(r)["study_summaries"]}
@@ -182,7 +198,8 @@ def test_a_pruned_trial_shows_a_value_above_every_completed_one(page: Any, site:
 def test_the_comparison_note_says_its_verdict(page: Any, site: Any) -> None:
     _open(page, site, f"{NAME}-cyclical", "/note")
     verdict = page.get_by_text(
-        re.compile(r"^Verdict: (inconclusive|cyclical faster|fixed faster)"))
+        re.compile(r"^Verdict: (inconclusive|cyclical faster|fixed faster)")
+    )
     verdict.first.wait_for()
     assert page.locator("h1").count() == 1  # one title per note
     images = page.locator("img")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import tiny_study
 import optuna
 import pytest
 import torch
 
-from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr import compare
 from optuna_clr import records
@@ -19,7 +19,12 @@ from optuna_clr.studyfile import StudyFile
 
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = tiny_study("tiny", n_trials=6, max_iterations=400, range_epochs=2, more="""
+SMALL = tiny_study(
+    "tiny",
+    n_trials=6,
+    max_iterations=400,
+    range_epochs=2,
+    more="""
 [compare]
 n_trials = 4
 seeds = 2
@@ -29,7 +34,8 @@ family = "triangular2"
 base_lr = 0.02
 max_lr = 0.1
 step_size = 70
-""")
+""",
+)
 
 
 @pytest.fixture
@@ -46,7 +52,11 @@ def run(*argv):
 def test_optimize_report_and_resume(workdir, capsys):
     assert run("optimize", "tiny.toml", "--no-progress") == 0
     out = capsys.readouterr().out
-    assert "range test: clear" in out and "best: trial" in out and "optuna-dashboard sqlite:///optuna_clr.db" in out
+    assert (
+        "range test: clear" in out
+        and "best: trial" in out
+        and "optuna-dashboard sqlite:///optuna_clr.db" in out
+    )
     study = optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
     assert len(study.trials) == 6
     assert RangeTestResult.from_study(study) is not None and "space" in study.user_attrs
@@ -54,7 +64,9 @@ def test_optimize_report_and_resume(workdir, capsys):
     narrowed = study.user_attrs["space"]["lr"]
     assert narrowed[0] > 0.005 and narrowed[1] < 1.0  # the range test narrowed the LR range
     artifacts = list((workdir / "optuna_clr_artifacts").iterdir())
-    assert len(artifacts) >= 1 + 6  # the range-test plot and a schedule plot per trial that trained
+    assert (
+        len(artifacts) >= 1 + 6
+    )  # the range-test plot and a schedule plot per trial that trained
     # running again resumes: same study, the stored range test, 2 more trials
     assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 2) == 0
     assert "using the one stored" in capsys.readouterr().out
@@ -69,17 +81,23 @@ def test_a_stored_range_test_is_reused_only_with_the_same_settings(workdir, caps
     assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
     assert "range test: clear" in capsys.readouterr().out
     # every setting of the test's own that changes its outcome reruns it
-    for old, new, change in [("epochs = 2", "epochs = 3", "epochs 2 -> 3"),
-                             ("min_lr = 0.0", "min_lr = 0.001", "min_lr 0.0 -> 0.001")]:
+    for old, new, change in [
+        ("epochs = 2", "epochs = 3", "epochs 2 -> 3"),
+        ("min_lr = 0.0", "min_lr = 0.001", "min_lr 0.0 -> 0.001"),
+    ]:
         text = (workdir / "tiny.toml").read_text()
         (workdir / "tiny.toml").write_text(text.replace(old, new, 1))
         assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 0
         out = capsys.readouterr().out
-        assert "does not match the file" in out and change in out and "range test: clear" in out, out
+        assert "does not match the file" in out and change in out and "range test: clear" in out, (
+            out
+        )
     # settings the trials share with it change the study's fingerprint: refused before the test
-    for old, new in [('optimizer = "sgd"', 'optimizer = "sgd"\nnesterov = true'),
-                     ('device = "cpu"', 'device = "cpu"\naugment = true'),
-                     ('name = "digits"', 'name = "digits"\nvalidation = 0.25')]:
+    for old, new in [
+        ('optimizer = "sgd"', 'optimizer = "sgd"\nnesterov = true'),
+        ('device = "cpu"', 'device = "cpu"\naugment = true'),
+        ('name = "digits"', 'name = "digits"\nvalidation = 0.25'),
+    ]:
         text = (workdir / "tiny.toml").read_text()
         (workdir / "tiny.toml").write_text(text.replace(old, new, 1))
         assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 0) == 2
@@ -102,17 +120,28 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert "speed-up of" in text and "95% interval" in text and "t-interval on the log" in text
     assert text.count("\n# ") + text.startswith("# ") == 1  # one H1
     verdict = next(line for line in text.splitlines() if line.startswith("**Verdict: "))
-    assert verdict.startswith(("**Verdict: inconclusive", "**Verdict: cyclical faster",
-                               "**Verdict: fixed faster")), verdict
+    assert verdict.startswith(
+        ("**Verdict: inconclusive", "**Verdict: cyclical faster", "**Verdict: fixed faster")
+    ), verdict
     assert "## Compute" in text and "iterations trained (tuning)" in text
     for name in ("fixed (trial", "cyclical (trial", "smith (baseline)"):
         assert name in text
     # retrained on seeds 1 and 2: not on seed 0, whose validation split picked the winners
     assert "tuned with seed 0, which is left out" in text
-    assert {p.name for p in folder.iterdir()} >= {"report.md", "seeds.csv", "curves.png", "schedules.png", "iterations.png", "range_test.png"}
+    assert {p.name for p in folder.iterdir()} >= {
+        "report.md",
+        "seeds.csv",
+        "curves.png",
+        "schedules.png",
+        "iterations.png",
+        "range_test.png",
+    }
     seeds_csv = (folder / "seeds.csv").read_text()
     rows = [line.split(",") for line in seeds_csv.strip().splitlines()[1:]]
-    assert len(rows) == 3 * 2 and {r[2] for r in rows} == {"1", "2"}  # 3 configurations x seeds 1, 2
+    assert len(rows) == 3 * 2 and {r[2] for r in rows} == {
+        "1",
+        "2",
+    }  # 3 configurations x seeds 1, 2
     fixed = optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db")
     assert {t.params["family"] for t in fixed.trials} == {"fixed"} and len(fixed.trials) == 4
     assert records.load(fixed, "comparison") and records.load(fixed, "report_artifacts")
@@ -121,7 +150,8 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     runs = sorted((t.user_attrs["configuration"], t.user_attrs["seed"]) for t in retrained.trials)
     assert runs == [(c, s) for c in ("cyclical", "fixed", "smith") for s in (1, 2)]
     assert {t.user_attrs["arm"] for t in retrained.trials} == {"fixed", "cyclical", "baseline"}
-    # a second run trains nothing: the arms are full, and the winners' and the baseline's seeds stored
+    # a second run trains nothing: the arms are full, and the winners' and the baseline's seeds
+    # stored
     assert run("compare", "tiny.toml", "--no-progress") == 0
     out = capsys.readouterr().out
     assert "trials to run" not in out and "retraining" not in out, out
@@ -129,9 +159,15 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     # --n-trials is the arms' budget, over the file's [compare] n_trials = 4
     assert run("compare", "tiny.toml", "--no-progress", "--n-trials", 5) == 0
     out = capsys.readouterr().out
-    assert "fixed arm: 1 trials to run (4 done)" in out and "cyclical arm: 1 trials to run (4 done)" in out
+    assert (
+        "fixed arm: 1 trials to run (4 done)" in out
+        and "cyclical arm: 1 trials to run (4 done)" in out
+    )
     assert "baseline smith: retraining" not in out
-    assert len(optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db").trials) == 5
+    assert (
+        len(optuna.load_study(study_name="tiny-fixed", storage="sqlite:///optuna_clr.db").trials)
+        == 5
+    )
 
 
 def test_winners_are_retrained_on_the_seeds_after_the_tuning_seed():
@@ -141,28 +177,47 @@ def test_winners_are_retrained_on_the_seeds_after_the_tuning_seed():
 def test_baselines_only_compare_stores_its_seeds_and_shows_every_configuration(workdir, capsys):
     # the CLR paper's optimizer table has 10 baselines; a figure must show them all
     lrs = [0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.15, 0.2]
-    baselines = "".join(f'\n[baselines.fixed_{i}]\nfamily = "fixed"\nlr = {lr}\n' for i, lr in enumerate(lrs))
-    text = tiny_study("many", n_trials=0, max_iterations=200, more=f"[compare]\nn_trials = 0\nseeds = 1\n{baselines}")
+    baselines = "".join(
+        f'\n[baselines.fixed_{i}]\nfamily = "fixed"\nlr = {lr}\n' for i, lr in enumerate(lrs)
+    )
+    text = tiny_study(
+        "many",
+        n_trials=0,
+        max_iterations=200,
+        more=f"[compare]\nn_trials = 0\nseeds = 1\n{baselines}",
+    )
     (workdir / "many.toml").write_text(text)
     assert run("compare", "many.toml", "--no-progress") == 0
     assert capsys.readouterr().out.count("retraining with seeds [1]") == len(lrs)
-    assert run("compare", "many.toml", "--no-progress") == 0  # resumes: every baseline's seed is stored
+    assert (
+        run("compare", "many.toml", "--no-progress") == 0
+    )  # resumes: every baseline's seed is stored
     assert "retraining" not in capsys.readouterr().out
     comparison, _ = compare.stored_comparison(open_storage("sqlite:///optuna_clr.db"), "many")
     assert [a.name for a in comparison.arms] == [f"fixed_{i}" for i in range(len(lrs))]
     figures = report.figures(comparison)
     for name in ("curves", "schedules"):
-        lines = [line for line in figures[name].axes[0].get_lines() if not line.get_label().startswith(("_", "target"))]
+        lines = [
+            line
+            for line in figures[name].axes[0].get_lines()
+            if not line.get_label().startswith(("_", "target"))
+        ]
         assert len(lines) == len(lrs), name
         assert len({line.get_color() for line in lines}) == len(lrs), name  # each its own colour
     assert len(figures["iterations"].axes[0].get_yticklabels()) == len(lrs)
     # report rebuilds it from the storage, though no arm study exists
     assert run("report", "many.toml") == 0
-    assert "fixed_10 (baseline)" in (workdir / "reports" / "many-compare" / "report.md").read_text()
+    assert (
+        "fixed_10 (baseline)" in (workdir / "reports" / "many-compare" / "report.md").read_text()
+    )
 
 
 def test_a_best_trial_that_missed_the_target_is_not_reported_as_reaching_it(workdir, capsys):
-    text = (workdir / "tiny.toml").read_text().replace("target_accuracy = 0.95", "target_accuracy = 1.0")
+    text = (
+        (workdir / "tiny.toml")
+        .read_text()
+        .replace("target_accuracy = 0.95", "target_accuracy = 1.0")
+    )
     (workdir / "tiny.toml").write_text(text.replace("max_iterations = 400", "max_iterations = 40"))
     assert run("optimize", "tiny.toml", "--no-progress", "--n-trials", 2) == 0
     out = capsys.readouterr().out
@@ -179,10 +234,15 @@ def test_an_unclear_range_test_leaves_the_space_wide_and_the_sampler_tpe(workdir
     (workdir / "unclear.toml").write_text(SMALL.replace("max_lr = 1.0", "max_lr = 0.003"))
     assert run("optimize", "unclear.toml", "--n-trials", 2, "--no-progress") == 0
     out = capsys.readouterr().out
-    assert "range test: NOT CLEAR" in out and "keeps the study file's ranges and the sampler is TPE" in out
+    assert (
+        "range test: NOT CLEAR" in out
+        and "keeps the study file's ranges and the sampler is TPE" in out
+    )
     study = optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
     assert study.user_attrs["space"]["lr"] == [0.005, 1.0]  # not narrowed
-    assert len(study.trials) == 2 and not any("sampler" in t.user_attrs for t in study.trials)  # no prior draws
+    assert len(study.trials) == 2 and not any(
+        "sampler" in t.user_attrs for t in study.trials
+    )  # no prior draws
 
 
 @pytest.mark.parametrize("command", ["range-test", "optimize", "compare", "report"])
@@ -195,7 +255,9 @@ def test_every_subcommand_explains_its_options_and_only_those_it_uses(command, c
         assert option in text
     for option in TRAINING_OPTIONS:  # report trains nothing
         assert (option in text) == (command != "report"), option
-    assert ("--n-trials" in text and "--parallel" in text and "--no-progress" in text) == (command in ("optimize", "compare"))
+    assert ("--n-trials" in text and "--parallel" in text and "--no-progress" in text) == (
+        command in ("optimize", "compare")
+    )
     assert "--worker" not in text  # internal to --engine processes
     if command == "compare":
         assert "trials per arm" in text
@@ -204,26 +266,62 @@ def test_every_subcommand_explains_its_options_and_only_those_it_uses(command, c
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (("families = [\"fixed\", \"triangular2\"]", "families = [\"fixed\", \"triangle\"]"), "[space] families[1]: unknown family 'triangle'"),
+        (
+            ('families = ["fixed", "triangular2"]', 'families = ["fixed", "triangle"]'),
+            "[space] families[1]: unknown family 'triangle'",
+        ),
         (("lr = [0.005, 1.0]", "lr = [1.0, 0.005]"), "[space] lr: low 1.0 > high 0.005"),
         (("max_iterations = 400", "max_iterations = 0"), "[training] max_iterations: must be > 0"),
         (("eval_every = 10", "eval_every = -5"), "[training] eval_every: must be > 0"),
-        (("model = \"mlp\"", "model = \"vgg\""), "[training] model: unknown model 'vgg'"),
-        (("batch_size = 32", "batch_size = 32\noptimiser = \"adam\""), "[training] optimiser: unknown key (did you mean 'optimizer'?)"),
-        (("epochs = 2", "epochs = 2\nsteps = 10"), "[range_test]: give exactly one of epochs or steps"),
+        (('model = "mlp"', 'model = "vgg"'), "[training] model: unknown model 'vgg'"),
+        (
+            ("batch_size = 32", 'batch_size = 32\noptimiser = "adam"'),
+            "[training] optimiser: unknown key (did you mean 'optimizer'?)",
+        ),
+        (
+            ("epochs = 2", "epochs = 2\nsteps = 10"),
+            "[range_test]: give exactly one of epochs or steps",
+        ),
         # values the library would only reject at the first trial, or never
-        (("step_size = 70", 'step_size = 70\noptimizer = "adamw2"'), "[baselines.smith] optimizer: unknown optimizer 'adamw2'"),
-        (("step_size = 70", "step_size = 70\nmomentum = 5"), "[baselines.smith] momentum: must be < 1, got 5"),
-        (("step_size = 70", 'step_size = 70\noptimizer = "nesterov"\nmomentum = 0.0'), "[baselines.smith]: Nesterov SGD needs momentum > 0"),
+        (
+            ("step_size = 70", 'step_size = 70\noptimizer = "adamw2"'),
+            "[baselines.smith] optimizer: unknown optimizer 'adamw2'",
+        ),
+        (
+            ("step_size = 70", "step_size = 70\nmomentum = 5"),
+            "[baselines.smith] momentum: must be < 1, got 5",
+        ),
+        (
+            ("step_size = 70", 'step_size = 70\noptimizer = "nesterov"\nmomentum = 0.0'),
+            "[baselines.smith]: Nesterov SGD needs momentum > 0",
+        ),
         (('name = "digits"', 'name = "cifar"'), "[task] name: unknown task 'cifar'"),
         (('device = "cpu"', 'device = "gpu"'), "[training] device: unknown device 'gpu'"),
-        (('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'), "[training] precision: unknown precision 'fp8'"),
-        (('device = "cpu"', 'device = "cpu"\naugment = "yes"'), "[training] augment: must be true or false"),
+        (
+            ('device = "cpu"', 'device = "cpu"\nprecision = "fp8"'),
+            "[training] precision: unknown precision 'fp8'",
+        ),
+        (
+            ('device = "cpu"', 'device = "cpu"\naugment = "yes"'),
+            "[training] augment: must be true or false",
+        ),
         (("epochs = 2", 'epochs = 2\nmode = "cubic"'), "[range_test] mode: unknown mode 'cubic'"),
-        (("epochs = 2", "epochs = 2\neval_every = -3"), "[range_test] eval_every: must be > 0, got -3"),
-        (("seeds = 2", "seeds = 2\nfamilies = []"), "[compare] families: must name at least one family"),
-        (("seeds = 2", 'seeds = 2\nfamilies = ["fixed"]'), "[compare] families[0]: unknown schedule family other than fixed 'fixed'"),
-        (("seed = 0", 'seed = 0\npruner = "median+hyperband"'), "[study] pruner: 'median+hyperband' joins 2 learning-curve pruners"),
+        (
+            ("epochs = 2", "epochs = 2\neval_every = -3"),
+            "[range_test] eval_every: must be > 0, got -3",
+        ),
+        (
+            ("seeds = 2", "seeds = 2\nfamilies = []"),
+            "[compare] families: must name at least one family",
+        ),
+        (
+            ("seeds = 2", 'seeds = 2\nfamilies = ["fixed"]'),
+            "[compare] families[0]: unknown schedule family other than fixed 'fixed'",
+        ),
+        (
+            ("seed = 0", 'seed = 0\npruner = "median+hyperband"'),
+            "[study] pruner: 'median+hyperband' joins 2 learning-curve pruners",
+        ),
     ],
 )
 def test_study_file_errors_name_the_field(workdir, capsys, edit, message):
@@ -235,7 +333,13 @@ def test_study_file_errors_name_the_field(workdir, capsys, edit, message):
 
 def test_shipped_study_files_are_valid_and_each_can_run_its_range_test():
     files = sorted((REPO / "studies").glob("*.toml"))
-    assert {f.stem for f in files} >= {"digits", "mnist", "cifar10_smith2017", "cifar10_batch_size", "cifar10_optimizers"}
+    assert {f.stem for f in files} >= {
+        "digits",
+        "mnist",
+        "cifar10_smith2017",
+        "cifar10_batch_size",
+        "cifar10_optimizers",
+    }
     for f in files:
         # what `optuna-clr range-test` does with a file whose test is disabled
         StudyFile.load(f).with_overrides(range_test__enabled=True)

@@ -21,14 +21,14 @@ import threading
 from typing import Any
 import urllib.error
 import urllib.request
+from wsgiref.simple_server import make_server
 from wsgiref.simple_server import WSGIRequestHandler
 from wsgiref.simple_server import WSGIServer
-from wsgiref.simple_server import make_server
 
+from conftest import tiny_study
 from optuna.artifacts import FileSystemArtifactStore
 import pytest
 
-from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr.space import FAMILY_PARAMS
 
@@ -39,11 +39,16 @@ pytestmark = pytest.mark.slow
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NAME = "dash"
-STUDY = tiny_study(NAME, n_trials=4, range_epochs=2, more="""
+STUDY = tiny_study(
+    NAME,
+    n_trials=4,
+    range_epochs=2,
+    more="""
 [compare]
 n_trials = 3
 seeds = 2
-""")
+""",
+)
 FIGURES = {"curves", "schedules", "iterations", "range_test"}  # the comparison report's figures
 
 
@@ -56,7 +61,9 @@ class _QuietHandler(WSGIRequestHandler):
 def _serve(app: Any) -> Iterator[str]:
     """``app`` on a free localhost port, in a background thread; yields the base URL."""
     server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -71,7 +78,10 @@ class Dashboard:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.ids = {s["study_name"]: s["study_id"] for s in self.get_json("/api/studies")["study_summaries"]}
+        self.ids = {
+            s["study_name"]: s["study_id"]
+            for s in self.get_json("/api/studies")["study_summaries"]
+        }
 
     def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -117,11 +127,18 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
                 code = cli.main([command, "dash.toml", *flags])
             assert code == 0, f"optuna-clr {command} exited with {code}:\n{out.getvalue()}"
         # the command the CLI prints for the user, taken word for word
-        line = next(line for line in out.getvalue().splitlines() if line.startswith("see it: optuna-dashboard "))
+        line = next(
+            line
+            for line in out.getvalue().splitlines()
+            if line.startswith("see it: optuna-dashboard ")
+        )
         storage_url, flag, artifact_dir = shlex.split(line)[3:6]
         assert flag == "--artifact-dir"
-        # what `optuna-dashboard <storage_url> --artifact-dir <artifact_dir>` builds (optuna_dashboard/_cli.py)
-        app = optuna_dashboard.wsgi(storage_url, artifact_store=FileSystemArtifactStore(artifact_dir))
+        # what `optuna-dashboard <storage_url> --artifact-dir <artifact_dir>` builds
+        # (optuna_dashboard/_cli.py)
+        app = optuna_dashboard.wsgi(
+            storage_url, artifact_store=FileSystemArtifactStore(artifact_dir)
+        )
         with _serve(app) as url:
             yield Dashboard(url)
 
@@ -138,7 +155,9 @@ def test_the_retrained_seeds_are_trials_with_their_configuration(dashboard: Dash
 
 
 @pytest.mark.parametrize("name", [NAME, f"{NAME}-fixed", f"{NAME}-cyclical"])
-def test_each_trial_shows_family_params_error_curve_and_attrs(dashboard: Dashboard, name: str) -> None:
+def test_each_trial_shows_family_params_error_curve_and_attrs(
+    dashboard: Dashboard, name: str
+) -> None:
     detail = dashboard.study(name)
     trained = [t for t in detail["trials"] if t["state"] in ("Complete", "Pruned")]
     assert trained, f"no trained trials in {name}: {[t['state'] for t in detail['trials']]}"
@@ -151,8 +170,17 @@ def test_each_trial_shows_family_params_error_curve_and_attrs(dashboard: Dashboa
         assert set(params) == {"family", *FAMILY_PARAMS[family]}, (family, params)
 
         attrs = _attrs(t)
-        assert {"schedule", "reached", "best_accuracy", "family", "schedule_label", "lr_min",
-                "lr_max", "budget", "target_accuracy"} <= set(attrs), sorted(attrs)
+        assert {
+            "schedule",
+            "reached",
+            "best_accuracy",
+            "family",
+            "schedule_label",
+            "lr_min",
+            "lr_max",
+            "budget",
+            "target_accuracy",
+        } <= set(attrs), sorted(attrs)
         assert all(len(v) < 200 for v in attrs.values()), attrs  # short, never cut at 1,024
         assert json.loads(attrs["schedule"])["family"] == attrs["family"] == family
         assert attrs["reached"] in ("True", "False")
@@ -200,12 +228,17 @@ def test_the_study_shows_the_range_test_plot(dashboard: Dashboard) -> None:
     artifact_id = attrs["range_test_plot"]
     meta = {a["artifact_id"]: a for a in detail["artifacts"]}
     assert artifact_id in meta, detail["artifacts"]
-    assert meta[artifact_id]["filename"] == "range_test.png" and meta[artifact_id]["mimetype"] == "image/png"
+    assert (
+        meta[artifact_id]["filename"] == "range_test.png"
+        and meta[artifact_id]["mimetype"] == "image/png"
+    )
     dashboard.png(f"/artifacts/{dashboard.ids[NAME]}/{artifact_id}")
 
 
 @pytest.mark.parametrize("arm", ["fixed", "cyclical"])
-def test_each_compare_arm_has_the_report_as_note_with_working_figures(dashboard: Dashboard, arm: str) -> None:
+def test_each_compare_arm_has_the_report_as_note_with_working_figures(
+    dashboard: Dashboard, arm: str
+) -> None:
     name = f"{NAME}-{arm}"
     study_id = dashboard.ids[name]
     detail = dashboard.study(name)
@@ -241,7 +274,10 @@ def test_the_optimize_study_has_its_summary_as_note(dashboard: Dashboard) -> Non
     links = dict(re.findall(r"!\[([^\]]*)\]\(([^)\s]+)\)", note))
     assert set(links) == {"best_trials", "range_test"}, links
     for figure, link in links.items():
-        assert re.fullmatch(rf"/artifacts/{dashboard.ids[NAME]}/[0-9a-fA-F-]+", link), (figure, link)
+        assert re.fullmatch(rf"/artifacts/{dashboard.ids[NAME]}/[0-9a-fA-F-]+", link), (
+            figure,
+            link,
+        )
         dashboard.png(link)
 
 
@@ -253,5 +289,7 @@ def test_reattaching_reports_does_not_pile_up_artifacts(dashboard: Dashboard, na
 
 def test_an_unknown_artifact_is_not_found(dashboard: Dashboard) -> None:
     # the downloads above are real lookups, not a route that answers anything
-    status, _, _ = dashboard.get(f"/artifacts/{dashboard.ids[NAME]}/00000000-0000-0000-0000-000000000000")
+    status, _, _ = dashboard.get(
+        f"/artifacts/{dashboard.ids[NAME]}/00000000-0000-0000-0000-000000000000"
+    )
     assert status == 404

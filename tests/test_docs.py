@@ -19,10 +19,14 @@ def docstring_examples():
         module = importlib.import_module(f"optuna_clr.{info.name}")
         docs = [(info.name, module.__doc__ or "")]
         for name, obj in vars(module).items():
-            if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", "") == module.__name__:
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(
+                obj, "__module__", ""
+            ) == module.__name__:
                 docs.append((f"{info.name}.{name}", obj.__doc__ or ""))
         for where, doc in docs:
-            for i, match in enumerate(re.finditer(r"\.\. testcode::\n\n((?:[ \t]+.*\n|\n)+)", doc + "\n")):
+            for i, match in enumerate(
+                re.finditer(r"\.\. testcode::\n\n((?:[ \t]+.*\n|\n)+)", doc + "\n")
+            ):
                 yield pytest.param(textwrap.dedent(match.group(1)), id=f"{where}#{i}")
 
 
@@ -41,7 +45,9 @@ def readme_python_blocks():
         yield pytest.param(match.group(1), id=f"README#{i}")
 
 
-@pytest.mark.parametrize("code", list(readme_python_blocks()) or [pytest.param("", marks=pytest.mark.skip)])
+@pytest.mark.parametrize(
+    "code", list(readme_python_blocks()) or [pytest.param("", marks=pytest.mark.skip)]
+)
 def test_readme_python_example_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from conftest import tiny_study
 import pytest
 
-from conftest import tiny_study
 from optuna_clr import cli
-from optuna_clr.storage import StorageError
 from optuna_clr.storage import open_storage
+from optuna_clr.storage import StorageError
 
 
 TEXT = tiny_study("early", n_trials=2)
@@ -48,11 +48,17 @@ def fails(*argv: object) -> None:
     assert cli.main([str(a) for a in argv]) == 2
 
 
-@pytest.mark.parametrize(("flag", "value", "expected"), [
-    ("--parallel", "0", "must be >= 1, got 0"), ("--parallel", "-1", "must be >= 1, got -1"),
-    ("--heartbeat", "-5", "must be >= 0, got -5"), ("--grace", "0", "must be >= 1, got 0"),
-    ("--n-trials", "-2", "must be >= 0"), ("--parallel", "two", "must be an integer"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--parallel", "0", "must be >= 1, got 0"),
+        ("--parallel", "-1", "must be >= 1, got -1"),
+        ("--heartbeat", "-5", "must be >= 0, got -5"),
+        ("--grace", "0", "must be >= 1, got 0"),
+        ("--n-trials", "-2", "must be >= 0"),
+        ("--parallel", "two", "must be an integer"),
+    ],
+)
 def test_bad_counts_are_refused_by_the_parser(workdir, capsys, flag, value, expected):
     with pytest.raises(SystemExit) as info:
         cli.main(["optimize", "early.toml", flag, value])
@@ -62,10 +68,21 @@ def test_bad_counts_are_refused_by_the_parser(workdir, capsys, flag, value, expe
     assert not (workdir / "optuna_clr.db").exists()
 
 
-@pytest.mark.parametrize(("old", "new", "where"), [
-    ("batch_size = 32", "batch_size = 5000", "[training] batch_size: 5000 is more than the 1150 training images"),
-    ("[space]", "[space]\nmax_batch_size = 2000", "[space] max_batch_size: 2000 is more than the 1150"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        (
+            "batch_size = 32",
+            "batch_size = 5000",
+            "[training] batch_size: 5000 is more than the 1150 training images",
+        ),
+        (
+            "[space]",
+            "[space]\nmax_batch_size = 2000",
+            "[space] max_batch_size: 2000 is more than the 1150",
+        ),
+    ],
+)
 def test_batches_larger_than_the_training_split(workdir, capsys, old, new, where):
     (workdir / "early.toml").write_text(TEXT.replace(old, new))
     fails("optimize", "early.toml", "--no-progress")
@@ -90,7 +107,9 @@ def test_a_binary_study_file_is_named(workdir, capsys):
 def test_output_folders_that_cannot_be_written(workdir, capsys, read_only, flag):
     fails("optimize", "early.toml", "--no-progress", flag, read_only / "reports")
     line = error_line(capsys)
-    assert line.startswith(f"optuna-clr: error: {flag} {read_only / 'reports'}: cannot write there")
+    assert line.startswith(
+        f"optuna-clr: error: {flag} {read_only / 'reports'}: cannot write there"
+    )
 
 
 def test_an_output_path_that_is_a_file(workdir, capsys):
@@ -112,7 +131,9 @@ def test_report_on_a_storage_that_does_not_exist_creates_none(workdir, capsys):
 
 
 def test_bad_heartbeat_settings_through_the_library(tmp_path):
-    with pytest.raises(StorageError, match="heartbeat_interval must be a whole number of seconds > 0"):
+    with pytest.raises(
+        StorageError, match="heartbeat_interval must be a whole number of seconds > 0"
+    ):
         open_storage(f"sqlite:///{tmp_path}/x.db", heartbeat_interval=-5)
     with pytest.raises(StorageError, match="grace_period must be"):
         open_storage(f"sqlite:///{tmp_path}/x.db", heartbeat_interval=5, grace_period=0)

@@ -6,85 +6,155 @@ import torch
 
 import optuna_clr
 from optuna_clr import schedules as S
-from optuna_clr.fused import FusedJob
 from optuna_clr.fused import fusable
+from optuna_clr.fused import FusedJob
 from optuna_clr.fused import train_fused
 from optuna_clr.runner import optimize
 from optuna_clr.tracking import accuracy_curve
-from optuna_clr.training import TrainConfig
 from optuna_clr.training import train
+from optuna_clr.training import TrainConfig
 
 
 def conv_bn():
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-        torch.nn.Flatten(), torch.nn.Linear(8 * 64, 10),
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 64, 10),
     )
 
 
 SCHEDULES = [
-    S.Fixed(0.02), S.Fixed(0.1), S.Triangular(0.01, 0.2, 50), S.Triangular2(0.02, 0.3, 100),
-    S.ExpRange(0.01, 0.3, 70, 0.999), S.OneCycle(max_lr=0.3, total_steps=300, base_momentum=0.85, max_momentum=0.95),
-    S.StepDecay(0.1, 0.1, [200, 400]), S.Fixed(1e5),
+    S.Fixed(0.02),
+    S.Fixed(0.1),
+    S.Triangular(0.01, 0.2, 50),
+    S.Triangular2(0.02, 0.3, 100),
+    S.ExpRange(0.01, 0.3, 70, 0.999),
+    S.OneCycle(max_lr=0.3, total_steps=300, base_momentum=0.85, max_momentum=0.95),
+    S.StepDecay(0.1, 0.1, [200, 400]),
+    S.Fixed(1e5),
 ]
 
 
-@pytest.mark.parametrize("model, weight_decay", [("mlp", 1e-4), (conv_bn, 0.0)], ids=["mlp", "conv-bn"])
+@pytest.mark.parametrize(
+    "model, weight_decay", [("mlp", 1e-4), (conv_bn, 0.0)], ids=["mlp", "conv-bn"]
+)
 def test_k_trials_together_equal_the_same_trials_one_by_one(digits, model, weight_decay):
-    # float64, so the last-bit differences of stacked kernels cannot move a crossing (see fused's docstring)
-    config = TrainConfig(max_iterations=500, eval_every=10, target_accuracy=0.96, batch_size=32, device="cpu",
-                         weight_decay=weight_decay, dtype="float64", seed=3)
+    # float64, so the last-bit differences of stacked kernels cannot move a crossing (see fused's
+    # docstring)
+    config = TrainConfig(
+        max_iterations=500,
+        eval_every=10,
+        target_accuracy=0.96,
+        batch_size=32,
+        device="cpu",
+        weight_decay=weight_decay,
+        dtype="float64",
+        seed=3,
+    )
     # With BatchNorm, LR 1e5 runs to 1e300-sized numbers, where the two updates' intermediate
     # products overflow at different steps; the divergence case is checked on the MLP.
     schedules = SCHEDULES if model == "mlp" else SCHEDULES[:-1]
-    budgets = [500, 500, 305, 500, 500, 500, 500, 500][: len(schedules)]  # one ends between two evaluations
-    alone = [train(digits, model, s, config.__class__(**{**config.__dict__, "max_iterations": b}))
-             for s, b in zip(schedules, budgets)]
+    budgets = [500, 500, 305, 500, 500, 500, 500, 500][
+        : len(schedules)
+    ]  # one ends between two evaluations
+    alone = [
+        train(digits, model, s, config.__class__(**{**config.__dict__, "max_iterations": b}))
+        for s, b in zip(schedules, budgets)
+    ]
     together: dict[int, optuna_clr.TrainResult] = {}
-    train_fused(digits, model, config, [FusedJob(s, max_iterations=b, key=i) for i, (s, b) in enumerate(zip(schedules, budgets))],
-                capacity=3, on_done=lambda job, r: together.__setitem__(job.key, r))
+    train_fused(
+        digits,
+        model,
+        config,
+        [FusedJob(s, max_iterations=b, key=i) for i, (s, b) in enumerate(zip(schedules, budgets))],
+        capacity=3,
+        on_done=lambda job, r: together.__setitem__(job.key, r),
+    )
     assert len(together) == len(schedules)
     for i, a in enumerate(alone):
         b = together[i]
         assert (b.iterations_to_target, b.stop_reason, b.iterations, b.diverged_at) == (
-            a.iterations_to_target, a.stop_reason, a.iterations, a.diverged_at), schedules[i]
+            a.iterations_to_target,
+            a.stop_reason,
+            a.iterations,
+            a.diverged_at,
+        ), schedules[i]
         assert [e.step for e in b.curve] == [e.step for e in a.curve]
     assert any(r.reached for r in alone)
     assert model != "mlp" or any(r.stop_reason == "diverged" for r in alone)
 
 
 def test_each_trial_stops_on_its_own_callback(digits):
-    config = TrainConfig(max_iterations=300, eval_every=20, target_accuracy=None, batch_size=32, device="cpu")
+    config = TrainConfig(
+        max_iterations=300, eval_every=20, target_accuracy=None, batch_size=32, device="cpu"
+    )
     stops = {0: 40, 1: 100, 2: 300}
     done = {}
-    jobs = [FusedJob(S.Fixed(0.05), key=k, callback=lambda ev, k=k: ev.step >= stops[k]) for k in stops]
-    train_fused(digits, "mlp", config, jobs, capacity=3, on_done=lambda job, r: done.__setitem__(job.key, r))
+    jobs = [
+        FusedJob(S.Fixed(0.05), key=k, callback=lambda ev, k=k: ev.step >= stops[k]) for k in stops
+    ]
+    train_fused(
+        digits,
+        "mlp",
+        config,
+        jobs,
+        capacity=3,
+        on_done=lambda job, r: done.__setitem__(job.key, r),
+    )
     assert {k: r.iterations for k, r in done.items()} == stops
-    assert all(r.stop_reason == "callback" and r.test_accuracy is None for r in done.values())  # as train() does
+    assert all(
+        r.stop_reason == "callback" and r.test_accuracy is None for r in done.values()
+    )  # as train() does
     assert [e.step for e in done[1].curve] == list(range(20, 101, 20))
 
 
 def test_what_is_not_fused_says_why():
     config = TrainConfig(max_iterations=10)
     assert fusable(S.Fixed(0.1), config) is None
-    assert "batch size" in fusable(S.BatchSizeIncrease(lr=0.1, batch_size=8, max_batch_size=64, milestones=[100]), config)
+    assert "batch size" in fusable(
+        S.BatchSizeIncrease(lr=0.1, batch_size=8, max_batch_size=64, milestones=[100]), config
+    )
     assert "SGD only" in fusable(S.Fixed(0.1), TrainConfig(max_iterations=10, optimizer="adam"))
 
 
 def objective(**kw):
-    space = optuna_clr.ScheduleSpace(families=["fixed", "triangular2", "batch_growth"], lr=(0.01, 0.3),
-                                     iterations_per_epoch=35, max_iterations=400, batch_size=32, max_batch_size=128)
-    return optuna_clr.IterationsToTarget(task="digits", model="mlp", batch_size=32, target_accuracy=0.95,
-                                         max_iterations=400, eval_every=10, device="cpu", space=space, **kw)
+    space = optuna_clr.ScheduleSpace(
+        families=["fixed", "triangular2", "batch_growth"],
+        lr=(0.01, 0.3),
+        iterations_per_epoch=35,
+        max_iterations=400,
+        batch_size=32,
+        max_batch_size=128,
+    )
+    return optuna_clr.IterationsToTarget(
+        task="digits",
+        model="mlp",
+        batch_size=32,
+        target_accuracy=0.95,
+        max_iterations=400,
+        eval_every=10,
+        device="cpu",
+        space=space,
+        **kw,
+    )
 
 
 def test_study_with_parallel_trials(tmp_path):
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="minimize",
-                                sampler=optuna.samplers.RandomSampler(seed=1), pruner=optuna_clr.TargetPruner())
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path / 's.db'}",
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=1),
+        pruner=optuna_clr.TargetPruner(),
+    )
     optimize(study, objective(), n_trials=12, parallel=4)
     states = [t.state for t in study.trials]
     assert len(states) == 12 and TrialState.RUNNING not in states
-    assert states.count(TrialState.COMPLETE) >= 2 and set(states) <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert states.count(TrialState.COMPLETE) >= 2 and set(states) <= {
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+    }
     families = {t.params["family"] for t in study.trials}
     assert "batch_growth" in families  # trained alone, between the fused ones
     for t in study.trials:
@@ -95,8 +165,12 @@ def test_study_with_parallel_trials(tmp_path):
 
 def test_interrupted_parallel_study_leaves_no_trial_running(tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
-    study = optuna.create_study(storage=storage, study_name="s", direction="minimize",
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        storage=storage,
+        study_name="s",
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
 
     def interrupt(study, trial):
         raise KeyboardInterrupt
@@ -105,7 +179,9 @@ def test_interrupted_parallel_study_leaves_no_trial_running(tmp_path):
         optimize(study, objective(), n_trials=8, parallel=4, callbacks=[interrupt])
     states = [t.state for t in optuna.load_study(study_name="s", storage=storage).trials]
     assert TrialState.RUNNING not in states and TrialState.FAIL in states
-    assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 1  # the one told before Ctrl-C
+    assert (
+        states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 1
+    )  # the one told before Ctrl-C
     optimize(study, objective(), n_trials=2, parallel=2)  # and it resumes
     assert len(study.trials) == len(states) + 2
 
@@ -115,8 +191,12 @@ TrialState = optuna.trial.TrialState
 
 def test_budgets_that_end_between_evaluations_refill_the_stack(digits):
     # all trials end off an evaluation boundary: the next ones start at once, not after a wait
-    config = TrainConfig(max_iterations=7, eval_every=10**9, batch_size=32, device="cpu", target_accuracy=None)
-    results = train_fused(digits, "mlp", config, [FusedJob(S.Fixed(0.05)) for _ in range(5)], capacity=2)
+    config = TrainConfig(
+        max_iterations=7, eval_every=10**9, batch_size=32, device="cpu", target_accuracy=None
+    )
+    results = train_fused(
+        digits, "mlp", config, [FusedJob(S.Fixed(0.05)) for _ in range(5)], capacity=2
+    )
     assert [r.iterations for r in results] == [7] * 5
     assert all(r.stop_reason == "max_iterations" for r in results)
 
@@ -136,13 +216,27 @@ class _PartlyFrozen(torch.nn.Module):
 
 
 def test_frozen_and_unused_parameters_train_as_in_one_trial(digits):
-    config = TrainConfig(max_iterations=300, eval_every=10, target_accuracy=0.9, batch_size=32, device="cpu",
-                         weight_decay=1e-4, dtype="float64", seed=1)
+    config = TrainConfig(
+        max_iterations=300,
+        eval_every=10,
+        target_accuracy=0.9,
+        batch_size=32,
+        device="cpu",
+        weight_decay=1e-4,
+        dtype="float64",
+        seed=1,
+    )
     schedules = [S.Fixed(0.05), S.Triangular(0.01, 0.2, 50)]
     alone = [train(digits, _PartlyFrozen, s, config) for s in schedules]
     together: dict[int, optuna_clr.TrainResult] = {}
-    train_fused(digits, _PartlyFrozen, config, [FusedJob(s, key=i) for i, s in enumerate(schedules)],
-                capacity=2, on_done=lambda job, r: together.__setitem__(job.key, r))
+    train_fused(
+        digits,
+        _PartlyFrozen,
+        config,
+        [FusedJob(s, key=i) for i, s in enumerate(schedules)],
+        capacity=2,
+        on_done=lambda job, r: together.__setitem__(job.key, r),
+    )
     for i, a in enumerate(alone):
         assert [e.accuracy for e in together[i].curve] == [e.accuracy for e in a.curve]
         assert together[i].iterations_to_target == a.iterations_to_target

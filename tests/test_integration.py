@@ -1,4 +1,5 @@
-"""The Lightning callback, with a real ``lightning.Trainer`` on digits, against the built-in engine."""
+"""The Lightning callback, with a real ``lightning.Trainer`` on digits, against the built-in
+engine."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ import torch
 
 lightning = pytest.importorskip("lightning", reason="the [lightning] extra is not installed")
 
-from optuna_clr import TargetPruner  # noqa: E402
 from optuna_clr import models  # noqa: E402
 from optuna_clr import schedules as S  # noqa: E402
+from optuna_clr import TargetPruner  # noqa: E402
 from optuna_clr import tasks  # noqa: E402
 from optuna_clr.integration import ScheduleCallback  # noqa: E402
 from optuna_clr.training import BatchOrder  # noqa: E402
-from optuna_clr.training import TrainConfig  # noqa: E402
 from optuna_clr.training import make_optimizer  # noqa: E402
 from optuna_clr.training import train  # noqa: E402
+from optuna_clr.training import TrainConfig  # noqa: E402
 
 
 SEED, BATCH, EVERY, BUDGET, TARGET = 0, 32, 10, 600, 0.95
@@ -28,8 +29,9 @@ class Digits(lightning.LightningModule):
 
     def __init__(self, task: tasks.Task, config: TrainConfig) -> None:
         super().__init__()
-        self.net = models.create("mlp", image_shape=task.image_shape, num_classes=task.num_classes,
-                                 seed=SEED)
+        self.net = models.create(
+            "mlp", image_shape=task.image_shape, num_classes=task.num_classes, seed=SEED
+        )
         self.config = config
 
     def training_step(self, batch, batch_idx):
@@ -45,22 +47,33 @@ class Digits(lightning.LightningModule):
 
 
 def loaders(task: tasks.Task):
-    """The built-in engine's batches (same seed, same order), and the validation split in one batch."""
+    """The built-in engine's batches (same seed, same order), and the validation split in one
+    batch."""
     order = BatchOrder(len(task.train), SEED, torch.device("cpu"))
     batches = [order.take(BATCH).tolist() for _ in range(BUDGET)]
     train_set = torch.utils.data.TensorDataset(task.train.x, task.train.y)
     valid_set = torch.utils.data.TensorDataset(task.valid.x, task.valid.y)
-    return (torch.utils.data.DataLoader(train_set, batch_sampler=batches),
-            torch.utils.data.DataLoader(valid_set, batch_size=len(valid_set)))
+    return (
+        torch.utils.data.DataLoader(train_set, batch_sampler=batches),
+        torch.utils.data.DataLoader(valid_set, batch_size=len(valid_set)),
+    )
 
 
 def fit(trial: optuna.Trial, schedule: S.Schedule, task: tasks.Task, config: TrainConfig):
-    callback = ScheduleCallback(trial, schedule, monitor="val_acc", target_accuracy=TARGET,
-                                max_iterations=BUDGET)
-    trainer = lightning.Trainer(max_steps=BUDGET, val_check_interval=EVERY, num_sanity_val_steps=0,
-                                callbacks=[callback],
-                                accelerator="cpu", logger=False, enable_checkpointing=False,
-                                enable_progress_bar=False, enable_model_summary=False)
+    callback = ScheduleCallback(
+        trial, schedule, monitor="val_acc", target_accuracy=TARGET, max_iterations=BUDGET
+    )
+    trainer = lightning.Trainer(
+        max_steps=BUDGET,
+        val_check_interval=EVERY,
+        num_sanity_val_steps=0,
+        callbacks=[callback],
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     train_loader, valid_loader = loaders(task)
     trainer.fit(Digits(task, config), train_loader, valid_loader)
     return callback, trainer
@@ -71,8 +84,14 @@ def task() -> tasks.Task:
     return tasks.load("digits", seed=SEED)
 
 
-CONFIG = TrainConfig(max_iterations=BUDGET, eval_every=EVERY, target_accuracy=TARGET, batch_size=BATCH,
-                     device="cpu", seed=SEED)
+CONFIG = TrainConfig(
+    max_iterations=BUDGET,
+    eval_every=EVERY,
+    target_accuracy=TARGET,
+    batch_size=BATCH,
+    device="cpu",
+    seed=SEED,
+)
 
 
 @pytest.mark.parametrize("schedule", [S.Fixed(0.05), S.Triangular2(0.01, 0.1, 70)], ids=repr)

@@ -11,16 +11,29 @@ from optuna_clr.tracking import censored_value
 
 
 def make(**kw):
-    base = dict(task="digits", model="mlp", batch_size=32, target_accuracy=0.95, max_iterations=600,
-                eval_every=10, device="cpu",
-                space=optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(0.01, 0.3), iterations_per_epoch=35))
+    base = dict(
+        task="digits",
+        model="mlp",
+        batch_size=32,
+        target_accuracy=0.95,
+        max_iterations=600,
+        eval_every=10,
+        device="cpu",
+        space=optuna_clr.ScheduleSpace(
+            families=["fixed", "triangular2"], lr=(0.01, 0.3), iterations_per_epoch=35
+        ),
+    )
     return optuna_clr.IterationsToTarget(**{**base, **kw})
 
 
 def test_study_end_to_end_records_everything_in_the_storage(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    study = optuna.create_study(storage=storage, study_name="digits", direction="minimize",
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        storage=storage,
+        study_name="digits",
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
     study.optimize(make(), n_trials=4)
     reloaded = optuna.load_study(study_name="digits", storage=storage)
     for t in reloaded.trials:
@@ -30,12 +43,27 @@ def test_study_end_to_end_records_everything_in_the_storage(tmp_path):
         assert a["reached"] == (t.value <= 600)
         if a["reached"]:
             assert t.value == a["iterations_to_target"] == a["iterations"] and t.value % 10 == 0
-        assert set(a) >= {"best_accuracy", "test_accuracy", "examples_seen", "epochs", "seconds",
-                          "stop_reason", "unit", "target_accuracy", "budget", "family",
-                          "schedule_label", "lr_min", "lr_max"}
+        assert set(a) >= {
+            "best_accuracy",
+            "test_accuracy",
+            "examples_seen",
+            "epochs",
+            "seconds",
+            "stop_reason",
+            "unit",
+            "target_accuracy",
+            "budget",
+            "family",
+            "schedule_label",
+            "lr_min",
+            "lr_max",
+        }
         # short flat scalars only: the curves are in the reports (and artifacts)
-        assert all(isinstance(v, (int, float, str, bool, type(None))) for k, v in a.items()
-                   if k != "schedule"), a
+        assert all(
+            isinstance(v, (int, float, str, bool, type(None)))
+            for k, v in a.items()
+            if k != "schedule"
+        ), a
         # every evaluation was reported in the objective's unit: budget * (1 + target - accuracy)
         curve = accuracy_curve(t)
         assert max(acc for _, acc in curve) == pytest.approx(a["best_accuracy"])
@@ -44,8 +72,13 @@ def test_study_end_to_end_records_everything_in_the_storage(tmp_path):
 
 
 def test_unreachable_target_gives_the_censored_value():
-    objective = make(target_accuracy=1.0, max_iterations=100, space=optuna_clr.ScheduleSpace(
-        families=["fixed"], lr=(0.001, 0.1), iterations_per_epoch=35))
+    objective = make(
+        target_accuracy=1.0,
+        max_iterations=100,
+        space=optuna_clr.ScheduleSpace(
+            families=["fixed"], lr=(0.001, 0.1), iterations_per_epoch=35
+        ),
+    )
     study = optuna.create_study(direction="minimize")
     # a slow LR and a fast one, not two random draws (which can tie at the same best accuracy);
     # training is seeded, so their accuracies differ in every run
@@ -55,7 +88,11 @@ def test_unreachable_target_gives_the_censored_value():
     for t in study.trials:
         best = t.user_attrs["best_accuracy"]
         assert not t.user_attrs["reached"] and best < 1.0
-        assert t.value == pytest.approx(censored_value(100, 1.0, best)) == pytest.approx(100 * (2 - best))
+        assert (
+            t.value
+            == pytest.approx(censored_value(100, 1.0, best))
+            == pytest.approx(100 * (2 - best))
+        )
         assert t.value > 100
     slow, fast = study.trials
     assert slow.user_attrs["best_accuracy"] < fast.user_attrs["best_accuracy"]
@@ -73,12 +110,16 @@ def test_run_trains_one_schedule_without_optuna():
 
 
 def test_divergence_prunes_the_trial_and_the_study_goes_on():
-    objective = make(space=optuna_clr.ScheduleSpace(families=["fixed"], lr=(1e5, 1e6), iterations_per_epoch=35))
+    objective = make(
+        space=optuna_clr.ScheduleSpace(families=["fixed"], lr=(1e5, 1e6), iterations_per_epoch=35)
+    )
     study = optuna.create_study(direction="minimize")
     study.optimize(objective, n_trials=2)
     for t in study.trials:
         assert t.state == optuna.trial.TrialState.PRUNED
-        assert t.user_attrs["pruned_reason"].startswith("diverged: non-finite training loss at iteration")
+        assert t.user_attrs["pruned_reason"].startswith(
+            "diverged: non-finite training loss at iteration"
+        )
         assert t.user_attrs["stop_reason"] == "diverged"
 
 
@@ -107,20 +148,33 @@ def test_out_of_memory_fails_the_trial_with_the_reason_and_the_study_goes_on():
 
     def shaped():
         width = next(sizes)
-        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, width), torch.nn.ReLU(), torch.nn.Linear(width, 10))
+        return torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(64, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, 10),
+        )
 
     objective = make(model=shaped)
     study = optuna.create_study(direction="minimize")
     study.optimize(objective, n_trials=2, catch=(optuna_clr.OutOfMemory,))
     failed, ok = study.trials
     assert failed.state == optuna.trial.TrialState.FAIL
-    assert "out of memory" in failed.user_attrs["fail_reason"] and "Lower batch_size" in failed.user_attrs["fail_reason"]
+    assert (
+        "out of memory" in failed.user_attrs["fail_reason"]
+        and "Lower batch_size" in failed.user_attrs["fail_reason"]
+    )
     assert ok.state == optuna.trial.TrialState.COMPLETE
 
 
 def test_end_at_cycle_end_trains_whole_cycles():
-    space = optuna_clr.ScheduleSpace(families=["triangular"], lr=(0.05, 0.1), step_size_epochs=(1.0, 1.0),
-                                     iterations_per_epoch=35, end_at_cycle_end=True)
+    space = optuna_clr.ScheduleSpace(
+        families=["triangular"],
+        lr=(0.05, 0.1),
+        step_size_epochs=(1.0, 1.0),
+        iterations_per_epoch=35,
+        end_at_cycle_end=True,
+    )
     objective = make(space=space, target_accuracy=1.0, max_iterations=200)
     study = optuna.create_study(direction="minimize")
     study.optimize(objective, n_trials=1)

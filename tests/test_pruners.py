@@ -42,7 +42,8 @@ def test_no_completed_trial_or_only_censored_values_never_prune():
 
 
 def simulate(pruner, iterations_to_target, seed=0, storage=None):
-    """Ask/tell: trial i reaches its target after iterations_to_target[i] updates (budget 1,000)."""
+    """Ask/tell: trial i reaches its target after iterations_to_target[i] updates (budget
+    1,000)."""
     rng = random.Random(seed)
     study = study_with(pruner, storage=storage)
     trained = 0
@@ -102,7 +103,9 @@ class ListingCountingStorage(optuna.storages.InMemoryStorage):
 def test_a_report_asks_the_storage_for_the_best_trial_not_for_every_trial():
     """On an RDB shared by many workers, listing every trial at every report is the cost."""
     storage = ListingCountingStorage()
-    study = study_with(optuna_clr.TargetPruner(), completed=[1000.0 + v for v in range(200)], storage=storage)
+    study = study_with(
+        optuna_clr.TargetPruner(), completed=[1000.0 + v for v in range(200)], storage=storage
+    )
     trial = study.ask()
     storage.listings = 0
     decisions = []
@@ -142,7 +145,9 @@ def asked_at(schedule, reports, **attrs):
     return asked
 
 
-TRI = optuna_clr.Triangular(0.001, 0.006, 50)  # cycle ends (LR back at base_lr) after 100 and 200 updates
+TRI = optuna_clr.Triangular(
+    0.001, 0.006, 50
+)  # cycle ends (LR back at base_lr) after 100 and 200 updates
 
 
 def test_cycle_aware_asks_the_wrapped_pruner_only_at_cycle_ends():
@@ -151,8 +156,14 @@ def test_cycle_aware_asks_the_wrapped_pruner_only_at_cycle_ends():
     assert all(TRI.lr(s) == TRI.base_lr for s in (100, 200))  # the low point, never mid-ramp
     # reports that miss the end: the first one after it (within one evaluation interval)
     assert asked_at(TRI, (30, 60, 90, 120, 150, 180, 210)) == [120, 210]
-    assert asked_at(optuna_clr.Fixed(0.01), (30, 60)) == [30, 60]  # no cycles: asked at every report
-    assert asked_at(TRI, every_25, unit="seconds") == [100, 200]  # seconds trials report iterations
+    assert asked_at(optuna_clr.Fixed(0.01), (30, 60)) == [
+        30,
+        60,
+    ]  # no cycles: asked at every report
+    assert asked_at(TRI, every_25, unit="seconds") == [
+        100,
+        200,
+    ]  # seconds trials report iterations
 
 
 @pytest.mark.parametrize("batch_size", [1, 32, 100])
@@ -160,8 +171,10 @@ def test_examples_unit_converts_the_cycle_ends(batch_size):
     """unit="examples": the reports count examples; the cycle ends after 100 and 200 updates
     are after 100 and 200 batches."""
     every_25_updates = [k * 25 * batch_size for k in range(1, 10)]
-    assert asked_at(TRI, every_25_updates, unit="examples", batch_size=batch_size) == [100 * batch_size,
-                                                                                      200 * batch_size]
+    assert asked_at(TRI, every_25_updates, unit="examples", batch_size=batch_size) == [
+        100 * batch_size,
+        200 * batch_size,
+    ]
 
 
 def test_examples_unit_without_a_batch_size_is_an_error_that_says_what_to_set():
@@ -176,27 +189,46 @@ def test_one_cycle_is_judged_from_its_single_cycle_end_on():
     # from the end on the LR stays at its minimum: asked at every report
     assert asked_at(one, (100, 200, 300, 400, 500, 600, 700)) == [500, 600, 700]
     assert asked_at(one, (160, 320, 480, 640, 800)) == [640, 800]
-    assert asked_at(one, [k * 3200 for k in range(1, 8)], unit="examples", batch_size=32) == [16000, 19200, 22400]
+    assert asked_at(one, [k * 3200 for k in range(1, 8)], unit="examples", batch_size=32) == [
+        16000,
+        19200,
+        22400,
+    ]
 
 
 def test_objective_with_examples_unit_is_pruned_only_at_cycle_ends(digits):
     """Real training (digits, the mlp): reports count examples; a wrapped pruner that prunes
     whenever it is asked must first be asked at a cycle end, not at the first report."""
     batch = 32
-    space = optuna_clr.ScheduleSpace(families=["triangular2"], lr=(0.01, 0.5), step_size_epochs=(1.0, 2.0),
-                                     iterations_per_epoch=digits.iterations_per_epoch(batch))
-    objective = optuna_clr.IterationsToTarget(task=digits, model="mlp", space=space, batch_size=batch,
-                                              target_accuracy=0.999, max_iterations=400, eval_every=10,
-                                              unit="examples", device="cpu")
+    space = optuna_clr.ScheduleSpace(
+        families=["triangular2"],
+        lr=(0.01, 0.5),
+        step_size_epochs=(1.0, 2.0),
+        iterations_per_epoch=digits.iterations_per_epoch(batch),
+    )
+    objective = optuna_clr.IterationsToTarget(
+        task=digits,
+        model="mlp",
+        space=space,
+        batch_size=batch,
+        target_accuracy=0.999,
+        max_iterations=400,
+        eval_every=10,
+        unit="examples",
+        device="cpu",
+    )
     pruner = optuna_clr.TargetPruner(optuna.pruners.ThresholdPruner(upper=0.0))
-    study = optuna.create_study(direction="minimize", pruner=pruner,
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        direction="minimize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     study.optimize(objective, n_trials=3)
     for trial in study.trials:
         assert trial.state == optuna.trial.TrialState.PRUNED
         first_end = optuna_clr.schedules.from_dict(trial.user_attrs["schedule"]).cycle_ends(400)[0]
         steps = sorted(trial.intermediate_values)
-        assert steps[-1] >= first_end * batch > steps[-2]  # pruned at the first report after the cycle end
+        assert (
+            steps[-1] >= first_end * batch > steps[-2]
+        )  # pruned at the first report after the cycle end
         assert all(s % (10 * batch) == 0 for s in steps)  # the reports were examples, not updates
 
 

@@ -15,7 +15,9 @@ from optuna_clr.range_test import suggest_bounds
 
 
 def run(**kw):
-    base = dict(task="digits", model="mlp", min_lr=0.0, max_lr=1.0, epochs=4, batch_size=32, device="cpu")
+    base = dict(
+        task="digits", model="mlp", min_lr=0.0, max_lr=1.0, epochs=4, batch_size=32, device="cpu"
+    )
     return optuna_clr.lr_range_test(**{**base, **kw})
 
 
@@ -27,7 +29,9 @@ def result():
 def test_suggestions_are_ordered_and_inside_the_tested_range(result):
     assert result.clear, result.message
     assert 0.0 <= result.base_lr < result.best_lr <= result.max_lr <= 1.0
-    assert len(result.lrs) == len(result.accuracies) == len(result.losses) == 140  # 4 epochs of 35, eval every step
+    assert (
+        len(result.lrs) == len(result.accuracies) == len(result.losses) == 140
+    )  # 4 epochs of 35, eval every step
     assert result.lrs == sorted(result.lrs)
     # accuracy really rises between base_lr and max_lr
     acc_at = dict(zip(result.lrs, result.smoothed))
@@ -60,8 +64,13 @@ def test_json_round_trip(result, tmp_path):
 
 def test_model_and_optimizer_left_exactly_as_found(digits):
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32),
-                              torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 32),
+        torch.nn.BatchNorm1d(32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 10),
+    )
     opt = torch.optim.SGD(net.parameters(), lr=0.123, momentum=0.9)
     # give the optimizer state (momentum buffers) and the parameters gradients first
     loss = torch.nn.functional.cross_entropy(net(digits.train.x[:64]), digits.train.y[:64])
@@ -70,9 +79,20 @@ def test_model_and_optimizer_left_exactly_as_found(digits):
     net.eval()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     grads = [p.grad.clone() for p in net.parameters()]
-    opt_before = {i: {k: v.clone() for k, v in s.items()} for i, s in enumerate(opt.state.values())}
+    opt_before = {
+        i: {k: v.clone() for k, v in s.items()} for i, s in enumerate(opt.state.values())
+    }
 
-    r = optuna_clr.lr_range_test(task=digits, model=net, optimizer=opt, min_lr=0.0, max_lr=1.0, steps=100, batch_size=32, repeats=2)
+    r = optuna_clr.lr_range_test(
+        task=digits,
+        model=net,
+        optimizer=opt,
+        min_lr=0.0,
+        max_lr=1.0,
+        steps=100,
+        batch_size=32,
+        repeats=2,
+    )
     # a real test ran from the user's state: both seeds find the rise, well inside the range
     assert r.clear and all(run_.clear for run_ in r.runs), r.message
     assert 0.0 < r.base_lr < r.best_lr <= r.max_lr < 0.5
@@ -83,15 +103,22 @@ def test_model_and_optimizer_left_exactly_as_found(digits):
     assert not net.training
     assert opt.param_groups[0]["lr"] == 0.123
     opt_after = {i: dict(s) for i, s in enumerate(opt.state.values())}
-    assert all(torch.equal(opt_before[i][k], opt_after[i][k]) for i in opt_before for k in opt_before[i])
+    assert all(
+        torch.equal(opt_before[i][k], opt_after[i][k]) for i in opt_before for k in opt_before[i]
+    )
 
 
 def frozen_bn_net(dtype):
     """A model in train mode whose BatchNorm is frozen (eval mode), and an SGD with momentum
     over it."""
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32),
-                              torch.nn.ReLU(), torch.nn.Linear(32, 10)).to(dtype)
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 32),
+        torch.nn.BatchNorm1d(32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 10),
+    ).to(dtype)
     net[2].eval()
     opt = torch.optim.SGD(net.parameters(), lr=0.123, momentum=0.9)
     return net, opt
@@ -109,7 +136,16 @@ def test_dtype_and_frozen_submodule_are_left_as_found(digits, dtype):
     grads = [p.grad.clone() for p in net.parameters()]
     opt_before = copy.deepcopy(opt.state_dict())
 
-    r = optuna_clr.lr_range_test(task=digits, model=net, optimizer=opt, min_lr=0.0, max_lr=1.0, steps=100, batch_size=32, repeats=2)
+    r = optuna_clr.lr_range_test(
+        task=digits,
+        model=net,
+        optimizer=opt,
+        min_lr=0.0,
+        max_lr=1.0,
+        steps=100,
+        batch_size=32,
+        repeats=2,
+    )
     assert r.clear, r.message  # it trained (in float32) and found the rise
 
     assert [m.training for m in net.modules()] == flags  # the BatchNorm is still frozen
@@ -130,7 +166,16 @@ def test_dtype_and_frozen_submodule_are_left_as_found(digits, dtype):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")
 def test_model_on_another_device_comes_back_there(digits):
     net, opt = frozen_bn_net(torch.float32)
-    optuna_clr.lr_range_test(task=digits, model=net, optimizer=opt, min_lr=0.0, max_lr=1.0, steps=20, batch_size=32, device="cuda")
+    optuna_clr.lr_range_test(
+        task=digits,
+        model=net,
+        optimizer=opt,
+        min_lr=0.0,
+        max_lr=1.0,
+        steps=20,
+        batch_size=32,
+        device="cuda",
+    )
     assert all(t.device.type == "cpu" for t in net.state_dict().values())
 
 
@@ -146,12 +191,18 @@ class CountingNet(torch.nn.Sequential):
 
 def test_each_seed_starts_from_the_users_model_restored_once(digits):
     torch.manual_seed(0)
-    net = CountingNet(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    net = CountingNet(
+        torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+    )
     fresh = copy.deepcopy(net)
-    r = optuna_clr.lr_range_test(task=digits, model=net, min_lr=0.0, max_lr=1.0, steps=60, batch_size=32, repeats=3)
+    r = optuna_clr.lr_range_test(
+        task=digits, model=net, min_lr=0.0, max_lr=1.0, steps=60, batch_size=32, repeats=3
+    )
     assert net.loads == 3  # between seeds 0-1 and 1-2, and once at the end
     # the third seed trained from the user's weights, exactly as a run of that seed alone
-    alone = optuna_clr.lr_range_test(task=digits, model=fresh, min_lr=0.0, max_lr=1.0, steps=60, batch_size=32, seed=2)
+    alone = optuna_clr.lr_range_test(
+        task=digits, model=fresh, min_lr=0.0, max_lr=1.0, steps=60, batch_size=32, seed=2
+    )
     assert r.runs[2].accuracies == alone.accuracies and r.runs[2].losses == alone.losses
 
 
@@ -189,7 +240,10 @@ def test_no_clear_answer_is_said_not_invented():
 
 def test_suggest_bounds_on_a_known_curve():
     lrs = [i / 100 for i in range(100)]
-    acc = [0.1 if x < 0.2 else min(0.9, 0.1 + (x - 0.2) * 4) if x < 0.6 else 0.9 - (x - 0.6) for x in lrs]
+    acc = [
+        0.1 if x < 0.2 else min(0.9, 0.1 + (x - 0.2) * 4) if x < 0.6 else 0.9 - (x - 0.6)
+        for x in lrs
+    ]
     found = suggest_bounds(lrs, acc, log_x=False, metric="accuracy")
     assert found["clear"]
     assert 0.18 <= found["base_lr"] <= 0.25 and 0.35 <= found["max_lr"] <= 0.45
@@ -199,14 +253,18 @@ def test_suggest_bounds_on_a_known_curve():
 def test_one_high_last_point_is_not_still_improving():
     # levels off at 0.4 and eases down; only the last evaluation happens to be high
     lrs = [i / 100 for i in range(100)]
-    acc = [0.1 if x < 0.2 else 0.1 + (x - 0.2) * 4 if x < 0.4 else 0.9 - 0.02 * (x - 0.4) for x in lrs]
+    acc = [
+        0.1 if x < 0.2 else 0.1 + (x - 0.2) * 4 if x < 0.4 else 0.9 - 0.02 * (x - 0.4) for x in lrs
+    ]
     acc[-1] = 0.93
     found = suggest_bounds(lrs, acc, log_x=False, metric="accuracy")
     assert found["clear"], found["message"]
     assert 0.2 <= found["base_lr"] < found["best_lr"] <= found["max_lr"] <= 0.4
     # while a curve that really rises to the end is still flagged
     rising = [0.1 + 0.8 * x for x in lrs]
-    assert "still improving" in suggest_bounds(lrs, rising, log_x=False, metric="accuracy")["message"]
+    assert (
+        "still improving" in suggest_bounds(lrs, rising, log_x=False, metric="accuracy")["message"]
+    )
 
 
 def test_flat_noise_rarely_gets_bounds():
@@ -214,7 +272,10 @@ def test_flat_noise_rarely_gets_bounds():
     # chance bump look like a rise (bounds for 16% of these curves before, 10% now)
     rng = np.random.default_rng(0)
     lrs = [i / 11 for i in range(12)]
-    found = [suggest_bounds(lrs, list(0.5 + rng.normal(0, 0.03, 12)), log_x=False, metric="accuracy") for _ in range(500)]
+    found = [
+        suggest_bounds(lrs, list(0.5 + rng.normal(0, 0.03, 12)), log_x=False, metric="accuracy")
+        for _ in range(500)
+    ]
     assert np.mean([f["base_lr"] is not None for f in found]) < 0.125
 
 
@@ -253,16 +314,25 @@ def test_a_divergence_while_still_improving_is_the_upper_bound():
     assert bounded["clear"] and "diverged at LR 0.6" in bounded["message"]
     assert "rerun" not in bounded["message"]
     assert bounded["base_lr"] < bounded["best_lr"] <= bounded["max_lr"] < 0.6
-    assert bounded_by_divergence(found, None, "accuracy") == found  # no divergence: still a lower bound
+    assert (
+        bounded_by_divergence(found, None, "accuracy") == found
+    )  # no divergence: still a lower bound
     flat = suggest_bounds(lrs, [0.5] * len(lrs), log_x=False, metric="accuracy")
     assert not bounded_by_divergence(flat, 0.6, "accuracy")["clear"]  # nothing found below it
 
 
 def test_the_range_test_of_an_experiment_runs_as_its_trials_will():
-    config = optuna_clr.TrainConfig(max_iterations=100, batch_size=32, device="cpu", momentum=0.5, seed=0)
+    config = optuna_clr.TrainConfig(
+        max_iterations=100, batch_size=32, device="cpu", momentum=0.5, seed=0
+    )
     experiment = optuna_clr.Experiment(task="digits", model="mlp", config=config)
-    from_experiment = optuna_clr.lr_range_test(experiment=experiment, min_lr=0.0, max_lr=1.0, epochs=2, repeats=2)
+    from_experiment = optuna_clr.lr_range_test(
+        experiment=experiment, min_lr=0.0, max_lr=1.0, epochs=2, repeats=2
+    )
     by_hand = run(momentum=0.5, epochs=2, repeats=2)
-    assert from_experiment.settings["momentum"] == 0.5 and from_experiment.settings["batch_size"] == 32
+    assert (
+        from_experiment.settings["momentum"] == 0.5
+        and from_experiment.settings["batch_size"] == 32
+    )
     assert from_experiment.accuracies == by_hand.accuracies
     assert from_experiment.runs[1].accuracies == by_hand.runs[1].accuracies  # seed 1's own split

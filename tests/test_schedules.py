@@ -111,12 +111,23 @@ def test_cosine_restarts_equal_torch():
 
 @pytest.mark.parametrize("three_phase, pct", [(False, 0.3), (True, 0.25), (False, 0.05)])
 def test_one_cycle_equals_torch(three_phase, pct):
-    sched = S.OneCycle(max_lr=0.2, total_steps=STEPS, pct_start=pct, three_phase=three_phase,
-                       base_momentum=0.85, max_momentum=0.95)
+    sched = S.OneCycle(
+        max_lr=0.2,
+        total_steps=STEPS,
+        pct_start=pct,
+        three_phase=three_phase,
+        base_momentum=0.85,
+        max_momentum=0.95,
+    )
     lrs, moms = torch_lrs(
         lambda opt: torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=0.2, total_steps=STEPS, pct_start=pct, three_phase=three_phase,
-            base_momentum=0.85, max_momentum=0.95,
+            opt,
+            max_lr=0.2,
+            total_steps=STEPS,
+            pct_start=pct,
+            three_phase=three_phase,
+            base_momentum=0.85,
+            max_momentum=0.95,
         ),
         STEPS,
         momentum=0.9,
@@ -128,7 +139,9 @@ def test_one_cycle_equals_torch(three_phase, pct):
 
 def test_step_and_exponential_decay_match_torch():
     step = S.StepDecay(lr=0.5, gamma=0.2, milestones=[1000, 4000, 9000])
-    lrs, _ = torch_lrs(lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [1000, 4000, 9000], 0.2), STEPS, lr=0.5)
+    lrs, _ = torch_lrs(
+        lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [1000, 4000, 9000], 0.2), STEPS, lr=0.5
+    )
     assert [step.lr(s) for s in range(STEPS)] == pytest.approx(lrs, rel=1e-12)
     exp = S.ExponentialDecay(lr=0.5, gamma=0.9997)
     lrs, _ = torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9997), STEPS, lr=0.5)
@@ -150,7 +163,11 @@ def test_inverse_time_and_linear_decay_closed_forms():
 def test_batch_size_increase_replaces_each_decay_by_a_batch_increase():
     epoch = 50_000
     grow = S.BatchSizeIncrease.from_epochs(
-        lr=0.1, batch_size=128, max_batch_size=5000, milestone_epochs=[60, 120, 160], epoch_size=epoch
+        lr=0.1,
+        batch_size=128,
+        max_batch_size=5000,
+        milestone_epochs=[60, 120, 160],
+        epoch_size=epoch,
     )
     assert grow.milestones == (3_000_000, 6_000_000, 8_000_000)
     # Reference: walk update by update, counting examples.
@@ -185,15 +202,30 @@ ALL = [
     S.ExpRange(base_lr=0.001, max_lr=0.006, step_size=2000, gamma=0.99994),
     S.CosineRestarts(max_lr=0.1, min_lr=0.0, period=1000, period_mult=2),
     S.OneCycle(max_lr=0.1, total_steps=5000, base_momentum=0.85, max_momentum=0.95),
-    S.BatchSizeIncrease(lr=0.1, batch_size=100, max_batch_size=4500, milestones=[100_000, 200_000, 300_000]),
+    S.BatchSizeIncrease(
+        lr=0.1, batch_size=100, max_batch_size=4500, milestones=[100_000, 200_000, 300_000]
+    ),
 ]
 
 
 def test_every_family_is_covered():
-    assert {s.family for s in ALL} == set(S.FAMILIES) >= {
-        "fixed", "step", "exp", "inv", "linear_decay", "triangular", "triangular2",
-        "exp_range", "cosine", "one_cycle", "batch_growth",
-    }
+    assert (
+        {s.family for s in ALL}
+        == set(S.FAMILIES)
+        >= {
+            "fixed",
+            "step",
+            "exp",
+            "inv",
+            "linear_decay",
+            "triangular",
+            "triangular2",
+            "exp_range",
+            "cosine",
+            "one_cycle",
+            "batch_growth",
+        }
+    )
 
 
 @pytest.mark.parametrize("schedule", ALL, ids=lambda s: s.family)
@@ -202,7 +234,9 @@ def test_to_dict_round_trips_through_json(schedule):
     assert d["family"] == schedule.family
     rebuilt = S.from_dict(d)
     assert rebuilt == schedule and hash(rebuilt) == hash(schedule)
-    assert [rebuilt.lr(s) for s in range(0, 20000, 7)] == [schedule.lr(s) for s in range(0, 20000, 7)]
+    assert [rebuilt.lr(s) for s in range(0, 20000, 7)] == [
+        schedule.lr(s) for s in range(0, 20000, 7)
+    ]
 
 
 @pytest.mark.parametrize("schedule", ALL, ids=lambda s: s.family)
@@ -243,9 +277,18 @@ def test_apply_keeps_tensor_learning_rates_as_tensors():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: S.Triangular(base_lr=0.006, max_lr=0.001, step_size=2000), "max_lr must be > base_lr"),
-        (lambda: S.Triangular(base_lr=0.001, max_lr=0.001, step_size=2000), "max_lr must be > base_lr"),
-        (lambda: S.Triangular2(base_lr=0.001, max_lr=0.006, step_size=0), "step_size must be an integer >= 1"),
+        (
+            lambda: S.Triangular(base_lr=0.006, max_lr=0.001, step_size=2000),
+            "max_lr must be > base_lr",
+        ),
+        (
+            lambda: S.Triangular(base_lr=0.001, max_lr=0.001, step_size=2000),
+            "max_lr must be > base_lr",
+        ),
+        (
+            lambda: S.Triangular2(base_lr=0.001, max_lr=0.006, step_size=0),
+            "step_size must be an integer >= 1",
+        ),
         (lambda: S.ExpRange(0.001, 0.006, 2000, gamma=1.5), "gamma must be in (0, 1]"),
         (lambda: S.ExpRange(0.001, 0.006, 2000, gamma=0.0), "gamma must be in (0, 1]"),
         (lambda: S.StepDecay(lr=0.1, gamma=0.1, milestones=[]), "non-empty"),
@@ -254,14 +297,41 @@ def test_apply_keeps_tensor_learning_rates_as_tensors():
         (lambda: S.Fixed(lr=float("nan")), "finite"),
         (lambda: S.ExponentialDecay(lr=0.1, gamma=2.0), "gamma must be in (0, 1]"),
         (lambda: S.InverseTimeDecay(lr=0.1, gamma=-1.0), "gamma must be > 0"),
-        (lambda: S.LinearDecay(max_lr=0.001, base_lr=0.006, step_size=10), "max_lr must be > base_lr"),
-        (lambda: S.CosineRestarts(max_lr=0.1, min_lr=0.0, period=10, period_mult=0), "period_mult"),
+        (
+            lambda: S.LinearDecay(max_lr=0.001, base_lr=0.006, step_size=10),
+            "max_lr must be > base_lr",
+        ),
+        (
+            lambda: S.CosineRestarts(max_lr=0.1, min_lr=0.0, period=10, period_mult=0),
+            "period_mult",
+        ),
         (lambda: S.OneCycle(max_lr=0.1, total_steps=100, pct_start=1.2), "pct_start"),
-        (lambda: S.OneCycle(max_lr=0.1, total_steps=100, pct_start=0.4, three_phase=True, base_momentum=0.9), "both"),
-        (lambda: S.BatchSizeIncrease(lr=0.1, batch_size=128, max_batch_size=64, milestones=[10]), "max_batch_size"),
-        (lambda: S.BatchSizeIncrease(lr=0.1, batch_size=128, max_batch_size=640, milestones=[10], factor=1.0), "factor"),
-        (lambda: S.from_dict({"family": "triangle", "base_lr": 0.1}), "unknown schedule family 'triangle'"),
-        (lambda: S.from_dict({"family": "fixed", "learning_rate": 0.1}), "unknown parameter(s) ['learning_rate']"),
+        (
+            lambda: S.OneCycle(
+                max_lr=0.1, total_steps=100, pct_start=0.4, three_phase=True, base_momentum=0.9
+            ),
+            "both",
+        ),
+        (
+            lambda: S.BatchSizeIncrease(
+                lr=0.1, batch_size=128, max_batch_size=64, milestones=[10]
+            ),
+            "max_batch_size",
+        ),
+        (
+            lambda: S.BatchSizeIncrease(
+                lr=0.1, batch_size=128, max_batch_size=640, milestones=[10], factor=1.0
+            ),
+            "factor",
+        ),
+        (
+            lambda: S.from_dict({"family": "triangle", "base_lr": 0.1}),
+            "unknown schedule family 'triangle'",
+        ),
+        (
+            lambda: S.from_dict({"family": "fixed", "learning_rate": 0.1}),
+            "unknown parameter(s) ['learning_rate']",
+        ),
     ],
 )
 def test_invalid_parameters_name_the_parameter_and_the_range(make, message):
@@ -286,7 +356,11 @@ def test_only_one_cycle_stops_cycling_at_its_last_cycle_end(schedule):
         return
     assert final == schedule.total_steps == schedule.cycle_ends(10**6)[-1]
     low = schedule.lr(final - 1)
-    assert all(schedule.lr(s) == low <= schedule.lr(k) for s in range(final, final + 2000, 7) for k in range(final))
+    assert all(
+        schedule.lr(s) == low <= schedule.lr(k)
+        for s in range(final, final + 2000, 7)
+        for k in range(final)
+    )
 
 
 def test_apply_and_torch_scheduler_move_adams_beta1_and_scale_each_group_alike():
@@ -294,8 +368,11 @@ def test_apply_and_torch_scheduler_move_adams_beta1_and_scale_each_group_alike()
     model = torch.nn.Linear(2, 1)
 
     def adam():
-        return torch.optim.Adam([{"params": [model.weight]}, {"params": [model.bias], "lr_scale": 0.5}],
-                                lr=1.0, betas=(0.9, 0.99))
+        return torch.optim.Adam(
+            [{"params": [model.weight]}, {"params": [model.bias], "lr_scale": 0.5}],
+            lr=1.0,
+            betas=(0.9, 0.99),
+        )
 
     by_apply, by_sched = adam(), adam()
     scheduler = one.torch_scheduler(by_sched)

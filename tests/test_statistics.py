@@ -28,8 +28,9 @@ def synthetic(noise: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("noise, most", [("normal", 0.965), ("laplace", 0.985)])
 def test_the_interval_covers_a_known_ratio_95_percent_of_the_time_at_5_seeds(noise, most):
     fixed, cyclical = synthetic(noise, seed=1)
-    hits = [(s := paired_ratio(f, c))["low"] <= RATIO <= s["high"]
-            for f, c in zip(fixed, cyclical)]
+    hits = [
+        (s := paired_ratio(f, c))["low"] <= RATIO <= s["high"] for f, c in zip(fixed, cyclical)
+    ]
     # 2,000 replications: the binomial standard error of a true 95% is 0.5%; exact for normal
     # log ratios, and on the safe side (about 97%) for heavier-tailed ones
     assert 0.935 <= np.mean(hits) <= most, np.mean(hits)
@@ -61,7 +62,8 @@ def test_paired_seeds_give_an_exact_ratio_whatever_the_spread_across_seeds():
 
 def test_the_verdict_says_inconclusive_when_the_interval_holds_1():
     assert verdict({"ratio": 1.28, "low": 0.90, "high": 1.53, "level": 0.95}) == (
-        "inconclusive: the 95% interval 0.90-1.53 includes 1; more seeds needed")
+        "inconclusive: the 95% interval 0.90-1.53 includes 1; more seeds needed"
+    )
     faster = {"ratio": 2, "low": 1.2, "high": 3.1, "level": 0.95}
     slower = {"ratio": 0.5, "low": 0.3, "high": 0.8, "level": 0.95}
     assert verdict(faster).startswith("cyclical faster")

@@ -44,7 +44,9 @@ def test_task_from_tensors_for_your_own_data():
     y = torch.randint(0, 3, (50,))
     task = tasks.Task.from_tensors(train=(x[:40], y[:40]), valid=(x[40:], y[40:]))
     assert task.image_shape == (1, 1, 7) and len(task.valid) == 10 and task.test is None
-    rare = tasks.Task.from_tensors(train=(x[:40], y[:40] % 3), valid=(x[40:], torch.full((10,), 4)))
+    rare = tasks.Task.from_tensors(
+        train=(x[:40], y[:40] % 3), valid=(x[40:], torch.full((10,), 4))
+    )
     assert rare.num_classes == 5  # a label seen in validation only still has its class
     with pytest.raises(ValueError, match="one label per image"):
         tasks.Split(torch.zeros(3, 1, 2, 2), torch.zeros(4, dtype=torch.long))
@@ -91,8 +93,9 @@ def official_mnist(shared) -> tasks.Task:
     return tasks.load("mnist", root=shared / "mnist", seed=0)
 
 
-def mnist_folder(root: Path, files: dict[str, bytes], *, official_gz: Path | None = None,
-                 folder: str = "MNIST") -> Path:
+def mnist_folder(
+    root: Path, files: dict[str, bytes], *, official_gz: Path | None = None, folder: str = "MNIST"
+) -> Path:
     """``root`` in torchvision's layout holding ``files`` (and the official .gz files)."""
     raw = root / folder / "raw"
     if official_gz is not None:
@@ -139,11 +142,14 @@ def test_mnist_loads_from_the_offline_folder(official_mnist, mnist_idx, tmp_path
     assert torch.equal(task.test.x[:, 0] > task.test.x.min(), ink)
 
 
-def test_recompressed_mnist_loads_with_a_one_line_note(official_mnist, mnist_idx, shared, tmp_path,
-                                                       caplog):
+def test_recompressed_mnist_loads_with_a_one_line_note(
+    official_mnist, mnist_idx, shared, tmp_path, caplog
+):
     # what Linux distributions ship: the same idx bytes, gzipped again
-    files = {f"{name}.gz": gzip.compress(data, compresslevel=1, mtime=0)
-             for name, data in mnist_idx.items()}
+    files = {
+        f"{name}.gz": gzip.compress(data, compresslevel=1, mtime=0)
+        for name, data in mnist_idx.items()
+    }
     for name, data in files.items():
         official = (shared / "mnist" / "MNIST" / "raw" / name).read_bytes()
         assert hashlib.md5(data).hexdigest() != hashlib.md5(official).hexdigest()
@@ -164,8 +170,11 @@ def test_decompressed_only_mnist_loads_without_a_note(official_mnist, mnist_idx,
 
 def test_fashion_mnist_is_read_alike_and_checked_by_shape(mnist_idx, tmp_path, caplog):
     # no Fashion-MNIST here: MNIST's files in its folder have its format, counts and shapes
-    files = {f"{name}.gz": gzip.compress(data, compresslevel=1, mtime=0)
-             for name, data in mnist_idx.items() if "labels" in name}
+    files = {
+        f"{name}.gz": gzip.compress(data, compresslevel=1, mtime=0)
+        for name, data in mnist_idx.items()
+        if "labels" in name
+    }
     files.update((name, data) for name, data in mnist_idx.items() if "images" in name)
     with caplog.at_level(logging.WARNING, logger=tasks.__name__):
         root = mnist_folder(tmp_path, files, folder="FashionMNIST")
@@ -178,8 +187,11 @@ def test_fashion_mnist_is_read_alike_and_checked_by_shape(mnist_idx, tmp_path, c
 
 def test_truncated_idx_inside_a_valid_gz_is_refused(mnist_idx, shared, tmp_path):
     victim = "t10k-labels-idx1-ubyte"
-    root = mnist_folder(tmp_path, {f"{victim}.gz": gzip.compress(mnist_idx[victim][:-1000])},
-                        official_gz=shared / "mnist")
+    root = mnist_folder(
+        tmp_path,
+        {f"{victim}.gz": gzip.compress(mnist_idx[victim][:-1000])},
+        official_gz=shared / "mnist",
+    )
     text = data_error("mnist", root=root)
     assert f"{victim}.gz" in text and "truncated" in text and "9008 of 10008 bytes" in text
     assert "https://ossci-datasets.s3.amazonaws.com/mnist/" in text
@@ -231,8 +243,9 @@ def test_truncated_file_beside_its_gz_is_refused_and_named(mnist_idx, shared, tm
     # torchvision extracts next to the .gz files; a stale or cut extraction used to end in
     # "RuntimeError: shape '[60000, 28, 28]' is invalid"
     victim = "train-images-idx3-ubyte"
-    root = mnist_folder(tmp_path, {victim: mnist_idx[victim][:-1000]},
-                        official_gz=shared / "mnist")
+    root = mnist_folder(
+        tmp_path, {victim: mnist_idx[victim][:-1000]}, official_gz=shared / "mnist"
+    )
     text = data_error("mnist", root=root)
     assert f"MNIST/raw/{victim} " in text and "truncated" in text
     assert f"delete it and {victim}.gz beside it is read" in text
@@ -246,8 +259,9 @@ def test_corrupt_file_is_caught_before_training(data_dir, tmp_path):
     data[100] ^= 0xFF
     victim.write_bytes(bytes(data))
     with pytest.raises(tasks.DataError) as info:
-        optuna_clr.IterationsToTarget(task="mnist", data_dir=root, model="lenet",
-                                      target_accuracy=0.9, max_iterations=10)
+        optuna_clr.IterationsToTarget(
+            task="mnist", data_dir=root, model="lenet", target_accuracy=0.9, max_iterations=10
+        )
     assert "corrupt" in str(info.value) and "t10k-labels-idx1-ubyte.gz" in str(info.value)
 
 
@@ -280,8 +294,9 @@ def test_cifar10_loads_from_the_offline_folder(official_cifar):
     assert task.iterations_per_epoch(100) == 450
 
 
-def test_repickled_cifar_batch_loads_with_a_one_line_note(official_cifar, shared, tmp_path,
-                                                          caplog):
+def test_repickled_cifar_batch_loads_with_a_one_line_note(
+    official_cifar, shared, tmp_path, caplog
+):
     files = {"data_batch_4": pickle.dumps(official_batch(shared, "data_batch_4"), protocol=4)}
     with caplog.at_level(logging.WARNING, logger=tasks.__name__):
         task = tasks.load("cifar10", root=cifar_folder(shared, tmp_path, files), seed=0)

@@ -23,16 +23,21 @@ def curves(n: int = 40, seed: int = 0) -> list[list[float]]:
     for _ in range(n):
         rate, top = rng.uniform(0.002, 0.03), rng.uniform(0.85, 0.99)
         noise = rng.normal(0, 0.01, len(STEPS))
-        out.append([float(np.clip(top * (1 - np.exp(-rate * s)) + e, 0, 1))
-                    for s, e in zip(STEPS, noise)])
+        out.append(
+            [float(np.clip(top * (1 - np.exp(-rate * s)) + e, 0, 1)) for s, e in zip(STEPS, noise)]
+        )
     return out
 
 
 def decisions(pruner: optuna.pruners.BasePruner, report: str) -> list[tuple[int, int]]:
     """Each trial's (steps reported, prune?) on the fixed curves, reporting the error
     (``1 - accuracy``, the old reports) or through TargetTracker (the new ones)."""
-    study = optuna.create_study(study_name="same", direction="minimize", pruner=pruner,
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        study_name="same",
+        direction="minimize",
+        pruner=pruner,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
     out = []
     for accuracies in curves():
         trial = study.ask()
@@ -60,13 +65,18 @@ def decisions(pruner: optuna.pruners.BasePruner, report: str) -> list[tuple[int,
     return out
 
 
-@pytest.mark.parametrize("make", [
-    lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=40),
-    lambda: optuna.pruners.PercentilePruner(30.0, n_startup_trials=3, n_warmup_steps=40),
-    lambda: optuna.pruners.HyperbandPruner(min_resource=20, max_resource=BUDGET,
-                                           reduction_factor=3),
-    lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=20, reduction_factor=2),
-], ids=["median", "percentile", "hyperband", "successive_halving"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=40),
+        lambda: optuna.pruners.PercentilePruner(30.0, n_startup_trials=3, n_warmup_steps=40),
+        lambda: optuna.pruners.HyperbandPruner(
+            min_resource=20, max_resource=BUDGET, reduction_factor=3
+        ),
+        lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=20, reduction_factor=2),
+    ],
+    ids=["median", "percentile", "hyperband", "successive_halving"],
+)
 def test_pruners_decide_exactly_as_on_the_validation_error(make):
     # budget * (1 + target - accuracy) is affine and increasing in the error 1 - accuracy:
     # medians, percentiles (linear interpolation) and ranks all commute with it
@@ -76,8 +86,9 @@ def test_pruners_decide_exactly_as_on_the_validation_error(make):
 
 
 def test_a_pruned_trial_ranks_below_every_completed_trial():
-    study = optuna.create_study(direction="minimize",
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+    study = optuna.create_study(
+        direction="minimize", pruner=optuna.pruners.MedianPruner(n_startup_trials=3)
+    )
     for accuracies in curves():
         trial = study.ask()
         tracker = optuna_clr.TargetTracker(trial, target_accuracy=TARGET, max_iterations=BUDGET)
@@ -90,21 +101,24 @@ def test_a_pruned_trial_ranks_below_every_completed_trial():
             study.tell(trial, state=TrialState.PRUNED)
     trials = study.get_trials(deepcopy=False)
     pruned = [t.value for t in trials if t.state == TrialState.PRUNED]
-    reached = [t.value for t in trials
-               if t.state == TrialState.COMPLETE and t.user_attrs["reached"]]
+    reached = [
+        t.value for t in trials if t.state == TrialState.COMPLETE and t.user_attrs["reached"]
+    ]
     assert pruned and reached
     assert min(pruned) > BUDGET >= max(reached)  # Optuna stores a pruned trial's last report
     for t in trials:  # the accuracies read back from the reports
         assert accuracy_curve(t)[-1][1] == pytest.approx(
-            curves()[t.number][len(t.intermediate_values) - 1])
+            curves()[t.number][len(t.intermediate_values) - 1]
+        )
 
 
 def test_reported_value_is_the_censored_estimate():
     assert reported_value(1000, 0.95, 0.90) == pytest.approx(1050)
     assert reported_value(1000, 0.95, 0.96) == pytest.approx(990)
     with pytest.raises(ValueError, match="budget must be > 0"):
-        optuna_clr.TargetTracker(optuna.create_study().ask(), target_accuracy=0.9,
-                                 max_iterations=10, budget=0)
+        optuna_clr.TargetTracker(
+            optuna.create_study().ask(), target_accuracy=0.9, max_iterations=10, budget=0
+        )
 
 
 def test_a_maximizing_study_is_refused_before_training():
@@ -112,7 +126,12 @@ def test_a_maximizing_study_is_refused_before_training():
     with pytest.raises(ValueError, match="maximizes, but a trial's value is iterations to target"):
         optuna_clr.TargetTracker(study.ask(), target_accuracy=0.9, max_iterations=100)
     objective = optuna_clr.IterationsToTarget(
-        task="digits", model="mlp", target_accuracy=0.9, max_iterations=100, device="cpu",
-        space=optuna_clr.ScheduleSpace(families=["fixed"], iterations_per_epoch=12))
+        task="digits",
+        model="mlp",
+        target_accuracy=0.9,
+        max_iterations=100,
+        device="cpu",
+        space=optuna_clr.ScheduleSpace(families=["fixed"], iterations_per_epoch=12),
+    )
     with pytest.raises(ValueError, match="create it with direction='minimize'"):
         objective.begin(study.ask())

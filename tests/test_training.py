@@ -4,21 +4,25 @@ import pytest
 import torch
 
 from optuna_clr import schedules as S
-from optuna_clr.training import OPTIMIZERS
-from optuna_clr.training import TrainConfig
 from optuna_clr.training import augment_batch
+from optuna_clr.training import OPTIMIZERS
 from optuna_clr.training import train
+from optuna_clr.training import TrainConfig
 
 
 def config(**kw):
-    base = dict(max_iterations=1500, eval_every=10, target_accuracy=0.95, batch_size=32, device="cpu")
+    base = dict(
+        max_iterations=1500, eval_every=10, target_accuracy=0.95, batch_size=32, device="cpu"
+    )
     return TrainConfig(**{**base, **kw})
 
 
 def test_reaches_a_reachable_target_at_an_evaluation(digits):
     result = train(digits, "mlp", S.Fixed(0.05), config())
     assert result.reached and result.stop_reason == "target"
-    assert result.iterations_to_target % 10 == 0 and result.iterations_to_target == result.iterations
+    assert (
+        result.iterations_to_target % 10 == 0 and result.iterations_to_target == result.iterations
+    )
     assert result.curve[-1].accuracy >= 0.95 > max(e.accuracy for e in result.curve[:-1])
     assert result.examples_seen == 32 * result.iterations
     assert 0.8 < result.test_accuracy <= 1.0
@@ -51,10 +55,23 @@ def test_nan_loss_stops_the_run_and_names_the_step(digits):
 
 
 def test_every_optimizer_learns(digits):
-    lrs = {"sgd": 0.05, "nesterov": 0.05, "adam": 0.003, "adamw": 0.003, "rmsprop": 0.001, "adagrad": 0.05, "adadelta": 1.0}
+    lrs = {
+        "sgd": 0.05,
+        "nesterov": 0.05,
+        "adam": 0.003,
+        "adamw": 0.003,
+        "rmsprop": 0.001,
+        "adagrad": 0.05,
+        "adadelta": 1.0,
+    }
     assert set(lrs) == set(OPTIMIZERS)
     for name, lr in lrs.items():
-        result = train(digits, "mlp", S.Fixed(lr), config(optimizer=name, target_accuracy=0.9, max_iterations=600))
+        result = train(
+            digits,
+            "mlp",
+            S.Fixed(lr),
+            config(optimizer=name, target_accuracy=0.9, max_iterations=600),
+        )
         assert result.reached, (name, result.best_accuracy)
 
 
@@ -63,20 +80,40 @@ def test_schedule_drives_lr_momentum_and_batch_size(digits):
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=0.0)
     seen = []
-    train(digits, net, cycle, config(target_accuracy=None, max_iterations=200, eval_every=50), optimizer=opt,
-          callback=lambda ev: seen.append((ev.lr, opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"])))
+    train(
+        digits,
+        net,
+        cycle,
+        config(target_accuracy=None, max_iterations=200, eval_every=50),
+        optimizer=opt,
+        callback=lambda ev: seen.append(
+            (ev.lr, opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"])
+        ),
+    )
     steps = (50, 100, 150, 200)
     assert seen == [(cycle.lr(s - 1), cycle.lr(s - 1), cycle.momentum(s - 1)) for s in steps]
     assert len({m for _, _, m in seen}) == 4  # the momentum moved with the cycle
     grow = S.BatchSizeIncrease(lr=0.05, batch_size=16, max_batch_size=256, milestones=[1600, 4000])
-    result = train(digits, "mlp", grow, config(target_accuracy=None, max_iterations=150, eval_every=50))
-    assert result.examples_seen == sum(grow.batch_size(s) for s in range(150)) == grow.examples_seen(150)
+    result = train(
+        digits, "mlp", grow, config(target_accuracy=None, max_iterations=150, eval_every=50)
+    )
+    assert (
+        result.examples_seen
+        == sum(grow.batch_size(s) for s in range(150))
+        == grow.examples_seen(150)
+    )
 
 
 def test_example_budget_and_callback_stop(digits):
     result = train(digits, "mlp", S.Fixed(0.01), config(target_accuracy=1.0, max_examples=3200))
     assert result.stop_reason == "max_examples" and result.examples_seen == 3200
-    result = train(digits, "mlp", S.Fixed(0.01), config(target_accuracy=1.0), callback=lambda ev: ev.step >= 30)
+    result = train(
+        digits,
+        "mlp",
+        S.Fixed(0.01),
+        config(target_accuracy=1.0),
+        callback=lambda ev: ev.step >= 30,
+    )
     assert result.stop_reason == "callback" and result.iterations == 30
 
 
@@ -97,10 +134,17 @@ def test_augmentation_translates_and_flips_on_the_device():
     z = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
     assert z.shape == x.shape
     shifted = 0
-    for i in range(2):  # each image is itself or its mirror, moved by up to 2 px with zeros brought in
+    for i in range(
+        2
+    ):  # each image is itself or its mirror, moved by up to 2 px with zeros brought in
         padded = [torch.nn.functional.pad(v, (2, 2, 2, 2)) for v in (x[i], x[i].flip(2))]
-        matches = [(dy, dx) for v in padded for dy in range(5) for dx in range(5)
-                   if torch.equal(z[i], v[:, dy:dy + 8, dx:dx + 8])]
+        matches = [
+            (dy, dx)
+            for v in padded
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(z[i], v[:, dy : dy + 8, dx : dx + 8])
+        ]
         assert matches, f"image {i} is not a translated copy"
         shifted += (2, 2) not in matches
     assert shifted >= 1  # seed 1 moves at least one of them
@@ -119,7 +163,17 @@ def test_config_errors_name_the_field():
 
 def test_a_stopped_run_is_not_tested_and_a_huge_eval_every_allocates_nothing(digits):
     stopped = train(digits, "mlp", S.Fixed(0.05), config(), callback=lambda ev: True)
-    assert stopped.stop_reason == "callback" and stopped.test_accuracy is None  # pruned: not worth a test pass
-    budget = train(digits, "mlp", S.Fixed(0.05), config(target_accuracy=None, max_iterations=20, eval_every=10**12))
-    assert budget.iterations == 20 and [e.step for e in budget.curve] == [20] and budget.test_accuracy > 0.1
-
+    assert (
+        stopped.stop_reason == "callback" and stopped.test_accuracy is None
+    )  # pruned: not worth a test pass
+    budget = train(
+        digits,
+        "mlp",
+        S.Fixed(0.05),
+        config(target_accuracy=None, max_iterations=20, eval_every=10**12),
+    )
+    assert (
+        budget.iterations == 20
+        and [e.step for e in budget.curve] == [20]
+        and budget.test_accuracy > 0.1
+    )

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 import uuid
 
+from conftest import tiny_study
 import numpy as np
 import optuna
 import pytest
 
-from conftest import tiny_study
 from optuna_clr import cli
 
 
-MODULE = '''
+MODULE = """
 import torch
 from sklearn.datasets import load_digits
 
@@ -36,7 +36,7 @@ def load():
 
 
 NOT_CALLABLE = 3
-'''
+"""
 
 
 @pytest.fixture
@@ -49,8 +49,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]
 
 
 def study_file(folder: Path, task: str, model: str, *, more: str = "", n_trials: int = 2) -> Path:
-    text = tiny_study("own", n_trials=n_trials, max_iterations=200).replace(
-        'name = "digits"', f'name = "{task}"', 1).replace('model = "mlp"', f'model = "{model}"') + more
+    text = (
+        tiny_study("own", n_trials=n_trials, max_iterations=200)
+        .replace('name = "digits"', f'name = "{task}"', 1)
+        .replace('model = "mlp"', f'model = "{model}"')
+        + more
+    )
     (folder / "own.toml").write_text(text)
     return folder / "own.toml"
 
@@ -76,25 +80,44 @@ def test_a_study_file_trains_the_users_model_on_the_users_data(workdir, capsys, 
 
 def test_compare_with_the_users_model_and_data(workdir, capsys):
     folder, name = workdir
-    study_file(folder, f"{name}:load", f"{name}:build", more="\n[compare]\nn_trials = 2\nseeds = 1\n")
+    study_file(
+        folder, f"{name}:load", f"{name}:build", more="\n[compare]\nn_trials = 2\nseeds = 1\n"
+    )
     assert run("compare", "own.toml", "--no-progress") == 0
     assert (folder / "reports" / "own-compare" / "report.md").exists()
 
 
-@pytest.mark.parametrize(("task", "model", "expected"), [
-    ("{name}:load", "no_such_module_here:build", "cannot import no_such_module_here (ModuleNotFoundError"),
-    ("{name}:load", "{name}:missing", "has no 'missing'"),
-    ("{name}:load", "{name}:wrong", "wrong(image_shape) cannot be called as wrong(image_shape, num_classes)"),
-    ("{name}:load", "{name}:NOT_CALLABLE", "NOT_CALLABLE is a int, not a factory"),
-    ("{name}:build", "mlp", "build(image_shape, num_classes) cannot be called as build()"),
-])
-def test_user_code_that_cannot_be_used_is_one_line_before_training(workdir, capsys, task, model, expected):
+@pytest.mark.parametrize(
+    ("task", "model", "expected"),
+    [
+        (
+            "{name}:load",
+            "no_such_module_here:build",
+            "cannot import no_such_module_here (ModuleNotFoundError",
+        ),
+        ("{name}:load", "{name}:missing", "has no 'missing'"),
+        (
+            "{name}:load",
+            "{name}:wrong",
+            "wrong(image_shape) cannot be called as wrong(image_shape, num_classes)",
+        ),
+        ("{name}:load", "{name}:NOT_CALLABLE", "NOT_CALLABLE is a int, not a factory"),
+        ("{name}:build", "mlp", "build(image_shape, num_classes) cannot be called as build()"),
+    ],
+)
+def test_user_code_that_cannot_be_used_is_one_line_before_training(
+    workdir, capsys, task, model, expected
+):
     folder, name = workdir
     study_file(folder, task.format(name=name), model.format(name=name))
     assert run("optimize", "own.toml", "--no-progress") == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and expected in lines[0] and lines[0].startswith("optuna-clr: error: own.toml:")
+    assert (
+        len(lines) == 1
+        and expected in lines[0]
+        and lines[0].startswith("optuna-clr: error: own.toml:")
+    )
     assert "range test" not in captured.out
 
 
@@ -117,8 +140,10 @@ def test_an_image_folder_is_read_once_into_tensors(workdir, capsys):
     folder, _ = workdir
     write_images(folder / "images", {})
     study_file(folder, "imagefolder", "mlp", more="").write_text(
-        (folder / "own.toml").read_text().replace('name = "imagefolder"',
-                                                   f'name = "imagefolder"\ndata_dir = "{folder / "images"}"'))
+        (folder / "own.toml")
+        .read_text()
+        .replace('name = "imagefolder"', f'name = "imagefolder"\ndata_dir = "{folder / "images"}"')
+    )
     assert run("optimize", "own.toml", "--no-progress", "--n-trials", 1) == 0
     assert len(trials()) == 1
     from optuna_clr import tasks
