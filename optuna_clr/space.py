@@ -15,7 +15,8 @@ parameter                             used by
                                       one_cycle (the peak LR)
 ``base_lr_ratio``                     base_lr / max_lr of triangular, triangular2, exp_range,
                                       linear_decay, and min_lr / max_lr of cosine
-``step_size_epochs``                  half a cycle of the triangular families; linear_decay's length
+``step_size_epochs``                  half a cycle of the triangular families; linear_decay's
+                                      length
 ``exp_range.half_life_epochs``        epochs for exp_range's amplitude to halve (sets gamma)
 ``step.interval_epochs``,             a milestone every interval, LR times gamma there
 ``step.gamma``
@@ -48,7 +49,7 @@ Example:
         )
         study = optuna.create_study()
         trial = study.ask()
-        schedule = space.suggest(trial)   # e.g. Triangular2(base_lr=0.0021, max_lr=0.0068, step_size=1856)
+        schedule = space.suggest(trial)   # e.g. Triangular2(0.0021, 0.0068, step_size=1856)
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ if TYPE_CHECKING:
 
 
 CYCLICAL = ("triangular", "triangular2", "exp_range")
-"""Smith's CLR families: a ``max_lr``, a ``base_lr_ratio`` and a half cycle of ``step_size_epochs``."""
+"""Smith's CLR families: a ``max_lr``, a ``base_lr_ratio`` and a half cycle of
+``step_size_epochs``."""
 RATIO_BOUNDS = (0.02, 0.9)
 """Where :meth:`ScheduleSpace.narrow` keeps ``base_lr_ratio``: below 1/50 the base is
 effectively zero, above 0.9 the cycle barely moves the LR."""
@@ -87,7 +89,9 @@ FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _range(name: str, value: Any, *, positive: bool = True, below_one: bool = False) -> tuple[float, float]:
+def _range(
+    name: str, value: Any, *, positive: bool = True, below_one: bool = False
+) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in value)
     except (TypeError, ValueError):
@@ -159,11 +163,16 @@ class ScheduleSpace:
             raise ValueError("families must name at least one schedule family")
         for i, family in enumerate(families):
             if family not in FAMILY_PARAMS:
-                raise ValueError(f"families[{i}]: unknown family {family!r}; choose from {sorted(FAMILY_PARAMS)}")
+                raise ValueError(
+                    f"families[{i}]: unknown family {family!r}; "
+                    f"choose from {sorted(FAMILY_PARAMS)}"
+                )
         if len(set(families)) != len(families):
             raise ValueError(f"families lists a family twice: {families}")
         if not isinstance(iterations_per_epoch, int) or iterations_per_epoch < 1:
-            raise ValueError(f"iterations_per_epoch must be an integer >= 1, got {iterations_per_epoch!r}")
+            raise ValueError(
+                f"iterations_per_epoch must be an integer >= 1, got {iterations_per_epoch!r}"
+            )
         self.families = tuple(families)
         self.lr = _range("lr", lr)
         self.max_lr = _range("max_lr", max_lr if max_lr is not None else lr)
@@ -176,10 +185,15 @@ class ScheduleSpace:
         self.max_batch_size = max_batch_size
         self.growth_factor = float(growth_factor)
         self.end_at_cycle_end = bool(end_at_cycle_end)
-        if max_iterations is not None and (not isinstance(max_iterations, int) or max_iterations < 1):
+        if max_iterations is not None and (
+            not isinstance(max_iterations, int) or max_iterations < 1
+        ):
             raise ValueError(f"max_iterations must be an integer >= 1, got {max_iterations!r}")
         if {"step", "batch_growth"} & set(self.families) and max_iterations is None:
-            raise ValueError("the step and batch_growth families need max_iterations to lay out their milestones")
+            raise ValueError(
+                "the step and batch_growth families need max_iterations to lay out their "
+                "milestones"
+            )
         if "batch_growth" in self.families:
             if batch_size is None or max_batch_size is None:
                 raise ValueError("the batch_growth family needs batch_size and max_batch_size")
@@ -256,7 +270,9 @@ class ScheduleSpace:
             milestones = list(range(interval, self.max_iterations, interval)) or [interval]  # type: ignore[arg-type]
             return S.StepDecay(lr=g("lr"), gamma=g("step.gamma"), milestones=milestones)
         if family == "exp":
-            return S.ExponentialDecay(lr=g("lr"), gamma=0.5 ** (1.0 / (g("exp.half_life_epochs") * ipe)))
+            return S.ExponentialDecay(
+                lr=g("lr"), gamma=0.5 ** (1.0 / (g("exp.half_life_epochs") * ipe))
+            )
         if family == "inv":
             power = g("inv.power")
             # (1 + gamma * t) ** -power = 1/2 at t = half life
@@ -280,7 +296,9 @@ class ScheduleSpace:
             epoch_size = ipe * self.batch_size  # type: ignore[operator]
             interval = g("batch_growth.interval_epochs") * epoch_size
             horizon = self.max_iterations * self.max_batch_size  # type: ignore[operator]
-            milestones = [round(k * interval) for k in range(1, 1 + int(horizon // interval))] or [round(interval)]
+            milestones = [round(k * interval) for k in range(1, 1 + int(horizon // interval))] or [
+                round(interval)
+            ]
             return S.BatchSizeIncrease(
                 lr=g("lr"),
                 batch_size=self.batch_size,  # type: ignore[arg-type]
@@ -313,17 +331,24 @@ class ScheduleSpace:
             raise ValueError(f"margin must be >= 1, got {margin}")
         if not result.clear or None in (result.base_lr, result.best_lr, result.max_lr):
             raise ValueError(
-                f"the range test gave no clear bounds to narrow the space with ({result.message}); "
+                "the range test gave no clear bounds to narrow the space with "
+                f"({result.message}); "
                 "rerun it as its message says (a wider LR range, or longer), or do not narrow: "
                 "set the LR ranges by hand ([range_test] narrow = false in a study file)"
             )
         tested_low = max(result.settings["min_lr"], result.max_lr * 1e-3)
         tested_high = result.settings["max_lr"]
-        max_lr = (max(tested_low, result.max_lr / margin), min(tested_high, result.max_lr * margin))
+        max_lr = (
+            max(tested_low, result.max_lr / margin),
+            min(tested_high, result.max_lr * margin),
+        )
         lr = (max(tested_low, result.base_lr), result.max_lr)
         ratio = _ratio_range(result.base_lr / result.max_lr, margin)
-        return self.replace(lr=_within(lr, self.lr), max_lr=_within(max_lr, self.max_lr),
-                            base_lr_ratio=_within(ratio, self.base_lr_ratio))
+        return self.replace(
+            lr=_within(lr, self.lr),
+            max_lr=_within(max_lr, self.max_lr),
+            base_lr_ratio=_within(ratio, self.base_lr_ratio),
+        )
 
     def outside(self, result: RangeTestResult) -> str | None:
         """One line saying where a range test's ``best_lr`` or ``max_lr`` lies outside this
@@ -346,8 +371,10 @@ class ScheduleSpace:
         ]
         if not out:
             return None
-        return (f"the range test points outside the study's ranges ({'; '.join(out)}); the search "
-                "stays inside them: widen the ranges if the test is right, or rerun the test")
+        return (
+            f"the range test points outside the study's ranges ({'; '.join(out)}); the search "
+            "stays inside them: widen the ranges if the test is right, or rerun the test"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,8 +13,14 @@ from optuna_clr.space import FAMILY_PARAMS
 
 
 def full_space(**kw):
-    base = dict(families=list(FAMILY_PARAMS), lr=(1e-4, 1.0), iterations_per_epoch=450, max_iterations=70_000,
-                batch_size=100, max_batch_size=4500)
+    base = dict(
+        families=list(FAMILY_PARAMS),
+        lr=(1e-4, 1.0),
+        iterations_per_epoch=450,
+        max_iterations=70_000,
+        batch_size=100,
+        max_batch_size=4500,
+    )
     return optuna_clr.ScheduleSpace(**{**base, **kw})
 
 
@@ -37,7 +43,9 @@ def test_thousands_of_sampled_trials_are_valid_schedules_of_every_family():
             assert math.isfinite(lr) and lr >= 0
         if hasattr(schedule, "base_lr"):
             assert schedule.base_lr < schedule.max_lr
-            assert schedule.base_lr == pytest.approx(schedule.max_lr * trial.params["base_lr_ratio"])
+            assert schedule.base_lr == pytest.approx(
+                schedule.max_lr * trial.params["base_lr_ratio"]
+            )
         if family in ("triangular", "triangular2", "exp_range"):
             assert 900 <= schedule.step_size <= 4500  # 2 to 10 epochs of 450 updates
         assert S.from_dict(schedule.to_dict()) == schedule
@@ -47,8 +55,15 @@ def test_thousands_of_sampled_trials_are_valid_schedules_of_every_family():
 
 def test_epoch_parameters_become_steps():
     space = full_space()
-    tri = space.build("exp_range", {"max_lr": 0.006, "base_lr_ratio": 1 / 6, "step_size_epochs": 4.0,
-                                    "exp_range.half_life_epochs": 20.0})
+    tri = space.build(
+        "exp_range",
+        {
+            "max_lr": 0.006,
+            "base_lr_ratio": 1 / 6,
+            "step_size_epochs": 4.0,
+            "exp_range.half_life_epochs": 20.0,
+        },
+    )
     assert tri.step_size == 1800 and tri.base_lr == pytest.approx(0.001)
     assert tri.gamma ** (20 * 450) == pytest.approx(0.5)
     step = space.build("step", {"lr": 0.1, "step.interval_epochs": 50.0, "step.gamma": 0.1})
@@ -69,13 +84,22 @@ def test_tpe_multivariate_group_models_the_shared_parameters_and_gp_only_the_fam
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        tpe = optuna.samplers.TPESampler(multivariate=True, group=True, seed=0, n_startup_trials=10)
+        tpe = optuna.samplers.TPESampler(
+            multivariate=True, group=True, seed=0, n_startup_trials=10
+        )
     study = optuna.create_study(sampler=tpe)
     for family in space.families:  # every family at least once, whatever the random start draws
         study.enqueue_trial({"family": family})
     study.optimize(objective, n_trials=40)
     relative = tpe.infer_relative_search_space(study, study.ask())
-    assert {"family", "lr", "max_lr", "base_lr_ratio", "step_size_epochs", "exp_range.half_life_epochs"} <= set(relative)
+    assert {
+        "family",
+        "lr",
+        "max_lr",
+        "base_lr_ratio",
+        "step_size_epochs",
+        "exp_range.half_life_epochs",
+    } <= set(relative)
     assert study.best_value < 0.5
 
     # GPSampler models only what every trial has: with several families, just the family
@@ -89,9 +113,20 @@ def test_tpe_multivariate_group_models_the_shared_parameters_and_gp_only_the_fam
 
 
 def result_with(base, best, top, tested=(0.0, 0.02), clear=True, message=""):
-    return RangeTestResult(lrs=[], accuracies=[], losses=[], smoothed=[], base_lr=base, best_lr=best, max_lr=top,
-                           clear=clear, message=message, snr=10.0, diverged_at_lr=None,
-                           settings={"min_lr": tested[0], "max_lr": tested[1]})
+    return RangeTestResult(
+        lrs=[],
+        accuracies=[],
+        losses=[],
+        smoothed=[],
+        base_lr=base,
+        best_lr=best,
+        max_lr=top,
+        clear=clear,
+        message=message,
+        snr=10.0,
+        diverged_at_lr=None,
+        settings={"min_lr": tested[0], "max_lr": tested[1]},
+    )
 
 
 def test_narrow_takes_the_bounds_from_the_range_test():
@@ -109,12 +144,22 @@ def test_narrow_takes_the_bounds_from_the_range_test():
 
 def test_narrow_refuses_an_unclear_range_test_even_with_values():
     space = full_space(families=["fixed", "triangular2"])
-    still_rising = result_with(0.001, 0.01, 0.02, clear=False, message=(
-        "the validation accuracy was still improving at the end of the test (LR 0.02): ... max_lr is a lower bound"))
+    still_rising = result_with(
+        0.001,
+        0.01,
+        0.02,
+        clear=False,
+        message=(
+            "the validation accuracy was still improving at the end of the test (LR 0.02): ... "
+            "max_lr is a lower bound"
+        ),
+    )
     with pytest.raises(ValueError) as info:
         space.narrow(still_rising)
     text = str(info.value)
-    assert "no clear bounds" in text and "max_lr is a lower bound" in text  # the problem, in the test's words
+    assert (
+        "no clear bounds" in text and "max_lr is a lower bound" in text
+    )  # the problem, in the test's words
     assert "narrow = false" in text and "rerun" in text  # and the fixes
     with pytest.raises(ValueError, match="no clear bounds"):
         space.narrow(result_with(None, None, None, clear=False, message="no clear improvement"))
@@ -168,11 +213,16 @@ def test_errors_name_the_field(kw, message):
 def test_narrow_never_leaves_the_users_bounds_and_says_where_the_test_points_outside():
     digits_test = result_with(0.02158, 0.05755, 0.1079, tested=(0.0, 1.0))
     high = full_space(families=["fixed"], lr=(0.3, 0.5))
-    assert high.narrow(digits_test).lr == (0.3, 0.5)  # used to be (0.0216, 0.108): outside the file's range
+    assert high.narrow(digits_test).lr == (
+        0.3,
+        0.5,
+    )  # used to be (0.0216, 0.108): outside the file's range
     message = high.outside(digits_test)
     assert "\n" not in message and "best_lr 0.05755" in message and "[0.3, 0.5]" in message
     overlap = full_space(families=["fixed", "triangular2"], lr=(0.001, 0.08))
     narrowed = overlap.narrow(digits_test)
-    assert narrowed.lr == pytest.approx((0.02158, 0.08)) and narrowed.max_lr == pytest.approx((0.05395, 0.08))
+    assert narrowed.lr == pytest.approx((0.02158, 0.08)) and narrowed.max_lr == pytest.approx(
+        (0.05395, 0.08)
+    )
     assert "max_lr 0.1079" in overlap.outside(digits_test)
     assert full_space(families=["fixed", "triangular2"]).outside(digits_test) is None
