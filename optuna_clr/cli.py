@@ -6,7 +6,6 @@ arguments and calls the library. ``optuna-clr <command> --help`` explains every 
 
 from __future__ import annotations
 
-import _thread
 import argparse
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -594,10 +593,12 @@ def _stop_on_signals() -> Iterator[None]:
         nonlocal raised, pending
         if raised:
             return
-        if _in_bookkeeping(frame):  # again in a moment: the signal, as if it came then
+        if _in_bookkeeping(frame):
+            # the same signal again in a moment; a real one, which also interrupts a blocking
+            # call such as the wait for the workers
             pending = signum
             timers[:] = [t for t in timers if t.is_alive()]
-            timers.append(threading.Timer(0.05, _thread.interrupt_main, (signum,)))
+            timers.append(threading.Timer(0.05, os.kill, (os.getpid(), signum)))
             timers[-1].start()
             return
         raised = True
