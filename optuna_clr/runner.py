@@ -42,12 +42,12 @@ from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 import torch
 
-from optuna_clr.fused import FusedJob
 from optuna_clr.fused import fusable
+from optuna_clr.fused import FusedJob
 from optuna_clr.fused import train_fused
+from optuna_clr.objective import _is_out_of_memory
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.objective import OutOfMemory
-from optuna_clr.objective import _is_out_of_memory
 from optuna_clr.objective import TrialJob
 from optuna_clr.training import TrainResult
 

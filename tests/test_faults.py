@@ -7,6 +7,8 @@ killed study keeps what it finished and resumes when the same command runs again
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterator
 import os
 from pathlib import Path
 import shutil
@@ -15,12 +17,12 @@ import subprocess
 import sys
 import time
 
+from conftest import tiny_study
 import optuna
 from optuna.trial import TrialState
 import pytest
 import torch
 
-from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr import models
 from optuna_clr.storage import open_storage
@@ -94,7 +96,7 @@ def test_corrupt_data_file_is_named_before_training(workdir, capfd, data_dir):
     study_file = write(workdir, SMALL, ('name = "digits"', 'name = "mnist"'))
     assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--data-dir", copy) == 2
     out, err = capfd.readouterr()
-    assert f"corrupt: {bad} (MD5 differs" in err and "Traceback" not in err + out
+    assert f"{bad} is corrupt" in err and "Traceback" not in err + out
     assert "train-images-idx3-ubyte.gz" not in err.split("Expected")[0]  # only the bad file is blamed
     assert "range test" not in out and trials_in(db(workdir)) == []
 
@@ -130,8 +132,10 @@ def test_study_file_errors_name_the_field(workdir, capfd, edit, message):
 
 def test_bad_overrides_and_missing_file_are_errors(workdir, capfd):
     study_file = write(workdir, SMALL)
-    assert run("optimize", study_file, "--no-progress", "--n-trials", -1) == 2
-    assert "[study] n_trials: must be >= 0, got -1" in capfd.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # refused by the parser, before the file is read
+        run("optimize", study_file, "--no-progress", "--n-trials", -1)
+    assert stopped.value.code == 2
+    assert "argument --n-trials: must be >= 0, got -1" in capfd.readouterr().err
     assert run("optimize", workdir / "nope.toml", "--no-progress") == 2
     assert "no study file at" in capfd.readouterr().err
 
@@ -247,27 +251,76 @@ def test_divergence_prunes_with_the_reason(workdir, capfd):
 # --- interrupted and killed studies ---
 
 
-def start(folder: Path, study_file: Path, url: str, *flags: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "optuna_clr.cli", "optimize", str(study_file), "--storage", url,
+# A background job of a non-interactive shell starts with SIGINT ignored; so does this wrapper.
+IGNORING_SIGINT = ("import runpy, signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                   "runpy.run_module('optuna_clr.cli', run_name='__main__', alter_sys=True)")
+
+
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:  # the test failed: stop it, and its process group
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+
+
+def start(folder: Path, study_file: Path, url: str, *flags: str,
+          sigint_ignored: bool = False) -> subprocess.Popen:
+    """``optuna-clr optimize`` in a session of its own, so a test can signal its process group."""
+    run_cli = ["-c", IGNORING_SIGINT] if sigint_ignored else ["-m", "optuna_clr.cli"]
+    command = [sys.executable, *run_cli, "optimize", str(study_file), "--storage", url,
                "--no-progress", *flags]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, start_new_session=True)
+    STARTED.append(process)
+    return process
 
 
-def wait_mid_trial(process: subprocess.Popen, reader: optuna.storages.BaseStorage, budget: int, timeout: float = 120) -> optuna.trial.FrozenTrial:
-    """Wait until a trial has finished and the next is in its first half; return that one."""
+def wait_for(process: subprocess.Popen, reader: optuna.storages.BaseStorage, what: str,
+             found: Callable[[list[optuna.trial.FrozenTrial]], list[optuna.trial.FrozenTrial]],
+             timeout: float = 120) -> list[optuna.trial.FrozenTrial]:
+    """Poll the storage until ``found(trials)`` is not empty; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        trials = trials_in(reader)
-        running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
-                   and max(t.intermediate_values) <= budget // 2]
-        if running and any(t.state in FINISHED for t in trials):
-            return running[0]
+        hits = found(trials_in(reader))
+        if hits:
+            return hits
         if process.poll() is not None:
             pytest.fail(f"optimize exited early ({process.returncode}):\n{process.communicate()}")
         time.sleep(0.05)
     process.kill()
-    pytest.fail(f"no trial in progress after {timeout} s:\n{process.communicate()}")
+    pytest.fail(f"no {what} after {timeout} s:\n{process.communicate()}")
+
+
+def mid_trial(trials: list[optuna.trial.FrozenTrial],
+              budget: int) -> list[optuna.trial.FrozenTrial]:
+    """The trials that have reported and are in the first half of their ``budget``."""
+    return [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
+            and max(t.intermediate_values) <= budget // 2]
+
+
+def wait_mid_trial(process: subprocess.Popen, reader: optuna.storages.BaseStorage,
+                   budget: int) -> optuna.trial.FrozenTrial:
+    """Wait until a trial has finished and the next is in its first half; return that one."""
+    def found(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+        return mid_trial(trials, budget) if any(t.state in FINISHED for t in trials) else []
+
+    return wait_for(process, reader, "trial in progress after a finished one", found)[0]
+
+
+def the_retry_of(trial: optuna.trial.FrozenTrial,
+                 trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+    """The one trial queued to run ``trial``'s parameters again."""
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
+    assert len(retries) == 1, [(t.number, t.state, t.system_attrs) for t in trials]
+    assert retries[0].system_attrs["fixed_params"] == trial.params
+    return retries[0]
 
 
 LONG = (("target_accuracy = 0.95", "target_accuracy = 1.0"), ("max_iterations = 300", "max_iterations = 1500"),
@@ -275,28 +328,83 @@ LONG = (("target_accuracy = 0.95", "target_accuracy = 1.0"), ("max_iterations = 
 """Trials that never reach the target: each trains its whole budget, and the run outlasts the test."""
 
 
-def test_ctrl_c_keeps_finished_trials_and_the_rerun_resumes(workdir, capfd):
+@pytest.mark.parametrize("signum, sigint_ignored", [(signal.SIGINT, False), (signal.SIGINT, True),
+                                                    (signal.SIGTERM, False)],
+                         ids=["ctrl_c", "ctrl_c-sigint-inherited-ignored", "sigterm"])
+def test_ctrl_c_or_sigterm_keeps_finished_trials_and_the_rerun_runs_the_interrupted_one(
+        workdir, capfd, signum, sigint_ignored):
     study_file = write(workdir, SMALL, *LONG)
     url = db(workdir)
     reader = open_storage(url)  # creates the tables before the worker starts
-    process = start(workdir, study_file, url)
+    process = start(workdir, study_file, url, sigint_ignored=sigint_ignored)
     mid = wait_mid_trial(process, reader, budget=1500)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, (out, err)
-    # the last word is ours (before it, Optuna logs the interrupted trial as failed)
-    assert err.strip().splitlines()[-1].startswith("interrupted: finished trials are kept in sqlite:///")
+    assert process.returncode == 128 + signum, (out, err)
+    name = signal.Signals(signum).name
+    assert err.strip().startswith(f"interrupted ({name}): finished trials are kept in sqlite"), err
+    assert len(err.strip().splitlines()) == 1, err  # one line: no Optuna traceback before it
     trials = trials_in(reader)
     assert TrialState.RUNNING not in {t.state for t in trials}
     assert trials[mid.number].state == TrialState.FAIL  # the interrupted trial, closed as failed
+    assert trials[mid.number].user_attrs["fail_reason"].startswith(f"interrupted ({name})")
+    retry = the_retry_of(mid, trials)
+    assert retry.state == TrialState.WAITING
     done = {t.number: t.value for t in trials if t.state in FINISHED}
     assert done
 
     assert run("optimize", study_file, "--storage", url, "--no-progress", "--n-trials", 1) == 0
     assert "range test: using the one stored" in capfd.readouterr().out
     after = trials_in(reader)
-    assert len(after) == len(trials) + 1 and after[-1].state in FINISHED
+    assert len(after) == len(trials)  # the rerun's one trial: the interrupted configuration
+    assert after[retry.number].state in FINISHED and after[retry.number].params == mid.params
     assert {t.number: t.value for t in after if t.number in done} == done
+
+
+def workers_of(process: subprocess.Popen) -> list[int]:
+    """The pids of ``process``'s children (Linux)."""
+    path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signum, to", [(signal.SIGINT, "parent"), (signal.SIGTERM, "parent"),
+                                        (signal.SIGINT, "group")])
+def test_a_signal_to_the_parent_or_its_group_stops_every_worker(workdir, signum, to):
+    """``--parallel 2`` on a CPU starts two worker processes; SIGINT or SIGTERM to the parent
+    alone (a supervisor's ``kill``) or to its process group (a terminal's Ctrl-C) stops both,
+    each failing and re-queuing its trial, and the parent says so in one line."""
+    study_file = write(workdir, NO_RANGE_TEST, *LONG)
+    url = db(workdir)
+    reader = open_storage(url)
+    process = start(workdir, study_file, url, "--parallel", "2", "--n-trials", "4")
+    def two(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+        return running if len(running) == 2 else []
+
+    wait_for(process, reader, "two trials in progress", two)
+    pids = workers_of(process)
+    assert len(pids) == 2
+    (os.kill if to == "parent" else os.killpg)(process.pid, signum)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, (out, err)
+    assert err.strip().startswith(f"interrupted ({signal.Signals(signum).name})"), err
+    assert len(err.strip().splitlines()) == 1, err  # the parent's line, no worker's traceback
+    assert not any(alive(pid) for pid in pids)  # stopped and waited for: none trains on
+    trials = trials_in(reader)
+    assert TrialState.RUNNING not in {t.state for t in trials}
+    interrupted = [t for t in trials if t.state == TrialState.FAIL]
+    assert 1 <= len(interrupted) <= 2, trials  # both, unless one had just finished its trial
+    for trial in interrupted:
+        assert trial.user_attrs["fail_reason"].startswith("interrupted (SIGTERM)")  # passed on
+        assert the_retry_of(trial, trials).state == TrialState.WAITING
 
 
 def test_killed_run_is_retried_on_rerun_and_loses_nothing(workdir, capfd):

@@ -3,14 +3,19 @@ Ctrl-C leaves behind."""
 
 from __future__ import annotations
 
+import signal
+
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
 import torch
 
 import optuna_clr
+from optuna_clr import cli
 from optuna_clr.runner import BEATING_ATTR
+from optuna_clr.runner import Interrupted
 from optuna_clr.runner import optimize
 from optuna_clr.storage import open_storage
 
@@ -19,8 +24,9 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def objective(families=("fixed",), model="mlp", space=None, **kw):
-    space = space or optuna_clr.ScheduleSpace(families=list(families), lr=(0.01, 0.3), iterations_per_epoch=35,
-                                              max_iterations=200, batch_size=32, max_batch_size=128)
+    space = space or optuna_clr.ScheduleSpace(
+        families=list(families), lr=(0.01, 0.3), iterations_per_epoch=35, max_iterations=200,
+        batch_size=32, max_batch_size=128)
     return optuna_clr.IterationsToTarget(task="digits", model=model, batch_size=32, target_accuracy=0.95,
                                          max_iterations=200, eval_every=10, device="cpu", space=space, **kw)
 
@@ -48,8 +54,8 @@ def interrupted_at(call: int) -> type[torch.nn.Module]:
 
         def __init__(self):
             super().__init__()
-            self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                                           torch.nn.Linear(32, 10))
+            self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32),
+                                           torch.nn.ReLU(), torch.nn.Linear(32, 10))
 
         def forward(self, x):
             type(self).calls += 1
@@ -60,7 +66,8 @@ def interrupted_at(call: int) -> type[torch.nn.Module]:
     return InterruptedNet
 
 
-def retry_of(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+def retry_of(trial: optuna.trial.FrozenTrial,
+             trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
     """The one trial queued to run ``trial``'s parameters again."""
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
     assert len(retries) == 1, [(t.number, t.state, t.system_attrs) for t in trials]
@@ -74,7 +81,8 @@ def test_ctrl_c_in_a_trial_trained_alone_among_parallel_ones_leaves_none_running
     study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
     # batch-size schedules cannot be stacked: the parallel runner trains them one by one
     with pytest.raises(KeyboardInterrupt):
-        optimize(study, objective(families=["batch_growth"], model=interrupted_at(20)), n_trials=4, parallel=2)
+        optimize(study, objective(families=["batch_growth"], model=interrupted_at(20)), n_trials=4,
+                 parallel=2)
     trials = optuna.load_study(study_name="s", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
     assert "interrupted" in trials[0].user_attrs["fail_reason"]
@@ -82,7 +90,8 @@ def test_ctrl_c_in_a_trial_trained_alone_among_parallel_ones_leaves_none_running
 
 
 @pytest.mark.parametrize("parallel", [1, 2])
-def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(tmp_path, parallel):
+def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(
+        tmp_path, parallel):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
     with pytest.raises(KeyboardInterrupt):  # a stack of two trials (or one alone), mid-training
@@ -94,7 +103,7 @@ def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(
     retries = [retry_of(t, trials) for t in interrupted]
     assert all(r.state == TrialState.WAITING for r in retries)
 
-    optimize(study, objective(), n_trials=parallel, parallel=parallel)  # the next run takes them first
+    optimize(study, objective(), n_trials=parallel, parallel=parallel)  # it takes them first
     after = {t.number: t for t in study.get_trials(deepcopy=False)}
     assert len(after) == len(trials)
     for trial, retry in zip(interrupted, retries):
@@ -104,8 +113,8 @@ def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(
 def test_an_interrupted_recipe_is_run_again_and_the_next_recipe_still_comes(tmp_path):
     """Smith's recipes go out by trial number; the retry of an interrupted recipe trial fixes
     its family, so it takes no other recipe: the fixed-LR recipe still comes next."""
-    space = optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(0.01, 0.3), iterations_per_epoch=35,
-                                     max_iterations=200)
+    space = optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(0.01, 0.3),
+                                     iterations_per_epoch=35, max_iterations=200)
     prior = {"base_lr": 0.02, "best_lr": 0.06, "max_lr": 0.2}
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="minimize",
                                 sampler=optuna_clr.RangeTestPriorSampler(prior, seed=0))
@@ -120,7 +129,8 @@ def test_an_interrupted_recipe_is_run_again_and_the_next_recipe_still_comes(tmp_
 
 
 def journal_with_heartbeats(tmp_path) -> optuna.storages.BaseStorage:
-    return open_storage(f"journal:///{tmp_path / 'study.log'}", heartbeat_interval=1, grace_period=2)
+    url = f"journal:///{tmp_path / 'study.log'}"
+    return open_storage(url, heartbeat_interval=1, grace_period=2)
 
 
 @pytest.mark.parametrize("parallel", [1, 2])
@@ -130,7 +140,8 @@ def test_the_wait_runs_retries_only_not_trials_the_user_enqueued(tmp_path, paral
         study.enqueue_trial({"lr": lr})
     optimize(study, objective(), n_trials=1, parallel=parallel)
     states = [t.state for t in study.get_trials(deepcopy=False)]
-    assert states[0] in FINISHED and states[1:] == [TrialState.WAITING] * 2  # for a later run's n_trials
+    # the other two are left for a later run's n_trials
+    assert states[0] in FINISHED and states[1:] == [TrialState.WAITING] * 2
 
 
 @pytest.mark.parametrize("parallel", [1, 2])
@@ -139,8 +150,9 @@ def test_study_stop_ends_the_run_and_its_wait(tmp_path, parallel):
 
     def stop(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         # a retry queued meanwhile (another worker's trial went stale) is left to a later run
-        study.add_trial(optuna.create_trial(state=TrialState.WAITING, system_attrs={
-            "failed_trial": trial.number, "retry_history": [trial.number], "fixed_params": trial.params}))
+        attrs = {"failed_trial": trial.number, "retry_history": [trial.number],
+                 "fixed_params": trial.params}
+        study.add_trial(optuna.create_trial(state=TrialState.WAITING, system_attrs=attrs))
         study.stop()
 
     optimize(study, objective(), n_trials=4, parallel=parallel, callbacks=[stop])
@@ -152,9 +164,38 @@ def test_study_stop_ends_the_run_and_its_wait(tmp_path, parallel):
 
 def test_a_fused_trial_whose_end_fails_is_told_failed_not_left_running(tmp_path):
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="minimize")
-    broken = FileSystemArtifactStore(tmp_path / "no-such-folder")  # uploading the schedule's plot fails
+    broken = FileSystemArtifactStore(tmp_path / "no-such-folder")  # the schedule's plot: no upload
     with pytest.raises(FileNotFoundError):
         optimize(study, objective(artifact_store=broken), n_trials=2, parallel=2)
     trials = study.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
     assert all("no-such-folder" in t.user_attrs["fail_reason"] for t in trials)
+
+
+class SignalledStorage(optuna.storages.JournalStorage):
+    """A real journal whose first write of a finished trial gets a SIGTERM in its middle."""
+
+    signalled = False
+
+    def set_trial_state_values(self, trial_id, state, values=None):
+        if state.is_finished() and not self.signalled:
+            self.signalled = True
+            signal.raise_signal(signal.SIGTERM)  # its handler runs here, before the write
+        return super().set_trial_state_values(trial_id, state, values)
+
+
+def test_a_signal_during_a_storage_write_stops_the_run_once_the_write_is_done(tmp_path):
+    """The CLI's handler does not raise inside the storage's or Optuna's bookkeeping: raised
+    there, the interrupt would leave the finished trial RUNNING (Optuna's tell then fails with
+    an UnboundLocalError, which is not even an interrupt). It stops the next trial instead."""
+    storage = SignalledStorage(JournalFileBackend(str(tmp_path / "study.log")))
+    study = optuna.create_study(storage=storage, direction="minimize")
+    with pytest.raises(Interrupted), cli._stop_on_signals():
+        optimize(study, objective(), n_trials=20)  # stopped in the first trial that trains after
+    trials = study.get_trials(deepcopy=False)
+    assert trials[0].state in FINISHED and trials[0].value is not None  # written whole
+    assert TrialState.RUNNING not in {t.state for t in trials}
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1
+    assert failed[0].user_attrs["fail_reason"].startswith("interrupted (SIGTERM)")
+    assert retry_of(failed[0], trials).state == TrialState.WAITING

@@ -26,11 +26,11 @@ import uuid
 import warnings
 from wsgiref.util import setup_testing_defaults
 
+from conftest import tiny_study
 import optuna
 from optuna.trial import TrialState
 import pytest
 
-from conftest import tiny_study
 from optuna_clr import cli
 from optuna_clr.runner import BEATING_ATTR
 from optuna_clr.runner import fail_stale_trials
