@@ -42,9 +42,9 @@ from typing import Any
 
 from optuna_clr import schedules
 from optuna_clr.space import FAMILY_PARAMS
-from optuna_clr.user_code import UserCodeError
 from optuna_clr.user_code import is_import_path
 from optuna_clr.user_code import load_factory
+from optuna_clr.user_code import UserCodeError
 
 
 try:
@@ -55,28 +55,66 @@ except ModuleNotFoundError:  # Python 3.10
 
 SAMPLERS = ("prior", "tpe", "random")
 PRUNER_PARTS = ("none", "target", "median", "percentile", "hyperband")
-CURVE_PRUNERS = ("median", "percentile", "hyperband")  # one at most: make_pruner wraps a single one
+CURVE_PRUNERS = (
+    "median",
+    "percentile",
+    "hyperband",
+)  # one at most: make_pruner wraps a single one
 PRECISIONS = ("fp32", "bf16")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "study": {"name": None, "n_trials": 30, "sampler": "prior", "pruner": "target", "seed": 0},
     "task": {"name": "digits", "validation": None, "data_dir": None, "image_size": None},
     "training": {
-        "model": "mlp", "optimizer": "sgd", "momentum": None, "nesterov": False, "weight_decay": 0.0,
-        "batch_size": 100, "target_accuracy": None, "max_iterations": None, "eval_every": 100,
-        "augment": False, "unit": "iterations", "max_examples": None, "max_seconds": None, "device": "auto",
-        "precision": "fp32", "channels_last": False, "compile": False, "eval_batch_size": 1000,
+        "model": "mlp",
+        "optimizer": "sgd",
+        "momentum": None,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "batch_size": 100,
+        "target_accuracy": None,
+        "max_iterations": None,
+        "eval_every": 100,
+        "augment": False,
+        "unit": "iterations",
+        "max_examples": None,
+        "max_seconds": None,
+        "device": "auto",
+        "precision": "fp32",
+        "channels_last": False,
+        "compile": False,
+        "eval_batch_size": 1000,
     },
     "space": {
-        "families": ["fixed", "triangular", "triangular2", "exp_range"], "lr": [1e-4, 1.0], "max_lr": None,
-        "base_lr_ratio": [0.1, 0.5], "step_size_epochs": [2.0, 10.0], "decay_epochs": [2.0, 50.0],
-        "max_batch_size": None, "growth_factor": 5.0, "end_at_cycle_end": False,
+        "families": ["fixed", "triangular", "triangular2", "exp_range"],
+        "lr": [1e-4, 1.0],
+        "max_lr": None,
+        "base_lr_ratio": [0.1, 0.5],
+        "step_size_epochs": [2.0, 10.0],
+        "decay_epochs": [2.0, 50.0],
+        "max_batch_size": None,
+        "growth_factor": 5.0,
+        "end_at_cycle_end": False,
     },
     "range_test": {
-        "enabled": True, "min_lr": 0.0, "max_lr": None, "epochs": None, "steps": None, "metric": "accuracy",
-        "mode": None, "eval_every": None, "repeats": 1, "narrow": True, "margin": 2.0,
+        "enabled": True,
+        "min_lr": 0.0,
+        "max_lr": None,
+        "epochs": None,
+        "steps": None,
+        "metric": "accuracy",
+        "mode": None,
+        "eval_every": None,
+        "repeats": 1,
+        "narrow": True,
+        "margin": 2.0,
     },
-    "compare": {"n_trials": None, "seeds": 5, "fixed_lr": None, "families": ["triangular", "triangular2", "exp_range"]},
+    "compare": {
+        "n_trials": None,
+        "seeds": 5,
+        "fixed_lr": None,
+        "families": ["triangular", "triangular2", "exp_range"],
+    },
 }
 REQUIRED = {("study", "name"), ("training", "target_accuracy"), ("training", "max_iterations")}
 
@@ -111,14 +149,25 @@ class _Fields:
         where = f"[{self.section}]" + (f" {key}" if key else "")
         return StudyFileError(f"{self.source}: {where}: {message}")
 
-    def number(self, key: str, *, low: float | None = None, high: float | None = None, below: float | None = None,
-               integer: bool = False, allow_none: bool = False, strict_low: bool = True) -> None:
+    def number(
+        self,
+        key: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        below: float | None = None,
+        integer: bool = False,
+        allow_none: bool = False,
+        strict_low: bool = True,
+    ) -> None:
         value = self.values.get(key)
         if value is None and allow_none:
             return
         kind = int if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kind):
-            raise self.fail(key, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+            raise self.fail(
+                key, f"must be {'an integer' if integer else 'a number'}, got {value!r}"
+            )
         if low is not None and (value <= low if strict_low else value < low):
             raise self.fail(key, f"must be {'>' if strict_low else '>='} {low}, got {value!r}")
         if high is not None and value > high:
@@ -130,8 +179,11 @@ class _Fields:
         value = self.values.get(key)
         if value is None and allow_none:
             return
-        if not (isinstance(value, list) and len(value) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
             raise self.fail(key, f"must be a [low, high] pair of numbers, got {value!r}")
         if value[0] > value[1]:
             raise self.fail(key, f"low {value[0]} > high {value[1]}; write [low, high]")
@@ -154,10 +206,15 @@ class _Fields:
         if isinstance(families, str):
             families = self.values[key] = [families]
         if not isinstance(families, list) or not families:
-            raise self.fail(key, f"must name at least one family, got {families!r}; choose from {sorted(known)}")
+            raise self.fail(
+                key,
+                f"must name at least one family, got {families!r}; choose from {sorted(known)}",
+            )
         for i, family in enumerate(families):
             if family not in known:
-                raise self.fail(f"{key}[{i}]", f"unknown {what} {family!r}; choose from {sorted(known)}")
+                raise self.fail(
+                    f"{key}[{i}]", f"unknown {what} {family!r}; choose from {sorted(known)}"
+                )
 
     def train_config(self, training: dict[str, Any]) -> None:
         """What :class:`~optuna_clr.training.TrainConfig` itself checks across fields (Nesterov
@@ -172,7 +229,8 @@ class _Fields:
 
 
 def _check_optimizer_settings(f: _Fields) -> None:
-    """optimizer, momentum, nesterov, weight_decay: in [training], and in a baseline where given."""
+    """optimizer, momentum, nesterov, weight_decay: in [training], and in a baseline where
+    given."""
     from optuna_clr.training import OPTIMIZERS
 
     given = f.values
@@ -203,11 +261,15 @@ class StudyFile:
     def load(cls, path: str | Path) -> StudyFile:
         path = Path(path)
         if not path.is_file():
-            raise StudyFileError(f"no study file at {path}; the studies/ folder has examples (studies/digits.toml)")
+            raise StudyFileError(
+                f"no study file at {path}; the studies/ folder has examples (studies/digits.toml)"
+            )
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise StudyFileError(f"{path}: not a text file; a study file is TOML (studies/digits.toml is one)") from None
+            raise StudyFileError(
+                f"{path}: not a text file; a study file is TOML (studies/digits.toml is one)"
+            ) from None
         return cls.parse(text, source=path.name)
 
     @classmethod
@@ -225,7 +287,9 @@ class StudyFile:
 
         unknown = sorted(set(raw) - set(DEFAULTS) - {"baselines"})
         if unknown:
-            raise fail(f"[{unknown[0]}]", f"unknown section; sections are {[*DEFAULTS, 'baselines']}")
+            raise fail(
+                f"[{unknown[0]}]", f"unknown section; sections are {[*DEFAULTS, 'baselines']}"
+            )
         sections: dict[str, dict[str, Any]] = {}
         for name, defaults in DEFAULTS.items():
             given = raw.get(name, {})
@@ -234,8 +298,11 @@ class StudyFile:
             for key in given:
                 if key not in defaults:
                     hint = difflib.get_close_matches(key, defaults, n=1)
-                    raise fail(f"[{name}] {key}", f"unknown key{f' (did you mean {hint[0]!r}?)' if hint else ''}; "
-                                                  f"keys are {sorted(defaults)}")
+                    raise fail(
+                        f"[{name}] {key}",
+                        f"unknown key{f' (did you mean {hint[0]!r}?)' if hint else ''}; "
+                        f"keys are {sorted(defaults)}",
+                    )
             sections[name] = {**copy.deepcopy(defaults), **given}
         for section, key in sorted(REQUIRED):
             if sections[section][key] is None:
@@ -243,7 +310,9 @@ class StudyFile:
         baselines = {}
         for name, spec in raw.get("baselines", {}).items():
             if not isinstance(spec, dict):
-                raise fail(f"[baselines.{name}]", "must be a table with a family and its parameters")
+                raise fail(
+                    f"[baselines.{name}]", "must be a table with a family and its parameters"
+                )
             spec = dict(spec)
             training = {k: spec.pop(k) for k in BASELINE_TRAINING_KEYS if k in spec}
             try:
@@ -297,15 +366,29 @@ class StudyFile:
         f.choice("sampler", SAMPLERS, what="sampler")
         pruner = self.study["pruner"]
         parts = str(pruner).split("+")
-        if any(p not in PRUNER_PARTS for p in parts) or ("none" in parts and len(parts) > 1) or len(set(parts)) < len(parts):
-            raise f.fail("pruner", f"unknown pruner {pruner!r}; use none, target, median, "
-                                   "target+median, target+percentile or target+hyperband")
+        if (
+            any(p not in PRUNER_PARTS for p in parts)
+            or ("none" in parts and len(parts) > 1)
+            or len(set(parts)) < len(parts)
+        ):
+            raise f.fail(
+                "pruner",
+                f"unknown pruner {pruner!r}; use none, target, median, "
+                "target+median, target+percentile or target+hyperband",
+            )
         curves = [p for p in parts if p in CURVE_PRUNERS]
         if len(curves) > 1:
-            raise f.fail("pruner", f"{pruner!r} joins {len(curves)} learning-curve pruners, and only one can run; "
-                                   f"keep one of them, e.g. 'target+{curves[0]}'")
+            raise f.fail(
+                "pruner",
+                f"{pruner!r} joins {len(curves)} learning-curve pruners, and only one can run; "
+                f"keep one of them, e.g. 'target+{curves[0]}'",
+            )
         if self.study["sampler"] == "prior" and not self.range_test["enabled"]:
-            raise f.fail("sampler", "'prior' needs the range test: set [range_test] enabled = true, or sampler = 'tpe'")
+            raise f.fail(
+                "sampler",
+                "'prior' needs the range test: set [range_test] enabled = true, "
+                "or sampler = 'tpe'",
+            )
 
     def _check_task(self) -> None:
         from optuna_clr import tasks
@@ -319,17 +402,31 @@ class StudyFile:
             except UserCodeError as error:
                 raise f.fail(None, str(error)) from None
         elif key not in (*tasks.NAMES, "cifar-10"):
-            raise f.fail("name", f"unknown task {name!r}; choose from {list(tasks.NAMES)}, or give an import "
-                                 "path to your factory ('mypkg.data:load')")
+            raise f.fail(
+                "name",
+                f"unknown task {name!r}; choose from {list(tasks.NAMES)}, or give an import "
+                "path to your factory ('mypkg.data:load')",
+            )
         f.number("image_size", low=0, integer=True, allow_none=True)
         if self.task["image_size"] is not None and key != "imagefolder":
-            raise f.fail("image_size", "only resizes the images of name = 'imagefolder'; remove it")
+            raise f.fail(
+                "image_size", "only resizes the images of name = 'imagefolder'; remove it"
+            )
         validation = self.task["validation"]
-        if validation is not None and (isinstance(validation, bool) or not isinstance(validation, (int, float))
-                                       or validation <= 0 or (isinstance(validation, float) and validation >= 1)):
-            raise f.fail("validation", f"must be a fraction in (0, 1) or a count of images >= 1, got {validation!r}")
+        if validation is not None and (
+            isinstance(validation, bool)
+            or not isinstance(validation, (int, float))
+            or validation <= 0
+            or (isinstance(validation, float) and validation >= 1)
+        ):
+            raise f.fail(
+                "validation",
+                f"must be a fraction in (0, 1) or a count of images >= 1, got {validation!r}",
+            )
         if self.task["data_dir"] is not None and not isinstance(self.task["data_dir"], str):
-            raise f.fail("data_dir", f"must be a folder path (a string), got {self.task['data_dir']!r}")
+            raise f.fail(
+                "data_dir", f"must be a folder path (a string), got {self.task['data_dir']!r}"
+            )
 
     def _check_training(self) -> None:
         from optuna_clr import models
@@ -338,12 +435,17 @@ class StudyFile:
         t = self.training
         if is_import_path(t["model"]):
             try:
-                load_factory(t["model"], what="[training] model", args=("image_shape", "num_classes"))
+                load_factory(
+                    t["model"], what="[training] model", args=("image_shape", "num_classes")
+                )
             except UserCodeError as error:
                 raise f.fail(None, str(error)) from None
         elif t["model"] not in models.names():
-            raise f.fail("model", f"unknown model {t['model']!r}; choose from {models.names()}, or give an "
-                                  "import path to your builder ('mypkg.nets:build')")
+            raise f.fail(
+                "model",
+                f"unknown model {t['model']!r}; choose from {models.names()}, or give an "
+                "import path to your builder ('mypkg.nets:build')",
+            )
         _check_optimizer_settings(f)
         f.number("target_accuracy", low=0, high=1)
         f.number("max_iterations", low=0, integer=True)
@@ -358,14 +460,24 @@ class StudyFile:
         f.choice("precision", PRECISIONS, what="precision")
         device = t["device"]
         if not (isinstance(device, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device)):
-            raise f.fail("device", f"unknown device {device!r}; use auto (CUDA if available), cpu, cuda or cuda:N")
+            raise f.fail(
+                "device",
+                f"unknown device {device!r}; use auto (CUDA if available), cpu, cuda or cuda:N",
+            )
         grid, budget = self.report_grid()
         if grid > budget:
-            raise f.fail("eval_every", f"{t['eval_every']} updates between evaluations is more than the budget "
-                                       f"({budget} {'examples' if t['unit'] == 'examples' else 'updates'}): every "
-                                       "trial would be measured only at the budget and all would tie; lower eval_every")
+            raise f.fail(
+                "eval_every",
+                f"{t['eval_every']} updates between evaluations is more than the budget "
+                f"({budget} {'examples' if t['unit'] == 'examples' else 'updates'}): every "
+                "trial would be measured only at the budget and all would tie; lower eval_every",
+            )
         if t["unit"] == "seconds" and t["max_seconds"] is None:
-            raise f.fail("max_seconds", "is required with unit = 'seconds' (the budget censored trials are measured against)")
+            raise f.fail(
+                "max_seconds",
+                "is required with unit = 'seconds' "
+                "(the budget censored trials are measured against)",
+            )
         f.train_config(t)
 
     def _check_space(self) -> None:
@@ -379,11 +491,18 @@ class StudyFile:
             raise f.fail("base_lr_ratio", f"must lie inside (0, 1), got {s['base_lr_ratio']}")
         f.number("max_batch_size", low=0, integer=True, allow_none=True)
         grid = self.report_grid()[0]
-        if ("batch_growth" in s["families"] and self.training["unit"] == "examples"
-                and s["max_batch_size"] is not None and s["max_batch_size"] > grid):
-            raise f.fail("max_batch_size", f"{s['max_batch_size']} is more than the {grid} examples between "
-                                           "evaluations (eval_every x batch_size): a batch that large skips "
-                                           "evaluations; raise [training] eval_every or lower max_batch_size")
+        if (
+            "batch_growth" in s["families"]
+            and self.training["unit"] == "examples"
+            and s["max_batch_size"] is not None
+            and s["max_batch_size"] > grid
+        ):
+            raise f.fail(
+                "max_batch_size",
+                f"{s['max_batch_size']} is more than the {grid} examples between "
+                "evaluations (eval_every x batch_size): a batch that large skips "
+                "evaluations; raise [training] eval_every or lower max_batch_size",
+            )
         f.number("growth_factor", low=1)
         f.flag("end_at_cycle_end")
 
@@ -395,8 +514,11 @@ class StudyFile:
         f.flag("enabled")
         f.flag("narrow")
         if r["enabled"] and (r["epochs"] is None) == (r["steps"] is None):
-            raise f.fail(None, "give exactly one of epochs or steps for the test's length "
-                               "(the CLR paper's test: epochs = 8)")
+            raise f.fail(
+                None,
+                "give exactly one of epochs or steps for the test's length "
+                "(the CLR paper's test: epochs = 8)",
+            )
         f.number("epochs", low=0, allow_none=True)
         f.number("steps", low=1, integer=True, allow_none=True)
         f.number("min_lr", low=0, strict_low=False)
@@ -407,7 +529,10 @@ class StudyFile:
         if r["mode"] is not None:
             f.choice("mode", ("linear", "exponential"), what="mode")
         if r["mode"] == "exponential" and r["min_lr"] <= 0:
-            raise f.fail("min_lr", "must be > 0 with mode = 'exponential' (a geometric ramp cannot start at 0)")
+            raise f.fail(
+                "min_lr",
+                "must be > 0 with mode = 'exponential' (a geometric ramp cannot start at 0)",
+            )
         f.number("eval_every", low=0, integer=True, allow_none=True)
         f.number("repeats", low=0, integer=True)
         f.number("margin", low=1, strict_low=False)
@@ -417,8 +542,11 @@ class StudyFile:
         f.number("seeds", low=0, integer=True)
         f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
         f.pair("fixed_lr", allow_none=True)
-        f.families("families", {k: v for k, v in FAMILY_PARAMS.items() if k != "fixed"},
-                   what="schedule family other than fixed")
+        f.families(
+            "families",
+            {k: v for k, v in FAMILY_PARAMS.items() if k != "fixed"},
+            what="schedule family other than fixed",
+        )
 
     def _check_baseline(self, name: str, baseline: Baseline) -> None:
         """A baseline's own optimizer settings, checked as [training]'s are and then together
@@ -454,13 +582,26 @@ class StudyFile:
         r = self.range_test
         t = self.training
         return {
-            "task": self.task["name"], "model": t["model"], "min_lr": r["min_lr"],
+            "task": self.task["name"],
+            "model": t["model"],
+            "min_lr": r["min_lr"],
             "max_lr": r["max_lr"] if r["max_lr"] is not None else self.space["lr"][1],
-            "steps": r["steps"], "epochs": r["epochs"], "mode": r["mode"], "metric": r["metric"],
-            "eval_every": r["eval_every"], "optimizer": t["optimizer"], "momentum": t["momentum"],
-            "nesterov": t["nesterov"], "weight_decay": t["weight_decay"], "batch_size": t["batch_size"],
-            "augment": t["augment"], "seed": self.study["seed"], "repeats": r["repeats"], "device": t["device"],
-            "data_dir": self.task["data_dir"], "image_size": self.task["image_size"],
+            "steps": r["steps"],
+            "epochs": r["epochs"],
+            "mode": r["mode"],
+            "metric": r["metric"],
+            "eval_every": r["eval_every"],
+            "optimizer": t["optimizer"],
+            "momentum": t["momentum"],
+            "nesterov": t["nesterov"],
+            "weight_decay": t["weight_decay"],
+            "batch_size": t["batch_size"],
+            "augment": t["augment"],
+            "seed": self.study["seed"],
+            "repeats": r["repeats"],
+            "device": t["device"],
+            "data_dir": self.task["data_dir"],
+            "image_size": self.task["image_size"],
         }
 
     def make_objective(self, **kwargs: Any) -> Any:
@@ -478,25 +619,38 @@ class StudyFile:
         for section, key in (("training", "batch_size"), ("space", "max_batch_size")):
             value = getattr(self, section)[key]
             if value is not None and value > train_size:
-                raise self._fields(section).fail(key, f"{value} is more than the {train_size} training images of "
-                                                      f"{task}; lower it (Smith et al. keep a batch <= a tenth "
-                                                      f"of the training set: {train_size // 10})")
+                raise self._fields(section).fail(
+                    key,
+                    f"{value} is more than the {train_size} training images of "
+                    f"{task}; lower it (Smith et al. keep a batch <= a tenth "
+                    f"of the training set: {train_size // 10})",
+                )
 
-    def make_space(self, objective: Any, *, families: list[str] | None = None, lr: Any = None) -> Any:
+    def make_space(
+        self, objective: Any, *, families: list[str] | None = None, lr: Any = None
+    ) -> Any:
         """The file's :class:`~optuna_clr.ScheduleSpace` for the objective's task."""
         from optuna_clr.space import ScheduleSpace
 
         task = objective.task
-        kwargs = self.space_kwargs(iterations_per_epoch=task.iterations_per_epoch(self.training["batch_size"]),
-                                   train_size=len(task.train))
+        kwargs = self.space_kwargs(
+            iterations_per_epoch=task.iterations_per_epoch(self.training["batch_size"]),
+            train_size=len(task.train),
+        )
         if families is not None:
             kwargs["families"] = families
         if lr is not None:
             kwargs["lr"] = tuple(lr)
         return ScheduleSpace(**kwargs)
 
-    def make_sampler(self, prior: Any = None, *, parallel: int = 1, seed: int | None = None,
-                     other_workers: bool = False) -> Any:
+    def make_sampler(
+        self,
+        prior: Any = None,
+        *,
+        parallel: int = 1,
+        seed: int | None = None,
+        other_workers: bool = False,
+    ) -> Any:
         """The file's sampler; ``prior`` is the range test's result when it is clear (``prior``
         falls back to TPE without one).
 
@@ -507,8 +661,8 @@ class StudyFile:
         the constant liar so it does not propose again what is already being trained."""
         import optuna
 
-        from optuna_clr.samplers import RangeTestPriorSampler
         from optuna_clr.samplers import default_tpe
+        from optuna_clr.samplers import RangeTestPriorSampler
 
         kind = self.study["sampler"]
         seed = self.study["seed"] if seed is None else seed
@@ -516,9 +670,13 @@ class StudyFile:
         if kind == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if kind == "prior":
-            if prior is None:  # the range test gave no clear bounds (the file check refuses a disabled one)
+            if (
+                prior is None
+            ):  # the range test gave no clear bounds (the file check refuses a disabled one)
                 return default_tpe(seed=seed, constant_liar=liar)
-            return RangeTestPriorSampler(prior, seed=seed, base_sampler=default_tpe(seed=seed, constant_liar=liar))
+            return RangeTestPriorSampler(
+                prior, seed=seed, base_sampler=default_tpe(seed=seed, constant_liar=liar)
+            )
         return default_tpe(seed=seed, constant_liar=liar)
 
     def report_grid(self) -> tuple[int, int]:
@@ -526,7 +684,9 @@ class StudyFile:
         examples for ``unit = "examples"``, else updates (a seconds study reports updates)."""
         t = self.training
         if t["unit"] == "examples":
-            return t["eval_every"] * t["batch_size"], t["max_examples"] or t["max_iterations"] * t["batch_size"]
+            return t["eval_every"] * t["batch_size"], t["max_examples"] or t["max_iterations"] * t[
+                "batch_size"
+            ]
         return t["eval_every"], t["max_iterations"]
 
     def make_pruner(self) -> Any:
@@ -543,7 +703,9 @@ class StudyFile:
         if "median" in parts:
             curve = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
         elif "percentile" in parts:
-            curve = optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=warmup)
+            curve = optuna.pruners.PercentilePruner(
+                25.0, n_startup_trials=5, n_warmup_steps=warmup
+            )
         elif "hyperband" in parts:
             curve = optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=budget)
         if "target" in parts:
