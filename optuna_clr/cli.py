@@ -391,24 +391,35 @@ def _worker_sampler(sf: StudyFile, args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> None:
     """--engine processes: that many workers on the same storage, sharing the trials."""
-    shares = [n_trials // args.parallel + (i < n_trials % args.parallel) for i in range(args.parallel)]
-    command = [sys.executable, "-m", "optuna_clr.cli", "optimize", str(args.study_file), "--storage", args.storage,
-               "--study-name", sf.study["name"], "--no-progress", "--heartbeat", str(args.heartbeat), "--grace", str(args.grace),
-               "--artifact-dir", str(_artifact_dir(args)), "--out", str(args.out)]
-    for flag, value in (("--device", args.device), ("--data-dir", args.data_dir), ("--seed", args.seed)):
+    k = args.parallel
+    shares = [n_trials // k + (i < n_trials % k) for i in range(k)]
+    command = [
+        sys.executable, "-m", "optuna_clr.cli", "optimize", str(args.study_file),
+        "--storage", args.storage, "--study-name", sf.study["name"], "--no-progress",
+        "--heartbeat", str(args.heartbeat), "--grace", str(args.grace),
+        "--artifact-dir", str(_artifact_dir(args)), "--out", str(args.out),
+    ]  # fmt: skip
+    options = (("--device", args.device), ("--data-dir", args.data_dir), ("--seed", args.seed))
+    for flag, value in options:
         if value is not None:
             command += [flag, str(value)]
-    # each worker gets its share of the CPU threads: oversubscribed, they run slower than one process
+    # each worker gets its share of the CPU threads: oversubscribed, they run slower than one
     env = {**os.environ}
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.parallel)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // k)))
     workers: list[subprocess.Popen] = []
     try:
         for i, n in enumerate(shares):
             if n:  # own session: a terminal's Ctrl-C reaches this process, which passes it on
                 worker = command + ["--n-trials", str(n), "--worker", str(i)]
-                workers.append(subprocess.Popen(worker, stdin=subprocess.DEVNULL,
-                                                stdout=subprocess.DEVNULL, env=env,
-                                                start_new_session=True))
+                workers.append(
+                    subprocess.Popen(
+                        worker,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        env=env,
+                        start_new_session=True,
+                    )
+                )
         codes = [w.wait() for w in workers]
     except BaseException:  # SIGINT, SIGTERM...: no worker trains on
         _stop_workers(workers)
@@ -416,9 +427,10 @@ def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> No
     failed = [code for code in codes if code != 0]
     if failed:
         raise WorkerError(
-            f"{len(failed)} of {len(workers)} worker processes failed (exit codes {failed}); their errors are above. "
-            "The trials they finished are kept: fix the cause and run the same command again, or use --parallel 1 "
-            "(or --engine vmap) to train in this process")
+            f"{len(failed)} of {len(workers)} worker processes failed (exit codes {failed}); "
+            "their errors are above. The trials they finished are kept: fix the cause and run the "
+            "same command again, or use --parallel 1 (or --engine vmap) to train in this process"
+        )
 
 
 def _stop_workers(workers: list[subprocess.Popen]) -> None:
@@ -634,7 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{redact(args.storage)}, interrupted ones queued again; run the same command "
                   "again to continue", file=sys.stderr)
         return 128 + signum
-    except (StudyFileError, DataError, StorageError, WorkerError, OutputError, ValueError) as error:
+    except (
+        StudyFileError, DataError, StorageError, WorkerError, OutputError, ValueError
+    ) as error:
         if os.environ.get("OPTUNA_CLR_DEBUG"):
             raise
         print(f"optuna-clr: error: {error}", file=sys.stderr)

@@ -99,11 +99,24 @@ def optimize(
     with _requeue_on_interrupt(study) as running:
         if parallel == 1:
             done: Callback = lambda _, frozen: running.discard(frozen._trial_id)  # noqa: E731
-            study.optimize(_marking(objective, running), n_trials=n_trials, catch=tuple(catch),
-                           callbacks=[done, *callbacks], show_progress_bar=show_progress_bar)
+            study.optimize(
+                _marking(objective, running),
+                n_trials=n_trials,
+                catch=tuple(catch),
+                callbacks=[done, *callbacks],
+                show_progress_bar=show_progress_bar,
+            )
         else:
-            _optimize_fused(study, objective, n_trials, parallel, tuple(catch), list(callbacks),
-                            show_progress_bar, running)
+            _optimize_fused(
+                study,
+                objective,
+                n_trials,
+                parallel,
+                tuple(catch),
+                list(callbacks),
+                show_progress_bar,
+                running,
+            )
     if wait_for_stale:
         finish_stale_trials(study, objective, catch=catch, callbacks=callbacks)
 
@@ -139,8 +152,10 @@ def finish_stale_trials(
                 _run_retry(study, objective, retries, tuple(catch), callbacks, running)
             elif beating:
                 if not told.issuperset(beating):
-                    _logger.info(f"waiting for trial(s) {beating}, running in other workers, "
-                                 "to retry them if a worker dies")
+                    _logger.info(
+                        f"waiting for trial(s) {beating}, running in other workers, "
+                        "to retry them if a worker dies"
+                    )
                     told.update(beating)
                 time.sleep(poll)
             else:
@@ -227,8 +242,14 @@ def _requeue(study: optuna.Study, trial_id: int, interrupt: KeyboardInterrupt) -
     if not trial.params:
         return  # interrupted before it drew anything: nothing to run again
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
-    retry = optuna.create_trial(state=TrialState.WAITING, system_attrs={
-        RETRY_OF_ATTR: history[0], "retry_history": history, "fixed_params": dict(trial.params)})
+    retry = optuna.create_trial(
+        state=TrialState.WAITING,
+        system_attrs={
+            RETRY_OF_ATTR: history[0],
+            "retry_history": history,
+            "fixed_params": dict(trial.params),
+        },
+    )
     study.add_trial(retry)
 
 
@@ -281,7 +302,7 @@ def _pop(study: optuna.Study, waiting: Sequence[optuna.trial.FrozenTrial]) -> in
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
-    """Optuna's ``fail_stale_trials`` (marked experimental, stable since 2.9) without its warning."""
+    """Optuna's ``fail_stale_trials`` (experimental in name, stable since 2.9), no warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -338,7 +359,9 @@ def _optimize_fused(
         trial.set_user_attr("fail_reason", _reason(error))
         return study.tell(trial, state=TrialState.FAIL)
 
-    def tell(job: TrialJob, result: TrainResult | None, error: BaseException | None = None) -> None:
+    def tell(
+        job: TrialJob, result: TrainResult | None, error: BaseException | None = None
+    ) -> None:
         trial = job.trial
         open_jobs.pop(trial._trial_id, None)
         heartbeats.running.discard(trial._trial_id)
@@ -379,9 +402,13 @@ def _optimize_fused(
             open_jobs[trial._trial_id] = job  # from here on, an error or Ctrl-C tells it
             heartbeats.running.add(trial._trial_id)
             if fusable(job.schedule, objective.config) is None:
-                return FusedJob(job.schedule, max_iterations=job.max_iterations, callback=job.on_eval, key=job)
+                return FusedJob(
+                    job.schedule, max_iterations=job.max_iterations, callback=job.on_eval, key=job
+                )
             try:  # not fusable: train it alone, now
-                result = objective.run(job.schedule, callback=job.on_eval, max_iterations=job.max_iterations)
+                result = objective.run(
+                    job.schedule, callback=job.on_eval, max_iterations=job.max_iterations
+                )
             except catch as error:  # type: ignore[misc]
                 tell(job, None, error)
                 continue
@@ -395,23 +422,31 @@ def _optimize_fused(
                 asked_before = asked
                 try:
                     train_fused(
-                        objective.task, objective.model, objective.config, next_job,
-                        capacity=capacity, on_done=lambda fj, result: tell(fj.key, result),
+                        objective.task,
+                        objective.model,
+                        objective.config,
+                        next_job,
+                        capacity=capacity,
+                        on_done=lambda fj, result: tell(fj.key, result),
                     )
                 except BaseException as error:  # Ctrl-C, out of memory...: leave no trial running
                     if _is_out_of_memory(error):
-                        error = OutOfMemory(f"out of memory with {capacity} trials stacked: {error}. "
-                                            "Lower --parallel or batch_size.")
+                        error = OutOfMemory(
+                            f"out of memory with {capacity} trials stacked: {error}. "
+                            "Lower --parallel or batch_size."
+                        )
                     for job in list(open_jobs.values()):
                         tell(job, None, error)
                     if not isinstance(error, catch) or asked == asked_before:
                         raise  # not caught, or nothing to blame it on but the set-up itself
                     if isinstance(error, OutOfMemory) and capacity > 1:
-                        capacity //= 2  # the stack is what ran out: go on with fewer trials at a time
+                        capacity //= (
+                            2  # the stack is what ran out: go on with fewer trials at a time
+                        )
                         if torch.cuda.is_available():
                             torch.cuda.empty_cache()
-                        _logger.warning(
-                            f"{error} Going on with {capacity} trial{'s' if capacity > 1 else ''} at a time.")
+                        trials = "trials" if capacity > 1 else "trial"
+                        _logger.warning(f"{error} Going on with {capacity} {trials} at a time.")
         finally:
             if bar is not None:
                 bar.close()

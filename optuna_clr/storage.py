@@ -43,7 +43,10 @@ class StorageError(RuntimeError):
 
 
 def _retry_callback(max_retry: int) -> Any:
-    cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+    cls = (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
     with warnings.catch_warnings():  # experimental in name only: stable since Optuna 2.8
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return cls(max_retry=max_retry)
@@ -86,7 +89,9 @@ def _scrub(text: str, url: str) -> str:
 
 def is_journal(url: str) -> bool:
     """Whether ``url`` names a JournalStorage file (``journal:///x.log`` or a bare ``x.log``)."""
-    return url.startswith("journal://") or ("://" not in url and url.endswith((".log", ".journal")))
+    return url.startswith("journal://") or (
+        "://" not in url and url.endswith((".log", ".journal"))
+    )
 
 
 def local_path(url: str) -> Path | None:
@@ -94,7 +99,11 @@ def local_path(url: str) -> Path | None:
     bare ``x.log`` path), None for a server or an in-memory database. optuna-dashboard takes
     a journal as this path (``optuna-dashboard x.log``), not as the URL."""
     if is_journal(url):
-        return Path(url[len("journal:///"):] if url.startswith("journal:///") else url.removeprefix("journal://"))
+        return Path(
+            url[len("journal:///") :]
+            if url.startswith("journal:///")
+            else url.removeprefix("journal://")
+        )
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 
@@ -119,7 +128,9 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
     ) -> None:
         super().__init__(backend)
         self._heartbeat_interval = heartbeat_interval
-        self._grace_period = grace_period if grace_period is not None else (heartbeat_interval or 0) * 2
+        self._grace_period = (
+            grace_period if grace_period is not None else (heartbeat_interval or 0) * 2
+        )
         self._failed_trial_callback = failed_trial_callback
 
     def record_heartbeat(self, trial_id: int) -> None:
@@ -133,8 +144,12 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
-            if beat is not None and trial.datetime_start is not None and beat < trial.datetime_start.timestamp():
-                continue  # a retry copies its failed predecessor's attrs, that trial's last beat too
+            if (
+                beat is not None
+                and trial.datetime_start is not None
+                and beat < trial.datetime_start.timestamp()
+            ):
+                continue  # a retry copies its failed predecessor's attrs, its last beat too
             if beat is not None and now - beat > self._grace_period:
                 stale.append(trial._trial_id)
         return stale
@@ -158,44 +173,67 @@ def open_storage(
 ) -> BaseStorage:
     """Open the storage at ``url`` (default :data:`DEFAULT_URL`); see the module docstring."""
     url = url or DEFAULT_URL
-    for name, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
+    for name, value in (
+        ("heartbeat_interval", heartbeat_interval),
+        ("grace_period", grace_period),
+    ):
         if value is not None and not (isinstance(value, int) and value > 0):
-            raise StorageError(f"{name} must be a whole number of seconds > 0 (or None: no heartbeats), "
-                               f"got {value!r}")
+            raise StorageError(
+                f"{name} must be a whole number of seconds > 0 (or None: no heartbeats), "
+                f"got {value!r}"
+            )
     retry = _retry_callback(max_retry) if heartbeat_interval else None
     if is_journal(url):
         path = local_path(url)
         assert path is not None
         if not path.parent.exists():
             raise StorageError(
-                f"cannot open journal storage {url}: the folder {path.parent} does not exist; create it first "
-                "(as with sqlite URLs, journal:///relative/path.log is relative, journal:////absolute/path.log absolute)"
+                f"cannot open journal storage {url}: the folder {path.parent} does not exist; "
+                "create it first (as with sqlite URLs, journal:///relative/path.log is relative, "
+                "journal:////absolute/path.log absolute)"
             )
-        backend_cls = getattr(optuna.storages.journal, "JournalFileBackend", None) or optuna.storages.JournalFileStorage
+        backend_cls = (
+            getattr(optuna.storages.journal, "JournalFileBackend", None)
+            or optuna.storages.JournalFileStorage
+        )
         return HeartbeatJournalStorage(
-            backend_cls(str(path)), heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+            backend_cls(str(path)),
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
             failed_trial_callback=retry,
         )
     if "://" not in url:
         raise StorageError(
-            f"{url!r} is not a storage URL: use sqlite:///path.db, postgresql://user:password@host/db "
-            "or journal:///path.log"
+            f"{url!r} is not a storage URL: use sqlite:///path.db, "
+            "postgresql://user:password@host/db or journal:///path.log"
         )
     url = _with_driver(url)
-    kwargs: dict[str, Any] = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period}
+    kwargs: dict[str, Any] = {
+        "heartbeat_interval": heartbeat_interval,
+        "grace_period": grace_period,
+    }
     if retry is not None:
-        name = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in inspect.signature(
-            optuna.storages.RDBStorage).parameters else "failed_trial_callback"
+        name = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback"
+            in inspect.signature(optuna.storages.RDBStorage).parameters
+            else "failed_trial_callback"
+        )
         kwargs[name] = retry
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
         path = local_path(url)
         if path is not None and not path.parent.exists():
-            raise StorageError(f"cannot open {url}: the folder {path.parent} does not exist; create it or pick another path")
+            raise StorageError(
+                f"cannot open {url}: the folder {path.parent} does not exist; create it or pick "
+                "another path"
+            )
         if path is not None and not _can_write_in(path.parent):
-            raise StorageError(f"cannot open {url}: the folder {path.parent} cannot be written, and SQLite writes its "
-                               "database and journal there; pick a folder you can write to")
+            raise StorageError(
+                f"cannot open {url}: the folder {path.parent} cannot be written, and SQLite "
+                "writes its database and journal there; pick a folder you can write to"
+            )
     elif url.startswith("postgresql"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
@@ -207,13 +245,20 @@ def open_storage(
             f"the database driver for {redact(url)} is not installed ({error}); for PostgreSQL: "
             "pip install 'optuna-clr[postgres]'"
         ) from error
-    except Exception as error:  # sqlalchemy's OperationalError, ArgumentError, NoSuchModuleError...
+    except (
+        Exception
+    ) as error:  # sqlalchemy's OperationalError, ArgumentError, NoSuchModuleError...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         password = _userinfo(url)[2]
-        hint = " The password holds an '@': write it as %40 in the URL." if password and "@" in password else ""
+        hint = (
+            " The password holds an '@': write it as %40 in the URL."
+            if password and "@" in password
+            else ""
+        )
         raise StorageError(
-            f"cannot open storage {redact(url)}: {_scrub(reason, url)}. Check that the server is running and reachable, "
-            f"and the URL's scheme, host, port, user, password and database name.{hint}"
+            f"cannot open storage {redact(url)}: {_scrub(reason, url)}. Check that the server is "
+            "running and reachable, and the URL's scheme, host, port, user, password and database "
+            f"name.{hint}"
         ) from error
 
 

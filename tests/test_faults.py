@@ -32,10 +32,13 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 SMALL = tiny_study("faults", n_trials=3)
 
-NO_RANGE_TEST = SMALL.split("[range_test]")[0].replace("seed = 0", 'seed = 0\nsampler = "tpe"') + """
+NO_RANGE_TEST = (
+    SMALL.split("[range_test]")[0].replace("seed = 0", 'seed = 0\nsampler = "tpe"')
+    + """
 [range_test]
 enabled = false
 """
+)
 
 
 @pytest.fixture
@@ -56,7 +59,9 @@ def db(folder: Path) -> str:
     return f"sqlite:///{folder / 'study.db'}"
 
 
-def trials_in(storage: str | optuna.storages.BaseStorage, name: str = "faults") -> list[optuna.trial.FrozenTrial]:
+def trials_in(
+    storage: str | optuna.storages.BaseStorage, name: str = "faults"
+) -> list[optuna.trial.FrozenTrial]:
     """The study's trials, [] while it does not exist (a reader without heartbeats)."""
     if isinstance(storage, str):
         storage = open_storage(storage)
@@ -74,7 +79,9 @@ def run(*argv: object) -> int:
 
 
 @pytest.mark.parametrize("given", ["missing folder", "no folder"])
-def test_missing_data_stops_before_training_and_names_the_layout(workdir, capfd, monkeypatch, given):
+def test_missing_data_stops_before_training_and_names_the_layout(
+    workdir, capfd, monkeypatch, given
+):
     monkeypatch.delenv("OPTUNA_CLR_DATA", raising=False)
     study_file = write(workdir, SMALL, ('name = "digits"', 'name = "mnist"'))
     flags = ["--data-dir", workdir / "nowhere"] if given == "missing folder" else []
@@ -82,7 +89,11 @@ def test_missing_data_stops_before_training_and_names_the_layout(workdir, capfd,
     out, err = capfd.readouterr()
     assert "optuna-clr: error:" in err and "Traceback" not in err + out
     assert "<root>/MNIST/raw/train-images-idx3-ubyte.gz" in err  # the layout expected
-    assert ("--data-dir" in err and "OPTUNA_CLR_DATA" in err) if given == "no folder" else "missing:" in err
+    assert (
+        ("--data-dir" in err and "OPTUNA_CLR_DATA" in err)
+        if given == "no folder"
+        else "missing:" in err
+    )
     assert "range test" not in out and trials_in(db(workdir)) == []
 
 
@@ -94,10 +105,15 @@ def test_corrupt_data_file_is_named_before_training(workdir, capfd, data_dir):
     content[len(content) // 2] ^= 0xFF
     bad.write_bytes(bytes(content))
     study_file = write(workdir, SMALL, ('name = "digits"', 'name = "mnist"'))
-    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--data-dir", copy) == 2
+    assert (
+        run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--data-dir", copy)
+        == 2
+    )
     out, err = capfd.readouterr()
     assert f"{bad} is corrupt" in err and "Traceback" not in err + out
-    assert "train-images-idx3-ubyte.gz" not in err.split("Expected")[0]  # only the bad file is blamed
+    assert (
+        "train-images-idx3-ubyte.gz" not in err.split("Expected")[0]
+    )  # only the bad file is blamed
     assert "range test" not in out and trials_in(db(workdir)) == []
 
 
@@ -108,16 +124,34 @@ def test_corrupt_data_file_is_named_before_training(workdir, capfd, data_dir):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (('optimizer = "sgd"', 'optimizer = "adamw2"'), "[training] optimizer: unknown optimizer 'adamw2'"),
+        (
+            ('optimizer = "sgd"', 'optimizer = "adamw2"'),
+            "[training] optimizer: unknown optimizer 'adamw2'",
+        ),
         (("epochs = 1", "steps = -5"), "[range_test] steps: must be > 1, got -5"),
         (("epochs = 1", "steps = 0"), "[range_test] steps: must be > 1, got 0"),
-        (("[range_test]", "[rangetest]\nsteps = 3\n\n[range_test]"), "[rangetest]: unknown section"),
-        (("step_size_epochs = [1.0, 4.0]", "step_size_epochs = [4.0, 1.0]"), "[space] step_size_epochs: low 4.0 > high 1.0"),
-        (("step_size_epochs = [1.0, 4.0]", "step_size_epochs = [0.0, 4.0]"), "[space] step_size_epochs: must be > 0"),
-        (("target_accuracy = 0.95", "target_accuracy = 95"), "[training] target_accuracy: must be <= 1"),
+        (
+            ("[range_test]", "[rangetest]\nsteps = 3\n\n[range_test]"),
+            "[rangetest]: unknown section",
+        ),
+        (
+            ("step_size_epochs = [1.0, 4.0]", "step_size_epochs = [4.0, 1.0]"),
+            "[space] step_size_epochs: low 4.0 > high 1.0",
+        ),
+        (
+            ("step_size_epochs = [1.0, 4.0]", "step_size_epochs = [0.0, 4.0]"),
+            "[space] step_size_epochs: must be > 0",
+        ),
+        (
+            ("target_accuracy = 0.95", "target_accuracy = 95"),
+            "[training] target_accuracy: must be <= 1",
+        ),
         (("target_accuracy = 0.95\n", ""), "[training] target_accuracy: is required"),
         (("seed = 0", 'seed = 0\nsampler = "bayes"'), "[study] sampler: unknown sampler 'bayes'"),
-        (("seed = 0", 'seed = 0\npruner = "target+asha"'), "[study] pruner: unknown pruner 'target+asha'"),
+        (
+            ("seed = 0", 'seed = 0\npruner = "target+asha"'),
+            "[study] pruner: unknown pruner 'target+asha'",
+        ),
         (("max_lr = 1.0", "max_lr = 0.0"), "[range_test] max_lr: must be > 0"),
         (("n_trials = 3", "n_trials = three"), "not valid TOML"),
     ],
@@ -143,14 +177,22 @@ def test_bad_overrides_and_missing_file_are_errors(workdir, capfd):
 # --- storages ---
 
 PASSWORD = "s3cret-Pa55"
-AT_PASSWORD = "s3cret@Pa55"  # an unescaped @: the driver takes "Pa55@host" for the host, and says so
+AT_PASSWORD = (
+    "s3cret@Pa55"  # an unescaped @: the driver takes "Pa55@host" for the host, and says so
+)
 
 
 def bad_urls(tmp: Path) -> list[tuple[str, str]]:
     urls = [
-        (f"postgresql://optuna:{PASSWORD}@127.0.0.1:1/optuna_clr", "cannot open storage postgresql"),
+        (
+            f"postgresql://optuna:{PASSWORD}@127.0.0.1:1/optuna_clr",
+            "cannot open storage postgresql",
+        ),
         (f"postgresql://optuna:{AT_PASSWORD}@127.0.0.1:1/optuna_clr", "write it as %40"),
-        (f"postgresql://optuna@127.0.0.1:1/optuna_clr?sslmode=disable&password={PASSWORD}", "password=***"),
+        (
+            f"postgresql://optuna@127.0.0.1:1/optuna_clr?sslmode=disable&password={PASSWORD}",
+            "password=***",
+        ),
         ("sqlit:///x.db", "cannot open storage sqlit:///x.db"),
         ("not-a-url", "'not-a-url' is not a storage URL"),
         ("sqlite:///" + str(tmp / "no" / "such" / "folder.db"), "does not exist"),
@@ -163,7 +205,9 @@ def bad_urls(tmp: Path) -> list[tuple[str, str]]:
         host = rest.split("@", 1)[1]
         urls.append((f"{scheme}://{user}:{PASSWORD}@{host}", "password authentication failed"))
         urls.append((f"{scheme}://{user}:{AT_PASSWORD}@{host}", "write it as %40"))
-        urls.append((f"{scheme}://{user}@{host}?password={PASSWORD}", "password authentication failed"))
+        urls.append(
+            (f"{scheme}://{user}@{host}?password={PASSWORD}", "password authentication failed")
+        )
     return urls
 
 
@@ -193,13 +237,19 @@ def register_too_big(monkeypatch: pytest.MonkeyPatch, name: str, nth: int) -> No
     def build(image_shape, num_classes):
         built.append(1)
         width = 10**12 if len(built) == nth else 64
-        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, width), torch.nn.ReLU(),
-                                   torch.nn.Linear(width, num_classes))
+        return torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(64, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, num_classes),
+        )
 
     monkeypatch.setitem(models._REGISTRY, name, build)
 
 
-def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(workdir, capfd, monkeypatch):
+def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(
+    workdir, capfd, monkeypatch
+):
     register_too_big(monkeypatch, "first_one_too_big", 1)
     study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "first_one_too_big"'))
     assert run("optimize", study_file, "--storage", db(workdir), "--no-progress") == 0
@@ -211,16 +261,36 @@ def test_out_of_memory_fails_that_trial_with_the_reason_and_the_study_goes_on(wo
     assert "best: trial" in capfd.readouterr().out
 
 
-def test_out_of_memory_in_a_stack_fails_its_trials_and_the_rest_go_on_fewer_at_a_time(workdir, caplog, monkeypatch):
+def test_out_of_memory_in_a_stack_fails_its_trials_and_the_rest_go_on_fewer_at_a_time(
+    workdir, caplog, monkeypatch
+):
     # builds: the stack's template, its first trial's model, then the second trial's fails
     register_too_big(monkeypatch, "third_one_too_big", 3)
     study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "third_one_too_big"'))
-    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 4,
-               "--parallel", 2, "--engine", "vmap") == 0
+    assert (
+        run(
+            "optimize",
+            study_file,
+            "--storage",
+            db(workdir),
+            "--no-progress",
+            "--n-trials",
+            4,
+            "--parallel",
+            2,
+            "--engine",
+            "vmap",
+        )
+        == 0
+    )
     trials = trials_in(db(workdir))
     assert len(trials) == 4
-    assert [t.state for t in trials[:2]] == [TrialState.FAIL] * 2  # both trials in the stack that ran out
-    assert all("out of memory with 2 trials stacked" in t.user_attrs["fail_reason"] for t in trials[:2])
+    assert [t.state for t in trials[:2]] == [
+        TrialState.FAIL
+    ] * 2  # both trials in the stack that ran out
+    assert all(
+        "out of memory with 2 trials stacked" in t.user_attrs["fail_reason"] for t in trials[:2]
+    )
     assert all(t.state in FINISHED for t in trials[2:])  # the study went on, one trial at a time
     assert "Going on with 1 trial at a time" in caplog.text
 
@@ -230,21 +300,49 @@ def test_failed_worker_processes_are_one_clear_error(workdir, capfd, monkeypatch
     # cannot build it, and fail as a user's would on a worker with an older install
     monkeypatch.setitem(models._REGISTRY, "here_only", models._REGISTRY["mlp"])
     study_file = write(workdir, NO_RANGE_TEST, ('model = "mlp"', 'model = "here_only"'))
-    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 2,
-               "--parallel", 2, "--engine", "processes") == 2
+    assert (
+        run(
+            "optimize",
+            study_file,
+            "--storage",
+            db(workdir),
+            "--no-progress",
+            "--n-trials",
+            2,
+            "--parallel",
+            2,
+            "--engine",
+            "processes",
+        )
+        == 2
+    )
     out, err = capfd.readouterr()
     assert "unknown model 'here_only'" in err  # each worker's own error, above
-    assert err.strip().splitlines()[-1].startswith("optuna-clr: error: 2 of 2 worker processes failed")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("optuna-clr: error: 2 of 2 worker processes failed")
+    )
     assert "Traceback" not in err + out
 
 
 def test_divergence_prunes_with_the_reason(workdir, capfd):
-    study_file = write(workdir, NO_RANGE_TEST, ('families = ["fixed", "triangular2"]', 'families = ["fixed"]'),
-                       ("lr = [0.005, 1.0]", "lr = [1e5, 1e6]"))
-    assert run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 2) == 0
+    study_file = write(
+        workdir,
+        NO_RANGE_TEST,
+        ('families = ["fixed", "triangular2"]', 'families = ["fixed"]'),
+        ("lr = [0.005, 1.0]", "lr = [1e5, 1e6]"),
+    )
+    assert (
+        run("optimize", study_file, "--storage", db(workdir), "--no-progress", "--n-trials", 2)
+        == 0
+    )
     trials = trials_in(db(workdir))
     assert [t.state for t in trials] == [TrialState.PRUNED] * 2
-    assert all(t.user_attrs["pruned_reason"].startswith("diverged: non-finite training loss") for t in trials)
+    assert all(
+        t.user_attrs["pruned_reason"].startswith("diverged: non-finite training loss")
+        for t in trials
+    )
     assert "no completed trials yet" in capfd.readouterr().out
 
 
@@ -252,8 +350,10 @@ def test_divergence_prunes_with_the_reason(workdir, capfd):
 
 
 # A background job of a non-interactive shell starts with SIGINT ignored; so does this wrapper.
-IGNORING_SIGINT = ("import runpy, signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                   "runpy.run_module('optuna_clr.cli', run_name='__main__', alter_sys=True)")
+IGNORING_SIGINT = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "runpy.run_module('optuna_clr.cli', run_name='__main__', alter_sys=True)"
+)
 
 
 STARTED: list[subprocess.Popen] = []
@@ -269,22 +369,42 @@ def _no_process_left() -> Iterator[None]:
             process.communicate()
 
 
-def start(folder: Path, study_file: Path, url: str, *flags: str,
-          sigint_ignored: bool = False) -> subprocess.Popen:
+def start(
+    folder: Path, study_file: Path, url: str, *flags: str, sigint_ignored: bool = False
+) -> subprocess.Popen:
     """``optuna-clr optimize`` in a session of its own, so a test can signal its process group."""
     run_cli = ["-c", IGNORING_SIGINT] if sigint_ignored else ["-m", "optuna_clr.cli"]
-    command = [sys.executable, *run_cli, "optimize", str(study_file), "--storage", url,
-               "--no-progress", *flags]
+    command = [
+        sys.executable,
+        *run_cli,
+        "optimize",
+        str(study_file),
+        "--storage",
+        url,
+        "--no-progress",
+        *flags,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     STARTED.append(process)
     return process
 
 
-def wait_for(process: subprocess.Popen, reader: optuna.storages.BaseStorage, what: str,
-             found: Callable[[list[optuna.trial.FrozenTrial]], list[optuna.trial.FrozenTrial]],
-             timeout: float = 120) -> list[optuna.trial.FrozenTrial]:
+def wait_for(
+    process: subprocess.Popen,
+    reader: optuna.storages.BaseStorage,
+    what: str,
+    found: Callable[[list[optuna.trial.FrozenTrial]], list[optuna.trial.FrozenTrial]],
+    timeout: float = 120,
+) -> list[optuna.trial.FrozenTrial]:
     """Poll the storage until ``found(trials)`` is not empty; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -298,24 +418,33 @@ def wait_for(process: subprocess.Popen, reader: optuna.storages.BaseStorage, wha
     pytest.fail(f"no {what} after {timeout} s:\n{process.communicate()}")
 
 
-def mid_trial(trials: list[optuna.trial.FrozenTrial],
-              budget: int) -> list[optuna.trial.FrozenTrial]:
+def mid_trial(
+    trials: list[optuna.trial.FrozenTrial], budget: int
+) -> list[optuna.trial.FrozenTrial]:
     """The trials that have reported and are in the first half of their ``budget``."""
-    return [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
-            and max(t.intermediate_values) <= budget // 2]
+    return [
+        t
+        for t in trials
+        if t.state == TrialState.RUNNING
+        and t.intermediate_values
+        and max(t.intermediate_values) <= budget // 2
+    ]
 
 
-def wait_mid_trial(process: subprocess.Popen, reader: optuna.storages.BaseStorage,
-                   budget: int) -> optuna.trial.FrozenTrial:
+def wait_mid_trial(
+    process: subprocess.Popen, reader: optuna.storages.BaseStorage, budget: int
+) -> optuna.trial.FrozenTrial:
     """Wait until a trial has finished and the next is in its first half; return that one."""
+
     def found(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
         return mid_trial(trials, budget) if any(t.state in FINISHED for t in trials) else []
 
     return wait_for(process, reader, "trial in progress after a finished one", found)[0]
 
 
-def the_retry_of(trial: optuna.trial.FrozenTrial,
-                 trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+def the_retry_of(
+    trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]
+) -> optuna.trial.FrozenTrial:
     """The one trial queued to run ``trial``'s parameters again."""
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
     assert len(retries) == 1, [(t.number, t.state, t.system_attrs) for t in trials]
@@ -323,16 +452,23 @@ def the_retry_of(trial: optuna.trial.FrozenTrial,
     return retries[0]
 
 
-LONG = (("target_accuracy = 0.95", "target_accuracy = 1.0"), ("max_iterations = 300", "max_iterations = 1500"),
-        ("eval_every = 10", "eval_every = 100"), ("n_trials = 3", "n_trials = 20"))
-"""Trials that never reach the target: each trains its whole budget, and the run outlasts the test."""
+LONG = (
+    ("target_accuracy = 0.95", "target_accuracy = 1.0"),
+    ("max_iterations = 300", "max_iterations = 1500"),
+    ("eval_every = 10", "eval_every = 100"),
+    ("n_trials = 3", "n_trials = 20"),
+)
+"""Trials that never reach the target: each trains its whole budget; the run outlasts the test."""
 
 
-@pytest.mark.parametrize("signum, sigint_ignored", [(signal.SIGINT, False), (signal.SIGINT, True),
-                                                    (signal.SIGTERM, False)],
-                         ids=["ctrl_c", "ctrl_c-sigint-inherited-ignored", "sigterm"])
+@pytest.mark.parametrize(
+    "signum, sigint_ignored",
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl_c", "ctrl_c-sigint-inherited-ignored", "sigterm"],
+)
 def test_ctrl_c_or_sigterm_keeps_finished_trials_and_the_rerun_runs_the_interrupted_one(
-        workdir, capfd, signum, sigint_ignored):
+    workdir, capfd, signum, sigint_ignored
+):
     study_file = write(workdir, SMALL, *LONG)
     url = db(workdir)
     reader = open_storage(url)  # creates the tables before the worker starts
@@ -375,8 +511,9 @@ def alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("signum, to", [(signal.SIGINT, "parent"), (signal.SIGTERM, "parent"),
-                                        (signal.SIGINT, "group")])
+@pytest.mark.parametrize(
+    "signum, to", [(signal.SIGINT, "parent"), (signal.SIGTERM, "parent"), (signal.SIGINT, "group")]
+)
 def test_a_signal_to_the_parent_or_its_group_stops_every_worker(workdir, signum, to):
     """``--parallel 2`` on a CPU starts two worker processes; SIGINT or SIGTERM to the parent
     alone (a supervisor's ``kill``) or to its process group (a terminal's Ctrl-C) stops both,
@@ -385,6 +522,7 @@ def test_a_signal_to_the_parent_or_its_group_stops_every_worker(workdir, signum,
     url = db(workdir)
     reader = open_storage(url)
     process = start(workdir, study_file, url, "--parallel", "2", "--n-trials", "4")
+
     def two(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
         running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
         return running if len(running) == 2 else []
@@ -421,10 +559,14 @@ def test_killed_run_is_retried_on_rerun_and_loses_nothing(workdir, capfd):
     done = {t.number: t.value for t in trials if t.state in FINISHED}
     assert done
 
-    assert run("optimize", study_file, "--storage", url, "--no-progress", "--n-trials", 1, *beat) == 0
+    assert (
+        run("optimize", study_file, "--storage", url, "--no-progress", "--n-trials", 1, *beat) == 0
+    )
     after = trials_in(reader)
     states = {t.number: t.state for t in after}
-    assert states[mid.number] == TrialState.FAIL and TrialState.RUNNING not in states.values(), states
+    assert states[mid.number] == TrialState.FAIL and TrialState.RUNNING not in states.values(), (
+        states
+    )
     retries = [t for t in after if t.system_attrs.get("failed_trial") == mid.number]
     assert len(retries) == 1 and retries[0].state in FINISHED and retries[0].params == mid.params
     assert {t.number: t.value for t in after if t.number in done} == done  # no finished trial lost

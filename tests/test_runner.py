@@ -25,25 +25,48 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 def objective(families=("fixed",), model="mlp", space=None, **kw):
     space = space or optuna_clr.ScheduleSpace(
-        families=list(families), lr=(0.01, 0.3), iterations_per_epoch=35, max_iterations=200,
-        batch_size=32, max_batch_size=128)
-    return optuna_clr.IterationsToTarget(task="digits", model=model, batch_size=32, target_accuracy=0.95,
-                                         max_iterations=200, eval_every=10, device="cpu", space=space, **kw)
+        families=list(families),
+        lr=(0.01, 0.3),
+        iterations_per_epoch=35,
+        max_iterations=200,
+        batch_size=32,
+        max_batch_size=128,
+    )
+    return optuna_clr.IterationsToTarget(
+        task="digits",
+        model=model,
+        batch_size=32,
+        target_accuracy=0.95,
+        max_iterations=200,
+        eval_every=10,
+        device="cpu",
+        space=space,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("parallel", [1, 2])
 def test_a_worker_does_not_wait_for_a_trial_without_heartbeats(tmp_path, parallel):
     url = f"journal:///{tmp_path / 'study.log'}"
-    orphan = optuna.create_study(storage=open_storage(url), study_name="s", direction="minimize").ask()
+    orphan = optuna.create_study(
+        storage=open_storage(url), study_name="s", direction="minimize"
+    ).ask()
     # ... left RUNNING by a worker without heartbeats (killed, say): it can never go stale
-    study = optuna.load_study(study_name="s", storage=open_storage(url, heartbeat_interval=1, grace_period=2))
-    optimize(study, objective(), n_trials=2, parallel=parallel)  # returns instead of waiting forever
+    study = optuna.load_study(
+        study_name="s", storage=open_storage(url, heartbeat_interval=1, grace_period=2)
+    )
+    optimize(
+        study, objective(), n_trials=2, parallel=parallel
+    )  # returns instead of waiting forever
     states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
     assert states.pop(orphan.number) == TrialState.RUNNING
     assert set(states.values()) <= {TrialState.COMPLETE, TrialState.PRUNED} and len(states) == 2
     # each marked by its own attempt, with the heartbeat recorded first
-    assert all(t.system_attrs.get(BEATING_ATTR) == t._trial_id
-               for t in study.get_trials(deepcopy=False) if t.number != orphan.number)
+    assert all(
+        t.system_attrs.get(BEATING_ATTR) == t._trial_id
+        for t in study.get_trials(deepcopy=False)
+        if t.number != orphan.number
+    )
 
 
 def interrupted_at(call: int) -> type[torch.nn.Module]:
@@ -54,8 +77,12 @@ def interrupted_at(call: int) -> type[torch.nn.Module]:
 
         def __init__(self):
             super().__init__()
-            self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32),
-                                           torch.nn.ReLU(), torch.nn.Linear(32, 10))
+            self.net = torch.nn.Sequential(
+                torch.nn.Flatten(),
+                torch.nn.Linear(64, 32),
+                torch.nn.ReLU(),
+                torch.nn.Linear(32, 10),
+            )
 
         def forward(self, x):
             type(self).calls += 1
@@ -66,8 +93,9 @@ def interrupted_at(call: int) -> type[torch.nn.Module]:
     return InterruptedNet
 
 
-def retry_of(trial: optuna.trial.FrozenTrial,
-             trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+def retry_of(
+    trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]
+) -> optuna.trial.FrozenTrial:
     """The one trial queued to run ``trial``'s parameters again."""
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
     assert len(retries) == 1, [(t.number, t.state, t.system_attrs) for t in trials]
@@ -81,8 +109,12 @@ def test_ctrl_c_in_a_trial_trained_alone_among_parallel_ones_leaves_none_running
     study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
     # batch-size schedules cannot be stacked: the parallel runner trains them one by one
     with pytest.raises(KeyboardInterrupt):
-        optimize(study, objective(families=["batch_growth"], model=interrupted_at(20)), n_trials=4,
-                 parallel=2)
+        optimize(
+            study,
+            objective(families=["batch_growth"], model=interrupted_at(20)),
+            n_trials=4,
+            parallel=2,
+        )
     trials = optuna.load_study(study_name="s", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
     assert "interrupted" in trials[0].user_attrs["fail_reason"]
@@ -91,7 +123,8 @@ def test_ctrl_c_in_a_trial_trained_alone_among_parallel_ones_leaves_none_running
 
 @pytest.mark.parametrize("parallel", [1, 2])
 def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(
-        tmp_path, parallel):
+    tmp_path, parallel
+):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
     with pytest.raises(KeyboardInterrupt):  # a stack of two trials (or one alone), mid-training
@@ -113,11 +146,18 @@ def test_ctrl_c_queues_the_interrupted_trials_again_and_the_next_run_takes_them(
 def test_an_interrupted_recipe_is_run_again_and_the_next_recipe_still_comes(tmp_path):
     """Smith's recipes go out by trial number; the retry of an interrupted recipe trial fixes
     its family, so it takes no other recipe: the fixed-LR recipe still comes next."""
-    space = optuna_clr.ScheduleSpace(families=["fixed", "triangular2"], lr=(0.01, 0.3),
-                                     iterations_per_epoch=35, max_iterations=200)
+    space = optuna_clr.ScheduleSpace(
+        families=["fixed", "triangular2"],
+        lr=(0.01, 0.3),
+        iterations_per_epoch=35,
+        max_iterations=200,
+    )
     prior = {"base_lr": 0.02, "best_lr": 0.06, "max_lr": 0.2}
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", direction="minimize",
-                                sampler=optuna_clr.RangeTestPriorSampler(prior, seed=0))
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path / 's.db'}",
+        direction="minimize",
+        sampler=optuna_clr.RangeTestPriorSampler(prior, seed=0),
+    )
     with pytest.raises(KeyboardInterrupt):
         optimize(study, objective(model=interrupted_at(30), space=space), n_trials=3)
     optimize(study, objective(space=space), n_trials=2)
@@ -150,8 +190,11 @@ def test_study_stop_ends_the_run_and_its_wait(tmp_path, parallel):
 
     def stop(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         # a retry queued meanwhile (another worker's trial went stale) is left to a later run
-        attrs = {"failed_trial": trial.number, "retry_history": [trial.number],
-                 "fixed_params": trial.params}
+        attrs = {
+            "failed_trial": trial.number,
+            "retry_history": [trial.number],
+            "fixed_params": trial.params,
+        }
         study.add_trial(optuna.create_trial(state=TrialState.WAITING, system_attrs=attrs))
         study.stop()
 

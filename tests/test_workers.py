@@ -1,4 +1,4 @@
-"""Real ``optuna-clr optimize`` worker processes sharing one storage: PostgreSQL and JournalStorage.
+"""Real ``optuna-clr optimize`` worker processes sharing a storage: PostgreSQL, JournalStorage.
 
 Several workers run at once on one study; then one is killed (SIGKILL) in the middle of a trial
 and every trial must still be accounted for: the dead worker's trial goes stale, is marked FAIL
@@ -44,20 +44,22 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 @pytest.fixture(params=["postgresql", "journal"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The storage URL: a fresh journal file, or the test server (the study name keeps tests apart)."""
+    """The storage URL: a fresh journal file, or the test server (study names keep tests apart)."""
     if request.param == "journal":
         yield "journal:///" + str(tmp_path / "study.log")  # journal:/// + /abs/path
         return
     value = os.environ.get(POSTGRES_ENV)
     if not value:
-        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user:password@host:port/db "
-                    "(.ci/run starts one and sets it)")
+        pytest.skip(
+            f"no PostgreSQL server: set {POSTGRES_ENV}=postgresql://user:password@host:port/db "
+            "(.ci/run starts one and sets it)"
+        )
     yield value
 
 
 @pytest.fixture
 def study_name(url: str) -> Iterator[str]:
-    """A fresh study name; the study is deleted afterwards (a PostgreSQL database outlives the test)."""
+    """A fresh study name, deleted afterwards (a PostgreSQL database outlives the tests)."""
     name = f"workers-{uuid.uuid4().hex[:12]}"
     yield name
     try:
@@ -66,33 +68,76 @@ def study_name(url: str) -> Iterator[str]:
         pass
 
 
-def write_study(folder: Path, file_name: str, *, target: float = 0.95, max_iterations: int = 300,
-                eval_every: int = 10) -> Path:
+def write_study(
+    folder: Path,
+    file_name: str,
+    *,
+    target: float = 0.95,
+    max_iterations: int = 300,
+    eval_every: int = 10,
+) -> Path:
     path = folder / file_name
-    path.write_text(tiny_study("workers", n_trials=2, target=target, max_iterations=max_iterations,
-                               eval_every=eval_every))
+    path.write_text(
+        tiny_study(
+            "workers",
+            n_trials=2,
+            target=target,
+            max_iterations=max_iterations,
+            eval_every=eval_every,
+        )
+    )
     return path
 
 
 class Worker:
     """One ``optuna-clr optimize`` process; its output goes to a file shown when a test fails."""
 
-    def __init__(self, folder: Path, tag: str, study_file: Path, url: str, study_name: str, n_trials: int,
-                 *flags: str) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        tag: str,
+        study_file: Path,
+        url: str,
+        study_name: str,
+        n_trials: int,
+        *flags: str,
+    ) -> None:
         self.tag = tag
         self.out = folder / f"{tag}.out"
         command = [
-            sys.executable, "-m", "optuna_clr.cli", "optimize", str(study_file), "--storage", url,
-            "--study-name", study_name, "--n-trials", str(n_trials), "--no-progress",
-            "--artifact-dir", str(folder / "artifacts"), "--out", str(folder / "reports"), *flags,
+            sys.executable,
+            "-m",
+            "optuna_clr.cli",
+            "optimize",
+            str(study_file),
+            "--storage",
+            url,
+            "--study-name",
+            study_name,
+            "--n-trials",
+            str(n_trials),
+            "--no-progress",
+            "--artifact-dir",
+            str(folder / "artifacts"),
+            "--out",
+            str(folder / "reports"),
+            *flags,
         ]
         # one thread each: the workers share the machine's cores
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
         with open(self.out, "w") as out:
-            self.process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env)
+            self.process = subprocess.Popen(
+                command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env
+            )
 
     def output(self) -> str:
-        return f"--- worker {self.tag} (exit {self.process.poll()}) ---\n{self.out.read_text()[-3000:]}"
+        tail = self.out.read_text()[-3000:]
+        return f"--- worker {self.tag} (exit {self.process.poll()}) ---\n{tail}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -114,12 +159,17 @@ def wait_all(workers: list[Worker], timeout: float) -> None:
         try:
             worker.process.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            pytest.fail(f"worker {worker.tag} still running after {timeout} s\n" + "\n".join(w.output() for w in workers))
+            pytest.fail(
+                f"worker {worker.tag} still running after {timeout} s\n"
+                + "\n".join(w.output() for w in workers)
+            )
     failed = [w for w in workers if w.process.returncode != 0]
     assert not failed, "\n".join(w.output() for w in failed)
 
 
-def poll_until(condition: Callable[[], object], workers: list[Worker], timeout: float, what: str) -> object:
+def poll_until(
+    condition: Callable[[], object], workers: list[Worker], timeout: float, what: str
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -127,15 +177,36 @@ def poll_until(condition: Callable[[], object], workers: list[Worker], timeout: 
             return value
         dead = [w for w in workers if w.process.poll() is not None]
         if dead:
-            pytest.fail(f"a worker exited while waiting for {what}\n" + "\n".join(w.output() for w in workers))
+            pytest.fail(
+                f"a worker exited while waiting for {what}\n"
+                + "\n".join(w.output() for w in workers)
+            )
         time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}\n" + "\n".join(w.output() for w in workers))
+    pytest.fail(
+        f"timed out after {timeout} s waiting for {what}\n"
+        + "\n".join(w.output() for w in workers)
+    )
 
 
 def range_test_once(folder: Path, study_file: Path, url: str, study_name: str) -> optuna.Study:
     """Store the study's range test first, so the workers reuse it instead of racing to run it."""
-    assert cli.main(["range-test", str(study_file), "--storage", url, "--study-name", study_name,
-                     "--out", str(folder / "reports"), "--artifact-dir", str(folder / "artifacts")]) == 0
+    assert (
+        cli.main(
+            [
+                "range-test",
+                str(study_file),
+                "--storage",
+                url,
+                "--study-name",
+                study_name,
+                "--out",
+                str(folder / "reports"),
+                "--artifact-dir",
+                str(folder / "artifacts"),
+            ]
+        )
+        == 0
+    )
     # a reader without heartbeats: it never fails a trial itself
     return optuna.load_study(study_name=study_name, storage=open_storage(url))
 
@@ -144,9 +215,14 @@ def test_workers_share_one_study(url, study_name, workers, tmp_path):
     n = 4
     study_file = write_study(tmp_path, "study.toml")
     study = range_test_once(tmp_path, study_file, url, study_name)
-    # heartbeats on (a worker done with its trials waits for the others'), beating often so it polls often
-    workers += [Worker(tmp_path, f"w{i}", study_file, url, study_name, n, "--heartbeat", "1", "--grace", "10")
-                for i in range(3)]
+    # heartbeats on (a worker done with its trials waits for the others'), beating often so it
+    # polls often
+    workers += [
+        Worker(
+            tmp_path, f"w{i}", study_file, url, study_name, n, "--heartbeat", "1", "--grace", "10"
+        )
+        for i in range(3)
+    ]
     wait_all(workers, timeout=120)
 
     trials = study.get_trials(deepcopy=False)
@@ -158,31 +234,62 @@ def test_workers_share_one_study(url, study_name, workers, tmp_path):
     for worker in workers:  # each reused the stored range test and ran its share
         text = worker.out.read_text()
         assert "using the one stored" in text and f"running {n} more" in text
-        assert not password or f":{password}@" not in text  # the URL is printed with its password hidden
+        assert (
+            not password or f":{password}@" not in text
+        )  # the URL is printed with its password hidden
 
 
-def test_processes_engine_workers_propose_different_trials_and_the_parent_reports(url, study_name, tmp_path, monkeypatch):
+def test_processes_engine_workers_propose_different_trials_and_the_parent_reports(
+    url, study_name, tmp_path, monkeypatch
+):
     """``optimize --parallel 2 --engine processes``: each worker process samples with its own
     seed (with one seed, two random samplers propose the very same values), and only the
     process that started them writes and attaches the report."""
     monkeypatch.chdir(tmp_path)
-    text = tiny_study("workers", n_trials=6).split("[range_test]")[0] + '[range_test]\nenabled = false\n'
+    text = (
+        tiny_study("workers", n_trials=6).split("[range_test]")[0]
+        + "[range_test]\nenabled = false\n"
+    )
     (tmp_path / "study.toml").write_text(text.replace("seed = 0", 'seed = 0\nsampler = "random"'))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = cli.main(["optimize", "study.toml", "--storage", url, "--study-name", study_name, "--no-progress",
-                         "--parallel", "2", "--engine", "processes", "--heartbeat", "1", "--grace", "10",
-                         "--artifact-dir", str(tmp_path / "artifacts")])
+        code = cli.main(
+            [
+                "optimize",
+                "study.toml",
+                "--storage",
+                url,
+                "--study-name",
+                study_name,
+                "--no-progress",
+                "--parallel",
+                "2",
+                "--engine",
+                "processes",
+                "--heartbeat",
+                "1",
+                "--grace",
+                "10",
+                "--artifact-dir",
+                str(tmp_path / "artifacts"),
+            ]
+        )
     assert code == 0, out.getvalue()
     study = optuna.load_study(study_name=study_name, storage=open_storage(url))
     trials = study.get_trials(deepcopy=False)
     assert len(trials) == 6 and {t.state for t in trials} <= set(FINISHED)
     proposals = [tuple(sorted(t.params.items())) for t in trials]
     assert len(set(proposals)) == len(proposals), proposals  # no worker repeated another's values
-    assert study._storage.get_study_system_attrs(study._study_id).get("dashboard:note_ver") == 1  # one report attached: the parent's
+    assert (
+        study._storage.get_study_system_attrs(study._study_id).get("dashboard:note_ver") == 1
+    )  # one report attached: the parent's
     assert (tmp_path / "reports" / study_name / "report.md").is_file()
     # the dashboard command printed opens this very storage (a journal as its file path)
-    line = next(line for line in out.getvalue().splitlines() if line.startswith("see it: optuna-dashboard "))
+    line = next(
+        line
+        for line in out.getvalue().splitlines()
+        if line.startswith("see it: optuna-dashboard ")
+    )
     storage_arg = shlex.split(line)[3]
     if url.startswith("journal:"):
         optuna_dashboard = pytest.importorskip("optuna_dashboard")
@@ -190,7 +297,9 @@ def test_processes_engine_workers_propose_different_trials_and_the_parent_report
         environ = {"PATH_INFO": "/api/studies", "REQUEST_METHOD": "GET"}
         setup_testing_defaults(environ)
         status: list[str] = []
-        body = b"".join(optuna_dashboard.wsgi(storage_arg)(environ, lambda s, h, exc=None: status.append(s)))
+        body = b"".join(
+            optuna_dashboard.wsgi(storage_arg)(environ, lambda s, h, exc=None: status.append(s))
+        )
         assert status[0].startswith("200"), body[:300]
         assert study_name in {s["study_name"] for s in json.loads(body)["study_summaries"]}
 
@@ -203,10 +312,14 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
     victim_file = no_range_test(tmp_path, "victim.toml", lr="[0.005, 0.05]", **LONG)
     survivor_file = no_range_test(tmp_path, "survivor.toml", lr="[0.06, 1.0]", **LONG)
     trials_now = reader(url, study_name)
-    # grace: 6 missed beats; a busy 2-core machine (journal locks, 3 workers) can delay a live one a few seconds
+    # grace: 6 missed beats; a busy 2-core machine (journal locks, 3 workers) can delay a live
+    # one a few seconds
     beat = ("--heartbeat", "1", "--grace", "6")
     victim = Worker(tmp_path, "victim", victim_file, url, study_name, 4, *beat)
-    workers += [victim] + [Worker(tmp_path, f"survivor{i}", survivor_file, url, study_name, n, *beat) for i in range(2)]
+    workers += [victim] + [
+        Worker(tmp_path, f"survivor{i}", survivor_file, url, study_name, n, *beat)
+        for i in range(2)
+    ]
 
     def victims(trial: optuna.trial.FrozenTrial) -> bool:
         return trial.params.get("lr", trial.params.get("max_lr", 1.0)) < 0.055
@@ -216,11 +329,19 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
         trials = trials_now()
         if not any(t.state in FINISHED and victims(t) for t in trials):
             return None
-        running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
-                   and victims(t) and max(t.intermediate_values) <= budget // 2]
+        running = [
+            t
+            for t in trials
+            if t.state == TrialState.RUNNING
+            and t.intermediate_values
+            and victims(t)
+            and max(t.intermediate_values) <= budget // 2
+        ]
         return running[0] if running else None
 
-    mid = poll_until(victim_mid_trial, workers, timeout=90, what="the victim to be in the middle of a trial")
+    mid = poll_until(
+        victim_mid_trial, workers, timeout=90, what="the victim to be in the middle of a trial"
+    )
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait()
     at_kill = {t.number: t for t in trials_now()}
@@ -231,31 +352,40 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(len(trials)))
     states = {t.number: t.state for t in trials}
-    assert TrialState.RUNNING not in states.values() and TrialState.WAITING not in states.values(), states
+    assert (
+        TrialState.RUNNING not in states.values() and TrialState.WAITING not in states.values()
+    ), states
     # the killed trial is the only failure, and its retry finished
     assert [t.number for t in trials if t.state == TrialState.FAIL] == [mid.number], states
     retries = [t for t in trials if "failed_trial" in t.system_attrs]
     assert len(retries) == 1, states
     retry = retries[0]
-    assert retry.system_attrs["failed_trial"] == mid.number and retry.system_attrs["retry_history"] == [mid.number]
+    assert retry.system_attrs["failed_trial"] == mid.number and retry.system_attrs[
+        "retry_history"
+    ] == [mid.number]
     assert retry.state in FINISHED and retry.params == mid.params
     # nothing that had finished when the victim died was lost or changed
     for number, before in at_kill.items():
         if before.state in FINISHED:
-            assert states[number] == before.state and trials[numbers.index(number)].value == before.value
+            assert (
+                states[number] == before.state
+                and trials[numbers.index(number)].value == before.value
+            )
     # every other finished trial is the victim's (finished before it died) or a survivor's
     finished = [t for t in trials if t.state in FINISHED and t is not retry]
     by_victim = [t for t in finished if victims(t)]
     assert {t.number for t in by_victim} == {
-        k for k, t in at_kill.items() if t.state in FINISHED and victims(t)}
+        k for k, t in at_kill.items() if t.state in FINISHED and victims(t)
+    }
     assert len(by_victim) >= 1
     # each survivor ran its n trials: the retry among them, or after them while it waited
     assert len(finished) - len(by_victim) in (2 * n - 1, 2 * n)
     assert len(finished) == len(trials) - 2
 
 
-def no_range_test(folder: Path, file_name: str, *, lr: str = "[0.005, 1.0]",
-                  **kwargs: object) -> Path:
+def no_range_test(
+    folder: Path, file_name: str, *, lr: str = "[0.005, 1.0]", **kwargs: object
+) -> Path:
     """A study file whose workers train at once (no range test), its space's LRs in ``lr``."""
     path = folder / file_name
     text = tiny_study("workers", n_trials=2, **kwargs)  # type: ignore[arg-type]
@@ -285,14 +415,29 @@ BEAT = ("--heartbeat", "1", "--grace", "2")
 
 
 def test_a_fused_worker_killed_right_after_marking_its_trial_is_not_waited_for(
-        url, study_name, workers, tmp_path):
+    url, study_name, workers, tmp_path
+):
     """``--parallel 2`` (fused) marks a trial as running with heartbeats at once; its heartbeat
     thread beats for it up to ``--heartbeat`` seconds later (30 here). Killed in between, the
     worker must leave a trial that goes stale, not one the next worker waits for forever."""
     study_file = no_range_test(tmp_path, "study.toml", **LONG)
     trials = reader(url, study_name)
-    victim = Worker(tmp_path, "victim", study_file, url, study_name, 1, "--parallel", "2",
-                    "--engine", "vmap", "--heartbeat", "30", "--grace", "60")
+    victim = Worker(
+        tmp_path,
+        "victim",
+        study_file,
+        url,
+        study_name,
+        1,
+        "--parallel",
+        "2",
+        "--engine",
+        "vmap",
+        "--heartbeat",
+        "30",
+        "--grace",
+        "60",
+    )
     workers.append(victim)
 
     def marked_trials() -> list[optuna.trial.FrozenTrial]:
@@ -316,7 +461,8 @@ def test_a_fused_worker_killed_right_after_marking_its_trial_is_not_waited_for(
 
 
 def test_a_retry_run_without_heartbeats_and_killed_is_not_waited_for(
-        url, study_name, workers, tmp_path):
+    url, study_name, workers, tmp_path
+):
     """A retry copies its predecessor's system attrs, its mark "running with heartbeats" too.
     Taken by a worker without heartbeats that is killed, the retry can never go stale; the
     next worker must not wait for it because of the inherited mark."""
@@ -327,8 +473,9 @@ def test_a_retry_run_without_heartbeats_and_killed_is_not_waited_for(
         return [t for t in trials() if t.state == TrialState.RUNNING and t.intermediate_values]
 
     # a worker with heartbeats is killed mid-trial; its trial goes stale and is queued again
-    first = Worker(tmp_path, "first", study_file, url, study_name, 1, "--heartbeat", "1",
-                   "--grace", "60")
+    first = Worker(
+        tmp_path, "first", study_file, url, study_name, 1, "--heartbeat", "1", "--grace", "60"
+    )
     workers.append(first)
     killed = poll_until(in_progress, [first], 90, "a trial in progress")[0]
     first.process.send_signal(signal.SIGKILL)
@@ -372,16 +519,26 @@ def test_journal_retry_is_not_failed_for_its_predecessors_heartbeat(tmp_path):
     """A retry copies the failed trial's system attrs, its last heartbeat included; that old beat
     must not make the retry look stale the moment a worker picks it up (before its own first
     beat), while a retry whose own heartbeat stops is failed and retried again."""
-    storage = open_storage("journal:///" + str(tmp_path / "study.log"), heartbeat_interval=1, grace_period=1)
+    storage = open_storage(
+        "journal:///" + str(tmp_path / "study.log"), heartbeat_interval=1, grace_period=1
+    )
     study = optuna.create_study(storage=storage, direction="minimize")
-    with warnings.catch_warnings():  # heartbeats without Study.optimize: the trials are told by hand here
+    with (
+        warnings.catch_warnings()
+    ):  # heartbeats without Study.optimize: the trials are told by hand here
         warnings.simplefilter("ignore", UserWarning)
         trial = study.ask()
         storage.record_heartbeat(trial._trial_id)
         until_failed(study, trial.number)  # its worker died
-        assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.FAIL, TrialState.WAITING]
+        assert [t.state for t in study.get_trials(deepcopy=False)] == [
+            TrialState.FAIL,
+            TrialState.WAITING,
+        ]
         retry = study.ask()  # a worker picks the retry up, before its first heartbeat
-        assert retry.number == 1 and HEARTBEAT_ATTR in study.get_trials(deepcopy=False)[1].system_attrs
+        assert (
+            retry.number == 1
+            and HEARTBEAT_ATTR in study.get_trials(deepcopy=False)[1].system_attrs
+        )
         fail_stale_trials(study)
         assert study.get_trials(deepcopy=False)[1].state == TrialState.RUNNING
         storage.record_heartbeat(retry._trial_id)
