@@ -132,8 +132,8 @@ def finish_stale_trials(
     """Wait while trials of the study run elsewhere; run the retries of those that go stale.
 
     Only retries run here (queued by ``RetryFailedTrialCallback`` or for an interrupted trial):
-    a trial the user enqueued belongs to some run's ``n_trials``. Returns at once once
-    ``study.stop()`` was called, in this wait or in the run before it.
+    a trial the user enqueued belongs to some run's ``n_trials``. Returns as soon as
+    ``study.stop()`` has been called, in this wait or in the run before it.
     """
     storage = study._storage
     if not is_heartbeat_enabled(storage):
