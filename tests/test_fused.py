@@ -182,8 +182,12 @@ def test_interrupted_parallel_study_leaves_no_trial_running(tmp_path):
     assert (
         states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 1
     )  # the one told before Ctrl-C
-    optimize(study, objective(), n_trials=2, parallel=2)  # and it resumes
-    assert len(study.trials) == len(states) + 2
+    queued = states.count(TrialState.WAITING)  # the interrupted trials, queued to run again
+    assert queued == states.count(TrialState.FAIL)
+    optimize(study, objective(), n_trials=2, parallel=2)  # and it resumes: the queued ones first
+    after = [t.state for t in study.trials]
+    assert len(after) == len(states) + max(0, 2 - queued)
+    assert TrialState.RUNNING not in after and after.count(TrialState.WAITING) == max(0, queued - 2)
 
 
 TrialState = optuna.trial.TrialState
