@@ -1,18 +1,21 @@
-"""Search efficiency on digits: does the range-test prior find a fast schedule in fewer trials,
-does it survive a wrong range test, and does the target pruner cut the iterations trained?
+"""Search efficiency: does the range-test prior find a fast schedule in fewer trials, does it
+survive a wrong range test, and does the target pruner cut the iterations trained?
 
-Two measurements, both with the settings of ``studies/digits.toml`` (MLP, SGD with momentum
-0.9, batch 32, target 0.97 validation accuracy, 2,000-iteration budget, evaluation every 10
-iterations, seed 0, CPU):
+Two tables (``--table``): ``digits``, with the settings of ``studies/digits.toml`` (MLP, SGD
+with momentum 0.9, batch 32, target 0.97 validation accuracy, 2,000-iteration budget,
+evaluation every 10 iterations, seed 0, CPU), and ``mnist``, with ``studies/mnist.toml``'s
+but an MLP to 0.96 in 2,000 iterations, evaluated every 100 (LeNet to 0.99 would take hours
+per table on a CPU); every setting of both is in ``TABLES`` below. Two measurements:
 
 1. **Samplers against a table.** Every schedule of a grid over the families ``fixed``,
    ``triangular``, ``triangular2`` and ``exp_range`` (1,159 schedules) is trained once with
-   ``optuna_clr.IterationsToTarget(...).run(schedule)``; its iterations to target (or the
-   censored value, :func:`optuna_clr.tracking.censored_value`, when it never got there) is a
-   row of ``benchmarks/search_efficiency_digits.csv``, whose first line holds the settings
-   that made it. The comparison reads that file, so it reruns in minutes without training;
-   ``--rebuild`` retrains it (about 15 minutes on 2 free cores), and a file whose settings
-   differ from the script's is refused.
+   ``optuna_clr.IterationsToTarget(...).run(schedule)`` (digits: 1,159 schedules; mnist:
+   370 on a coarser grid); its iterations to target (or the censored value,
+   :func:`optuna_clr.tracking.censored_value`, when it never got there) is a row of
+   ``benchmarks/search_efficiency_<table>.csv``, whose first line holds the settings that
+   made it. The comparison reads that file, so it reruns in minutes without training;
+   ``--rebuild`` retrains it (digits: 20 minutes on 2 shared cores), and a file whose
+   settings differ from the script's is refused.
 
    Each sampler then runs ``--trials`` (100) trials over the table per seed, a trial costing
    a look-up. Every sampler sees the library's own continuous
@@ -29,7 +32,8 @@ iterations, seed 0, CPU):
    ``StartupOnlyPriorSampler``; its default path narrowed the space first), and today's
    :class:`optuna_clr.RangeTestPriorSampler`, each given four range tests: (a) the real one
    (``lr_range_test`` with the file's settings), (b) its bounds 10x too high, (c) 10x too
-   low, (d) a clear test run at batch 128 instead of the study's 32 (run here, on digits).
+   low, (d) a clear test run at another batch size than the study's (digits: 128 instead
+   of 32; mnist: 500 instead of 100), run here.
    The prior sampler runs over the wide space (what ``optuna-clr optimize`` does) and, for
    the choice between narrowing and not, over the space ``narrow()`` cuts (inside the
    user's bounds).
@@ -44,7 +48,7 @@ iterations, seed 0, CPU):
    would downgrade ``networkx`` (a torch dependency) from 3.6 to 2.8 in this environment, so
    it was not installed (``pip install --dry-run neural-pipeline-search``).
 
-2. **A real study, with and without the target pruner.** ``--study-trials`` trials of real
+2. **A real study, with and without the target pruner** (digits). ``--study-trials`` trials of real
    training (``IterationsToTarget`` as the objective) over ``studies/digits.toml``'s own
    space (all its families), with ``RangeTestPriorSampler`` (sampler seeds
    0..``--study-seeds``-1, training seed 0), once with ``optuna.pruners.NopPruner`` and once
@@ -58,6 +62,7 @@ Run it::
     python benchmarks/search_efficiency.py --study-seeds 0          # the samplers, minutes
     python benchmarks/search_efficiency.py --first-seed 100 --study-seeds 0   # tuning seeds
     python benchmarks/search_efficiency.py --rebuild      # retrain the table first
+    python benchmarks/search_efficiency.py --table mnist --study-seeds 0   # ../shared/data/mnist
 
 Runs use one torch thread per process (``--threads``); the table is built by ``--workers``
 processes.
@@ -103,25 +108,76 @@ from optuna_clr.tracking import censored_value
 
 
 ROOT = Path(__file__).resolve().parent.parent
-STUDY_FILE = ROOT / "studies" / "digits.toml"
-TABLE = Path(__file__).resolve().parent / "search_efficiency_digits.csv"
-
 FAMILIES = ("fixed", "triangular", "triangular2", "exp_range")
-LR_GRID = tuple(float(f"{10 ** (k / 6):.4g}") for k in range(-18, 1))  # 1e-3 .. 1, six per decade
-GRID: dict[str, tuple[float, ...]] = {
-    "lr": LR_GRID,  # fixed LR
-    "max_lr": LR_GRID,  # cyclical peak LR
-    "base_lr_ratio": (0.1, 0.25, 0.5),  # base_lr / max_lr
-    "step_size_epochs": (1.0, 2.0, 4.0, 8.0),  # half a cycle, epochs
-    "exp_range.half_life_epochs": (2.0, 8.0, 32.0),  # epochs for the amplitude to halve
+
+
+def _lr_grid(per_decade: int) -> tuple[float, ...]:  # 1e-3 .. 1
+    return tuple(float(f"{10 ** (k / per_decade):.4g}") for k in range(-3 * per_decade, 1))
+
+
+# Every setting of a table in one place: the study file and what the benchmark changes in it,
+# the grid (LRs; base_lr / max_lr; half a cycle and exp_range's amplitude half life, in
+# epochs), the CSV, and test (d)'s batch size, another than the study's.
+TABLES: dict[str, dict[str, Any]] = {
+    "digits": {
+        "study_file": "studies/digits.toml",
+        "overrides": {},
+        "grid": {
+            "lr": _lr_grid(6),
+            "max_lr": _lr_grid(6),
+            "base_lr_ratio": (0.1, 0.25, 0.5),
+            "step_size_epochs": (1.0, 2.0, 4.0, 8.0),
+            "exp_range.half_life_epochs": (2.0, 8.0, 32.0),
+        },
+        "csv": "search_efficiency_digits.csv",
+        "other_batch": 128,
+    },
+    "mnist": {  # an MLP to 96%, so that a table trains in well under an hour on 2 cores
+        "study_file": "studies/mnist.toml",
+        "overrides": {
+            "training__model": "mlp",
+            "training__target_accuracy": 0.96,
+            "training__max_iterations": 2000,
+            "training__eval_every": 100,
+        },
+        "grid": {
+            "lr": _lr_grid(3),
+            "max_lr": _lr_grid(3),
+            "base_lr_ratio": (0.1, 0.25, 0.5),
+            "step_size_epochs": (1.0, 2.0, 4.0),
+            "exp_range.half_life_epochs": (2.0, 40.0),
+        },
+        "csv": "search_efficiency_mnist.csv",
+        "other_batch": 500,
+    },
 }
-LOG_SCALE = {"lr", "max_lr", "step_size_epochs", "exp_range.half_life_epochs"}
-TOP = 0.01  # a "top-1%" schedule: at most the table's 1st-percentile value
-OTHER_BATCH = 128  # test (d): a clear range test at another batch size than the study's 32
 SHIFT = 10.0  # tests (b) and (c): bounds this factor too high and too low
+TOP = 0.01  # a "top-1%" schedule: at most the table's 1st-percentile value
+LOG_SCALE = {"lr", "max_lr", "step_size_epochs", "exp_range.half_life_epochs"}
+DATA_DIR = ROOT.parent / "shared" / "data"  # --data-dir's default: MNIST in <it>/mnist
+
+# The table in use (select() sets them from TABLES).
+STUDY_FILE = ROOT / TABLES["digits"]["study_file"]
+GRID: dict[str, tuple[float, ...]] = TABLES["digits"]["grid"]
+TABLE = Path(__file__).resolve().parent / TABLES["digits"]["csv"]
+OTHER_BATCH: int = TABLES["digits"]["other_batch"]
+OVERRIDES: dict[str, Any] = {}
+
+
+def select(name: str, data_dir: Path) -> None:
+    global STUDY_FILE, GRID, TABLE, OTHER_BATCH, OVERRIDES
+    t = TABLES[name]
+    STUDY_FILE, GRID, OTHER_BATCH = ROOT / t["study_file"], t["grid"], t["other_batch"]
+    TABLE = Path(__file__).resolve().parent / t["csv"]
+    OVERRIDES = {
+        **t["overrides"],
+        **({"task__data_dir": str(data_dir / name)} if name != "digits" else {}),
+    }
+
+
 COLUMNS = (
     "family",
-    *GRID,
+    *TABLES["digits"]["grid"],
     "value",
     "reached",
     "best_accuracy",
@@ -137,8 +193,8 @@ Point = tuple[str, tuple[float, ...]]  # (family, its parameters in FAMILY_PARAM
 
 
 def settings() -> tuple[StudyFile, dict[str, Any], dict[str, Any]]:
-    """digits.toml, the objective's keywords (CPU) and the range test's keywords (CPU)."""
-    sf = StudyFile.load(STUDY_FILE)
+    """The study file, the objective's keywords (CPU) and the range test's keywords (CPU)."""
+    sf = StudyFile.load(STUDY_FILE).with_overrides(**OVERRIDES)
     objective_kwargs = {**sf.objective_kwargs(), "device": "cpu"}
     range_test_kwargs = {**sf.range_test_kwargs(), "device": "cpu"}
     return sf, objective_kwargs, range_test_kwargs
@@ -280,7 +336,8 @@ def _differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]
     table was built, at its default of None, changes nothing)."""
     out = [k for k in ("space", "families", "grid") if recorded.get(k) != current.get(k)]
     a, b = recorded.get("objective", {}), current.get("objective", {})
-    return out + [f"objective {k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    keys = sorted((set(a) | set(b)) - {"data_dir"})  # where the data lies changes no value
+    return out + [f"objective {k}" for k in keys if a.get(k) != b.get(k)]
 
 
 def load_table(expected: dict[str, Any]) -> tuple[dict[Point, dict[str, Any]], dict[str, Any]]:
@@ -887,7 +944,9 @@ def header(
     meta: dict[str, Any],
     points: list[Point],
 ) -> None:
-    print("search efficiency on digits (benchmarks/search_efficiency.py)")
+    print(
+        f"search efficiency on {args.table} (benchmarks/search_efficiency.py --table {args.table})"
+    )
     print(
         f"  device       cpu: {cpu_name()}, {os.cpu_count()} cores, {args.threads} torch "
         "thread(s) per process, "
@@ -951,6 +1010,12 @@ def main() -> None:
         "--beta", type=float, default=10.0, help="RangeTestPriorSampler's beta (tuning)"
     )
     parser.add_argument("--min-uniform", type=float, default=0.15, help="its min_uniform (tuning)")
+    parser.add_argument(
+        "--table", choices=sorted(TABLES), default="digits", help="the table (default digits)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help="folder holding mnist/ (not digits)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="retrain the table")
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes building the table"
@@ -965,6 +1030,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
+    select(args.table, args.data_dir)
     sf, objective_kwargs, range_test_kwargs = settings()
     objective = optuna_clr.IterationsToTarget(**objective_kwargs)
     wide = wide_space(sf, objective)
