@@ -30,16 +30,16 @@ from optuna_clr import records
 from optuna_clr import report
 from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.fingerprint import ensure_same_choices
-from optuna_clr.range_test import RangeTestResult
 from optuna_clr.range_test import lr_range_test
+from optuna_clr.range_test import RangeTestResult
 from optuna_clr.runner import Interrupted
 from optuna_clr.runner import optimize
 from optuna_clr.storage import DEFAULT_URL
-from optuna_clr.storage import StorageError
 from optuna_clr.storage import is_journal
 from optuna_clr.storage import local_path
 from optuna_clr.storage import open_storage
 from optuna_clr.storage import redact
+from optuna_clr.storage import StorageError
 from optuna_clr.studyfile import StudyFile
 from optuna_clr.studyfile import StudyFileError
 from optuna_clr.tasks import DataError
@@ -55,6 +55,7 @@ class OutputError(ValueError):
 
 def _at_least(low: int) -> Any:
     """An argparse type: an integer ``>= low``, so a bad count is refused before anything runs."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -68,82 +69,162 @@ def _at_least(low: int) -> Any:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    """The options every subcommand uses: the study file, where the study lives, where output goes."""
+    """The options every subcommand uses: the study file, where the study lives, where output
+    goes."""
     p.add_argument("study_file", type=Path, help="the study file (TOML), e.g. studies/digits.toml")
-    p.add_argument("--storage", default=DEFAULT_URL,
-                   help="Optuna storage URL: sqlite:///file.db (default %(default)s), "
-                        "postgresql://user:password@host/db (many machines), journal:///file.log (many processes)")
-    p.add_argument("--study-name", help="study name in the storage (default: [study] name from the file)")
-    p.add_argument("--artifact-dir", type=Path,
-                   help="folder for figures Optuna stores as artifacts (default: optuna_clr_artifacts beside a SQLite "
-                        "or journal file, else in the working folder); give the same to optuna-dashboard --artifact-dir")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="folder for reports and figures (default: %(default)s)")
+    p.add_argument(
+        "--storage",
+        default=DEFAULT_URL,
+        help="Optuna storage URL: sqlite:///file.db (default %(default)s), "
+        "postgresql://user:password@host/db (many machines), journal:///file.log (many processes)",
+    )
+    p.add_argument(
+        "--study-name", help="study name in the storage (default: [study] name from the file)"
+    )
+    p.add_argument(
+        "--artifact-dir",
+        type=Path,
+        help="folder for figures Optuna stores as artifacts (default: optuna_clr_artifacts "
+        "beside a SQLite or journal file, else in the working folder); give the same to "
+        "optuna-dashboard --artifact-dir",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="folder for reports and figures (default: %(default)s)",
+    )
 
 
 def _training(p: argparse.ArgumentParser, *, seed_help: str) -> None:
     """The options of subcommands that train (report only reads the storage)."""
-    p.add_argument("--device", help="training device: auto (CUDA if available), cpu, cuda, cuda:1 (default: from the file)")
-    p.add_argument("--data-dir", help="folder with the data set in torchvision's layout (default: [task] data_dir, then $OPTUNA_CLR_DATA)")
+    p.add_argument(
+        "--device",
+        help="training device: auto (CUDA if available), cpu, cuda, cuda:1 "
+        "(default: from the file)",
+    )
+    p.add_argument(
+        "--data-dir",
+        help="folder with the data set in torchvision's layout "
+        "(default: [task] data_dir, then $OPTUNA_CLR_DATA)",
+    )
     p.add_argument("--seed", type=_at_least(0), help=seed_help)
 
 
 def _workers(p: argparse.ArgumentParser, *, n_trials_help: str) -> None:
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown when stderr is a terminal)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (default: shown when stderr is a terminal)",
+    )
     p.add_argument("--n-trials", type=_at_least(0), help=n_trials_help)
-    p.add_argument("--parallel", type=_at_least(1), default=1,
-                   help="train this many trials at once on the device (default: %(default)s)")
-    p.add_argument("--engine", choices=("auto", "vmap", "processes"), default="auto",
-                   help="how --parallel shares the device: vmap stacks the models in one process (small nets on a GPU), "
-                        "processes starts that many worker processes on the same storage, each with its share of the "
-                        "CPU threads and its own sampler seed (wider nets; and on a CPU, where it measured fastest); "
-                        "auto (default): vmap on CUDA, processes on a CPU. compare always stacks with vmap")
-    p.add_argument("--heartbeat", type=_at_least(0), default=10,
-                   help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is failed "
-                        "and retried by another worker (0: off; default %(default)s)")
-    p.add_argument("--grace", type=_at_least(1), default=60, help="seconds without a heartbeat before a trial counts as dead (default %(default)s)")
+    p.add_argument(
+        "--parallel",
+        type=_at_least(1),
+        default=1,
+        help="train this many trials at once on the device (default: %(default)s)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "vmap", "processes"),
+        default="auto",
+        help="how --parallel shares the device: vmap stacks the models in one process "
+        "(small nets on a GPU), processes starts that many worker processes on the same storage, "
+        "each with its share of the CPU threads and its own sampler seed (wider nets; and on a "
+        "CPU, where it measured fastest); auto (default): vmap on CUDA, processes on a CPU. "
+        "compare always stacks with vmap",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=_at_least(0),
+        default=10,
+        help="seconds between a running trial's heartbeats; a trial silent for --grace seconds is "
+        "failed and retried by another worker (0: off; default %(default)s)",
+    )
+    p.add_argument(
+        "--grace",
+        type=_at_least(1),
+        default=60,
+        help="seconds without a heartbeat before a trial counts as dead (default %(default)s)",
+    )
 
 
-SEED_HELP = "seed for the validation split, initial weights and batch order (default: [study] seed from the file)"
+SEED_HELP = (
+    "seed for the validation split, initial weights and batch order "
+    "(default: [study] seed from the file)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optuna-clr",
-        description="Find the learning-rate schedule that reaches a target accuracy in the fewest iterations.",
-        epilog="Inspect results with: optuna-dashboard sqlite:///optuna_clr.db --artifact-dir optuna_clr_artifacts",
+        description="Find the learning-rate schedule that reaches a target accuracy in the fewest "
+        "iterations.",
+        epilog="Inspect results with: optuna-dashboard sqlite:///optuna_clr.db "
+        "--artifact-dir optuna_clr_artifacts",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("range-test", help="run the LR range test and store its bounds in the study",
-                       description="Train while the LR ramps from [range_test] min_lr to max_lr; print and store the "
-                                   "suggested base_lr, best_lr and max_lr, and save the plot. Runs even where the file "
-                                   "sets [range_test] enabled = false.")
+    p = sub.add_parser(
+        "range-test",
+        help="run the LR range test and store its bounds in the study",
+        description="Train while the LR ramps from [range_test] min_lr to max_lr; print and store "
+        "the suggested base_lr, best_lr and max_lr, and save the plot. Runs even where the file "
+        "sets [range_test] enabled = false.",
+    )
     _common(p)
     _training(p, seed_help=SEED_HELP + "; --repeats runs the seeds after it too")
-    p.add_argument("--repeats", type=_at_least(1), help="seeds to run; suggestions are their medians (default: [range_test] repeats)")
+    p.add_argument(
+        "--repeats",
+        type=_at_least(1),
+        help="seeds to run; suggestions are their medians (default: [range_test] repeats)",
+    )
 
-    p = sub.add_parser("optimize", help="search the schedule space (resumes a study that exists)",
-                       description="Run the range test if the study has none, narrow the space with it, and run trials. "
-                                   "Rerunning adds --n-trials more trials to the same study; trials already done stay.")
+    p = sub.add_parser(
+        "optimize",
+        help="search the schedule space (resumes a study that exists)",
+        description="Run the range test if the study has none, narrow the space with it, and run "
+        "trials. Rerunning adds --n-trials more trials to the same study; trials already done "
+        "stay.",
+    )
     _common(p)
     _training(p, seed_help=SEED_HELP + ", and of the sampler")
     _workers(p, n_trials_help="trials this run adds to the study (default: [study] n_trials)")
-    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # set by --engine processes for the processes it starts
+    p.add_argument(
+        "--worker", type=int, help=argparse.SUPPRESS
+    )  # set by --engine processes for the processes it starts
 
-    p = sub.add_parser("compare", help="CLR versus a tuned fixed LR, with seeds and a bootstrap interval",
-                       description="Tune a fixed-LR arm and a cyclical arm with the same trial budget, retrain each "
-                                   "winner (and the file's baselines) with several seeds, and write a report with "
-                                   "figures into --out, also attached to both studies for optuna-dashboard.")
+    p = sub.add_parser(
+        "compare",
+        help="CLR versus a tuned fixed LR, with seeds and a bootstrap interval",
+        description="Tune a fixed-LR arm and a cyclical arm with the same trial budget, retrain "
+        "each winner (and the file's baselines) with several seeds, and write a report with "
+        "figures into --out, also attached to both studies for optuna-dashboard.",
+    )
     _common(p)
-    _training(p, seed_help=SEED_HELP + "; the arms are tuned with it and each winner is retrained with the --seeds "
-                                      "seeds after it")
-    _workers(p, n_trials_help="trials per arm, in all: an arm that has them runs no more "
-                              "(default: [compare] n_trials, else [study] n_trials)")
-    p.add_argument("--seeds", type=_at_least(1), help="seeds for retraining each winner (default: [compare] seeds)")
+    _training(
+        p,
+        seed_help=SEED_HELP
+        + "; the arms are tuned with it and each winner is retrained with the --seeds "
+        "seeds after it",
+    )
+    _workers(
+        p,
+        n_trials_help="trials per arm, in all: an arm that has them runs no more "
+        "(default: [compare] n_trials, else [study] n_trials)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_at_least(1),
+        help="seeds for retraining each winner (default: [compare] seeds)",
+    )
 
-    p = sub.add_parser("report", help="write a study's report from the storage (no training)",
-                       description="Summarise the study (best trial per family, curves, range test, trials.csv), and its "
-                                   "comparison if compare ran; attach the figures and the report to the studies.")
+    p = sub.add_parser(
+        "report",
+        help="write a study's report from the storage (no training)",
+        description="Summarise the study (best trial per family, curves, range test, trials.csv), "
+        "and its comparison if compare ran; attach the figures and the report to the studies.",
+    )
     _common(p)
     return parser
 
@@ -178,17 +259,22 @@ def _check_device(sf: StudyFile) -> None:
 
     device = sf.training["device"]
     missing = (device.startswith("cuda") and not torch.cuda.is_available()) or (
-        device == "mps" and not torch.backends.mps.is_available())
+        device == "mps" and not torch.backends.mps.is_available()
+    )
     if missing:
-        raise StudyFileError(f"{sf.source}: [training] device: {device!r} (from the file or --device) is not available "
-                             "on this machine; use --device cpu, or auto to take CUDA where there is one")
+        raise StudyFileError(
+            f"{sf.source}: [training] device: {device!r} (from the file or --device) is not "
+            "available on this machine; use --device cpu, or auto to take CUDA where there is one"
+        )
 
 
 def _artifact_dir(args: argparse.Namespace) -> Path:
     if args.artifact_dir:
         return args.artifact_dir
     path = local_path(args.storage)
-    return path.parent / "optuna_clr_artifacts" if path is not None else Path("optuna_clr_artifacts")
+    return (
+        path.parent / "optuna_clr_artifacts" if path is not None else Path("optuna_clr_artifacts")
+    )
 
 
 def _dashboard_command(args: argparse.Namespace) -> str:
@@ -196,7 +282,10 @@ def _dashboard_command(args: argparse.Namespace) -> str:
     dashboard does not read journal:// URLs), anything else as the URL, password hidden."""
     path = local_path(args.storage) if is_journal(args.storage) else None
     storage = str(path) if path is not None else redact(args.storage)
-    return f"optuna-dashboard {shlex.quote(storage)} --artifact-dir {shlex.quote(str(_artifact_dir(args)))}"
+    return (
+        f"optuna-dashboard {shlex.quote(storage)} "
+        f"--artifact-dir {shlex.quote(str(_artifact_dir(args)))}"
+    )
 
 
 def _writable(folder: Path, flag: str) -> None:
@@ -208,8 +297,10 @@ def _writable(folder: Path, flag: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise OutputError(f"{flag} {folder}: cannot write there ({error.strerror or error}); "
-                          f"pick a folder you can write to with {flag}") from None
+        raise OutputError(
+            f"{flag} {folder}: cannot write there ({error.strerror or error}); "
+            f"pick a folder you can write to with {flag}"
+        ) from None
 
 
 def _outputs(args: argparse.Namespace) -> Any:
@@ -222,34 +313,55 @@ def _outputs(args: argparse.Namespace) -> Any:
 def _storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
     path = local_path(args.storage)
     if args.command == "report" and path is not None and not path.exists():
-        raise StorageError(f"no storage at {path} ({redact(args.storage)}): run optimize or compare first, "
-                           "or give the one they wrote with --storage")
+        raise StorageError(
+            f"no storage at {path} ({redact(args.storage)}): run optimize or compare first, "
+            "or give the one they wrote with --storage"
+        )
     beat = getattr(args, "heartbeat", 0) or None
-    return open_storage(args.storage, heartbeat_interval=beat, grace_period=getattr(args, "grace", None) if beat else None)
+    return open_storage(
+        args.storage,
+        heartbeat_interval=beat,
+        grace_period=getattr(args, "grace", None) if beat else None,
+    )
 
 
 def _open_study(sf: StudyFile, storage: Any, name: str | None = None) -> optuna.Study:
-    study = optuna.create_study(study_name=name or sf.study["name"], storage=storage, direction="minimize",
-                                pruner=sf.make_pruner(), load_if_exists=True)
+    study = optuna.create_study(
+        study_name=name or sf.study["name"],
+        storage=storage,
+        direction="minimize",
+        pruner=sf.make_pruner(),
+        load_if_exists=True,
+    )
     if study.direction != optuna.study.StudyDirection.MINIMIZE:
-        raise StudyFileError(f"study {study.study_name!r} in the storage maximizes; optuna_clr studies minimize "
-                             "iterations to target: pick another --study-name")
+        raise StudyFileError(
+            f"study {study.study_name!r} in the storage maximizes; optuna_clr studies minimize "
+            "iterations to target: pick another --study-name"
+        )
     return study
 
 
-RANGE_TEST_REQUEST = "request"  # the key, in a stored range test's settings, of what the file asked for
+RANGE_TEST_REQUEST = (
+    "request"  # the key, in a stored range test's settings, of what the file asked for
+)
 
 
 def range_test_request(sf: StudyFile) -> dict[str, Any]:
     """Everything in the file that decides the range test's outcome, resolved as the test
     resolves it (max_lr from the space, mode from the metric), as JSON reads it back. Where it
-    runs (device, data folder) and how many seeds (``repeats``, compared on its own) are left out."""
+    runs (device, data folder) and how many seeds (``repeats``, compared on its own) are left
+    out."""
     kwargs = sf.range_test_kwargs()
-    request = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "repeats")
-               and not (k == "image_size" and v is None)}  # tests stored before image_size existed
+    request = {
+        k: v
+        for k, v in kwargs.items()
+        if k not in ("device", "data_dir", "repeats") and not (k == "image_size" and v is None)
+    }  # tests stored before image_size existed
     request["task"] = str(kwargs["task"]).lower().replace("_", "-").replace("cifar-10", "cifar10")
     request["validation"] = sf.task["validation"]
-    request["mode"] = kwargs["mode"] or ("linear" if kwargs["metric"] == "accuracy" else "exponential")
+    request["mode"] = kwargs["mode"] or (
+        "linear" if kwargs["metric"] == "accuracy" else "exponential"
+    )
     return json.loads(json.dumps(request))
 
 
@@ -260,14 +372,19 @@ def _range_test_changes(stored: RangeTestResult, sf: StudyFile) -> list[str]:
     if not isinstance(asked, dict):
         return ["its settings were not recorded in full"]
     missing = object()
-    changes = [f"{key} {asked.get(key, 'unrecorded')!r} -> {value!r}" for key, value in range_test_request(sf).items()
-               if asked.get(key, missing) != value]
+    changes = [
+        f"{key} {asked.get(key, 'unrecorded')!r} -> {value!r}"
+        for key, value in range_test_request(sf).items()
+        if asked.get(key, missing) != value
+    ]
     if asked.get("repeats", 0) < sf.range_test["repeats"]:
         changes.append(f"repeats {asked.get('repeats')!r} -> {sf.range_test['repeats']!r}")
     return changes
 
 
-def ensure_range_test(sf: StudyFile, study: optuna.Study, store: Any, *, rerun: bool = False) -> RangeTestResult | None:
+def ensure_range_test(
+    sf: StudyFile, study: optuna.Study, store: Any, *, rerun: bool = False
+) -> RangeTestResult | None:
     """The study's range test: the stored one if it was run with the file's settings (a stored
     test with more seeds will do), else a new run."""
     if not sf.range_test["enabled"]:
@@ -277,11 +394,19 @@ def ensure_range_test(sf: StudyFile, study: optuna.Study, store: Any, *, rerun: 
     if stored is not None and not rerun:
         changes = _range_test_changes(stored, sf)
         if not changes:
-            print(f"range test: using the one stored in study {study.study_name!r}: {stored.message}")
+            print(
+                f"range test: using the one stored in study {study.study_name!r}: {stored.message}"
+            )
             return stored
-        print(f"range test: the one stored in study {study.study_name!r} does not match the file "
-              f"({'; '.join(changes)}): running it again")
-    print(f"range test: {kwargs['task']} / {kwargs['model']}, LR {kwargs['min_lr']:g} to {kwargs['max_lr']:g} ...", flush=True)
+        print(
+            f"range test: the one stored in study {study.study_name!r} does not match the file "
+            f"({'; '.join(changes)}): running it again"
+        )
+    print(
+        f"range test: {kwargs['task']} / {kwargs['model']}, "
+        f"LR {kwargs['min_lr']:g} to {kwargs['max_lr']:g} ...",
+        flush=True,
+    )
     result = lr_range_test(**kwargs)
     result.settings[RANGE_TEST_REQUEST] = {**range_test_request(sf), "repeats": kwargs["repeats"]}
     result.attach(study, artifact_store=store)
@@ -295,8 +420,11 @@ def clear_bounds(result: RangeTestResult | None) -> RangeTestResult | None:
     the search then keeps the file's ranges and uses TPE."""
     if result is None or result.clear:
         return result
-    print("range test: not clear, so the space keeps the study file's ranges and the sampler is TPE; rerun "
-          "`optuna-clr range-test` over a wider LR range or for longer to narrow it", flush=True)
+    print(
+        "range test: not clear, so the space keeps the study file's ranges and the sampler is "
+        "TPE; rerun `optuna-clr range-test` over a wider LR range or for longer to narrow it",
+        flush=True,
+    )
     return None
 
 
@@ -311,7 +439,9 @@ def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> 
 
 def cmd_range_test(args: argparse.Namespace) -> int:
     sf = _study_file(args).with_overrides(range_test__enabled=True)
-    storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
+    storage = _storage(
+        args
+    )  # before the artifact store, which would create a mistyped SQLite path's folder
     store = _outputs(args)
     study = _open_study(sf, storage)
     result = ensure_range_test(sf, study, store, rerun=True)
@@ -321,7 +451,11 @@ def cmd_range_test(args: argparse.Namespace) -> int:
     result.plot().savefig(folder / "range_test.png", dpi=100)
     for key in ("base_lr", "best_lr", "max_lr"):
         spread = (result.spread or {}).get(key)
-        extra = f"  (seeds: {', '.join(f'{v:.4g}' for v in spread['values'] if v is not None)})" if spread else ""
+        extra = (
+            f"  (seeds: {', '.join(f'{v:.4g}' for v in spread['values'] if v is not None)})"
+            if spread
+            else ""
+        )
         value = getattr(result, key)
         print(f"  {key:8s} {value:.4g}{extra}" if value is not None else f"  {key:8s} -")
     print(f"plot: {folder / 'range_test.png'}")
@@ -333,9 +467,13 @@ def _training_setup(args: argparse.Namespace) -> tuple[StudyFile, bool, Any, Any
     overrides, progress bars or not, the storage, the artifact store and the objective."""
     sf = _study_file(args)
     progress = _progress(args)
-    storage = _storage(args)  # before the artifact store, which would create a mistyped SQLite path's folder
+    storage = _storage(
+        args
+    )  # before the artifact store, which would create a mistyped SQLite path's folder
     store = _outputs(args)
-    objective = sf.make_objective(artifact_store=store, show_progress_bar=progress and args.parallel == 1)
+    objective = sf.make_objective(
+        artifact_store=store, show_progress_bar=progress and args.parallel == 1
+    )
     return sf, progress, storage, store, objective
 
 
@@ -360,14 +498,20 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     records.save(study, "study_file", sf.to_dict(), artifact_store=store)
     n_trials = sf.study["n_trials"]
     before = len(study.trials)
-    print(f"study {study.study_name!r} in {redact(args.storage)}: {before} trials so far, running {n_trials} more", flush=True)
+    print(
+        f"study {study.study_name!r} in {redact(args.storage)}: {before} trials so far, "
+        f"running {n_trials} more",
+        flush=True,
+    )
     engine = args.engine
     if engine == "auto":
         engine = "vmap" if objective.device.type == "cuda" else "processes"
     if engine == "processes" and args.parallel > 1:
         _run_processes(args, sf, n_trials)
     else:
-        optimize(study, objective, n_trials=n_trials, parallel=args.parallel, show_progress_bar=progress)
+        optimize(
+            study, objective, n_trials=n_trials, parallel=args.parallel, show_progress_bar=progress
+        )
     if args.worker is not None:
         return 0  # the process that started this worker reports once they are all done
     _summary(study, args)
@@ -451,8 +595,18 @@ def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
         print("no completed trials yet")
         return
     print()
-    _print_table(rows, [("family", "family"), ("trials", "trials"), ("pruned", "pruned"), ("best to target", "value"),
-                        ("trial", "trial"), ("test acc", "test_accuracy"), ("schedule", "schedule")])
+    _print_table(
+        rows,
+        [
+            ("family", "family"),
+            ("trials", "trials"),
+            ("pruned", "pruned"),
+            ("best to target", "value"),
+            ("trial", "trial"),
+            ("test acc", "test_accuracy"),
+            ("schedule", "schedule"),
+        ],
+    )
     print(f"\n{_best_line(study)}")
     print(f"see it: {_dashboard_command(args)}")
 
@@ -464,10 +618,16 @@ def _best_line(study: optuna.Study) -> str:
     attrs = best.user_attrs
     unit, target = attrs.get("unit", "iterations"), attrs.get("target_accuracy")
     if attrs.get("reached", True):
-        return f"best: trial {best.number}, {report.format_value(best.value, unit)} {unit} to {target} validation accuracy"
+        return (
+            f"best: trial {best.number}, {report.format_value(best.value, unit)} {unit} "
+            f"to {target} validation accuracy"
+        )
     accuracy = attrs.get("best_accuracy")
-    return (f"best: trial {best.number} did not reach {target} validation accuracy (no trial did; it came closest, "
-            f"at {accuracy:.4f}): raise [training] max_iterations or lower target_accuracy")
+    return (
+        f"best: trial {best.number} did not reach {target} validation accuracy "
+        f"(no trial did; it came closest, at {accuracy:.4f}): raise [training] max_iterations "
+        "or lower target_accuracy"
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -492,18 +652,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
         cyclical_space = cyclical_space.narrow(prior, margin=margin)
     parallel = args.parallel
     if parallel > 1 and args.engine == "processes":
-        print("compare stacks its parallel trials with the vmap engine; --engine processes applies to optimize only")
+        print(
+            "compare stacks its parallel trials with the vmap engine; "
+            "--engine processes applies to optimize only"
+        )
     seeds = compare.retrain_seeds(sf.study["seed"], c["seeds"])
     n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
     comparison = compare.compare(
-        name=name, storage=storage, objective=objective, fixed_space=fixed_space, cyclical_space=cyclical_space,
-        make_sampler=lambda arm: sf.make_sampler(prior, parallel=parallel), make_pruner=sf.make_pruner,
-        n_trials=n_trials, seeds=seeds, tuning_seed=sf.study["seed"], baselines=sf.baselines, range_test=range_test,
+        name=name,
+        storage=storage,
+        objective=objective,
+        fixed_space=fixed_space,
+        cyclical_space=cyclical_space,
+        make_sampler=lambda arm: sf.make_sampler(prior, parallel=parallel),
+        make_pruner=sf.make_pruner,
+        n_trials=n_trials,
+        seeds=seeds,
+        tuning_seed=sf.study["seed"],
+        baselines=sf.baselines,
+        range_test=range_test,
         parallel=parallel,
-        settings={"study file": str(args.study_file), "trials per arm": n_trials, "task": sf.task["name"],
-                  "model": sf.training["model"], "optimizer": sf.training["optimizer"],
-                  "batch size": sf.training["batch_size"], "storage": redact(args.storage)},
-        progress=lambda message: print(message, flush=True), show_progress_bar=progress,
+        settings={
+            "study file": str(args.study_file),
+            "trials per arm": n_trials,
+            "task": sf.task["name"],
+            "model": sf.training["model"],
+            "optimizer": sf.training["optimizer"],
+            "batch size": sf.training["batch_size"],
+            "storage": redact(args.storage),
+        },
+        progress=lambda message: print(message, flush=True),
+        show_progress_bar=progress,
         artifact_store=store,
     )
     path = _write_comparison(args, storage, store, comparison, range_test)
@@ -513,8 +692,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_comparison(args: argparse.Namespace, storage: Any, store: Any, comparison: Any,
-                      range_test: Any) -> Path:
+def _write_comparison(
+    args: argparse.Namespace, storage: Any, store: Any, comparison: Any, range_test: Any
+) -> Path:
     """The comparison's report, on the dashboard too; study ``<name>``'s summary, when it has
     trials of its own, says the verdict. Returns the report's path."""
     folder = args.out / f"{comparison.name}-compare"
@@ -545,8 +725,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             dashboard.attach(study, folder, store, figures=dashboard.study_figures(study))
         written.insert(0, folder / "report.md")
     if not written:
-        print(f"no study named {name!r} with trials, and no comparison of it, in {redact(args.storage)}; "
-              "run optimize or compare first", file=sys.stderr)
+        print(
+            f"no study named {name!r} with trials, and no comparison of it, in "
+            f"{redact(args.storage)}; run optimize or compare first",
+            file=sys.stderr,
+        )
         return 2
     for path in written:
         print(f"report: {path}")
@@ -560,7 +743,12 @@ def _load_if_any(storage: optuna.storages.BaseStorage, name: str) -> optuna.Stud
         return None
 
 
-COMMANDS = {"range-test": cmd_range_test, "optimize": cmd_optimize, "compare": cmd_compare, "report": cmd_report}
+COMMANDS = {
+    "range-test": cmd_range_test,
+    "optimize": cmd_optimize,
+    "compare": cmd_compare,
+    "report": cmd_report,
+}
 
 
 # Modules an exception must not cut short: it could leave a storage transaction half done
@@ -576,7 +764,8 @@ def _in_bookkeeping(frame: FrameType | None) -> bool:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith(_BOOKKEEPING) or (
-                module == "optuna.study.study" and frame.f_code.co_name in ("ask", "tell")):
+            module == "optuna.study.study" and frame.f_code.co_name in ("ask", "tell")
+        ):
             return True
         if not ours_seen and module.startswith("optuna"):
             if not module.startswith("optuna_clr"):
@@ -642,12 +831,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "worker", None) is None:  # a worker's parent says it, once
             start = "\n" if signum == signal.SIGINT else ""  # past the terminal's ^C
             name = signal.Signals(signum).name
-            print(f"{start}interrupted ({name}): finished trials are kept in "
-                  f"{redact(args.storage)}, interrupted ones queued again; run the same command "
-                  "again to continue", file=sys.stderr)
+            print(
+                f"{start}interrupted ({name}): finished trials are kept in "
+                f"{redact(args.storage)}, interrupted ones queued again; run the same command "
+                "again to continue",
+                file=sys.stderr,
+            )
         return 128 + signum
     except (
-        StudyFileError, DataError, StorageError, WorkerError, OutputError, ValueError
+        StudyFileError,
+        DataError,
+        StorageError,
+        WorkerError,
+        OutputError,
+        ValueError,
     ) as error:
         if os.environ.get("OPTUNA_CLR_DEBUG"):
             raise
