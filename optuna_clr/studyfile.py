@@ -4,11 +4,12 @@ Sections and keys (only ``[study] name`` and ``[training] target_accuracy`` and
 ``max_iterations`` are required; the rest have the defaults shown by ``optuna-clr --help``
 and in ``studies/digits.toml``):
 
-* ``[study]``: ``name``, ``n_trials``, ``sampler`` (``prior``, ``tpe``, ``random``, ``gp``),
+* ``[study]``: ``name``, ``n_trials``, ``sampler`` (``prior``, ``tpe``, ``random``),
   ``pruner`` (``none``, ``target``, ``median``, ``target+median``, ``target+percentile``,
   ``target+hyperband``: at most one learning-curve pruner), ``seed``.
-* ``[task]``: ``name`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100``),
-  ``validation``, ``data_dir``.
+* ``[task]``: ``name`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100``,
+  ``imagefolder``, or an import path to your factory, ``"mypkg.data:load"``), ``validation``,
+  ``data_dir``, ``image_size`` (``imagefolder`` only).
 * ``[training]``: ``model``, ``optimizer``, ``momentum``, ``nesterov``, ``weight_decay``,
   ``batch_size``, ``target_accuracy``, ``max_iterations``, ``eval_every``, ``augment``,
   ``unit``, ``max_examples``, ``max_seconds``, ``device``, ``precision``, ``channels_last``,
@@ -17,7 +18,8 @@ and in ``studies/digits.toml``):
   (``lr``, ``max_lr``, ``base_lr_ratio``, ``step_size_epochs``, ``decay_epochs``,
   ``max_batch_size``, ``growth_factor``, ``end_at_cycle_end``).
 * ``[range_test]``: ``enabled``, ``min_lr``, ``max_lr``, ``epochs`` or ``steps``, ``metric``,
-  ``mode``, ``eval_every``, ``repeats``, ``narrow`` (narrow the space with the result),
+  ``mode``, ``eval_every``, ``repeats``, ``narrow`` (narrow the space with the result for
+  ``tpe`` and ``random``; the ``prior`` sampler keeps the file's ranges and centres its prior),
   ``margin``.
 * ``[compare]``: ``n_trials`` per arm, ``seeds`` for retraining the winners, ``fixed_lr``
   (the fixed arm's LR range), ``families`` (the cyclical arm's).

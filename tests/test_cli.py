@@ -61,8 +61,10 @@ def test_optimize_report_and_resume(workdir, capsys):
     assert len(study.trials) == 6
     assert RangeTestResult.from_study(study) is not None and "space" in study.user_attrs
     assert "range_test" not in study.user_attrs  # a record, whole: no user attr cut at 1,024
-    narrowed = study.user_attrs["space"]["lr"]
-    assert narrowed[0] > 0.005 and narrowed[1] < 1.0  # the range test narrowed the LR range
+    # with the prior sampler the space stays the file's; the range test steers the prior
+    assert study.user_attrs["space"]["lr"] == [0.005, 1.0]
+    origins = {t.user_attrs.get("sampler") for t in study.trials}
+    assert "Smith's recipe: triangular2" in origins, origins
     artifacts = list((workdir / "optuna_clr_artifacts").iterdir())
     assert (
         len(artifacts) >= 1 + 6

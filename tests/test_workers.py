@@ -312,9 +312,10 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
     victim_file = no_range_test(tmp_path, "victim.toml", lr="[0.005, 0.05]", **LONG)
     survivor_file = no_range_test(tmp_path, "survivor.toml", lr="[0.06, 1.0]", **LONG)
     trials_now = reader(url, study_name)
-    # grace: 6 missed beats; a busy 2-core machine (journal locks, 3 workers) can delay a live
-    # one a few seconds
-    beat = ("--heartbeat", "1", "--grace", "6")
+    # grace: 20 missed beats. A live trial whose beats come later than the grace is failed by
+    # another worker, and its own worker then stops (Optuna cannot tell a failed trial); on a
+    # 2-core machine with the suite, two `yes` and 3 workers on a journal, 6 s was not enough
+    beat = ("--heartbeat", "1", "--grace", "20")
     victim = Worker(tmp_path, "victim", victim_file, url, study_name, 4, *beat)
     workers += [victim] + [
         Worker(tmp_path, f"survivor{i}", survivor_file, url, study_name, n, *beat)
