@@ -183,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "optimize",
         help="search the schedule space (resumes a study that exists)",
-        description="Run the range test if the study has none, narrow the space with it, and run "
-        "trials. Rerunning adds --n-trials more trials to the same study; trials already done "
-        "stay.",
+        description="Run the range test if the study has none, make it the sampler's prior (or, "
+        "for tpe and random, narrow the space with it), and run trials. Rerunning adds "
+        "--n-trials more trials to the same study; trials already done stay.",
     )
     _common(p)
     _training(p, seed_help=SEED_HELP + ", and of the sampler")
