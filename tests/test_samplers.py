@@ -6,8 +6,6 @@ import math
 import statistics
 
 import optuna
-from optuna.testing.pytest_samplers import BasicSamplerTestCase
-from optuna.testing.pytest_samplers import RelativeSamplerTestCase
 import pytest
 
 import optuna_clr
@@ -16,27 +14,6 @@ from optuna_clr.studyfile import StudyFile
 
 
 PRIOR = {"base_lr": 0.001, "best_lr": 0.003, "max_lr": 0.006}
-
-
-class TestBasic(BasicSamplerTestCase):
-    """Optuna's own suite, on the startup (prior) path and the hand-over."""
-
-    @pytest.fixture
-    def sampler(self):
-        return lambda: optuna_clr.RangeTestPriorSampler(PRIOR, n_startup_trials=5, seed=0)
-
-
-class TestRelative(RelativeSamplerTestCase):
-    """After the startup trials every relative call goes to the base sampler."""
-
-    @pytest.fixture
-    def sampler(self):
-        return lambda: optuna_clr.RangeTestPriorSampler(
-            PRIOR,
-            n_startup_trials=0,
-            seed=0,
-            base_sampler=optuna.samplers.TPESampler(multivariate=True, n_startup_trials=0, seed=0),
-        )
 
 
 def narrowed_space():
