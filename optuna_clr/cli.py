@@ -641,15 +641,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     prior = clear_bounds(range_test)
     c = sf.compare
     fixed_space = sf.make_space(objective, families=["fixed"], lr=c["fixed_lr"])
-    cyclical_space = sf.make_space(objective, families=c["families"])
-    for arm, arm_space in (("fixed", fixed_space), ("cyclical", cyclical_space)):
+    # one arm for the cyclical families together, or with per_family one arm per family
+    groups = [[f] for f in c["families"]] if c["per_family"] else [c["families"]]
+    arms = {
+        (g[0] if c["per_family"] else "cyclical"): sf.make_space(objective, families=g)
+        for g in groups
+    }
+    for arm, arm_space in {"fixed": fixed_space, **arms}.items():
         if prior is not None and arm_space.outside(prior):
             print(f"range test, {arm} arm: {arm_space.outside(prior)}")
     # The prior sampler keeps the file's ranges (a wrong test cannot cut the optimum out).
     if prior is not None and sf.range_test["narrow"] and sf.study["sampler"] != "prior":
         margin = sf.range_test["margin"]
         fixed_space = fixed_space if c["fixed_lr"] else fixed_space.narrow(prior, margin=margin)
-        cyclical_space = cyclical_space.narrow(prior, margin=margin)
+        arms = {arm: space.narrow(prior, margin=margin) for arm, space in arms.items()}
     parallel = args.parallel
     if parallel > 1 and args.engine == "processes":
         print(
@@ -663,7 +668,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         storage=storage,
         objective=objective,
         fixed_space=fixed_space,
-        cyclical_space=cyclical_space,
+        cyclical_space=arms.get("cyclical"),
+        family_spaces=arms if c["per_family"] else None,
         make_sampler=lambda arm: sf.make_sampler(prior, parallel=parallel),
         make_pruner=sf.make_pruner,
         n_trials=n_trials,

@@ -188,7 +188,7 @@ def compare(
     storage: optuna.storages.BaseStorage,
     objective: IterationsToTarget,
     fixed_space: ScheduleSpace,
-    cyclical_space: ScheduleSpace,
+    cyclical_space: ScheduleSpace | None = None,
     make_sampler: Callable[[str], optuna.samplers.BaseSampler],
     make_pruner: Callable[[], optuna.pruners.BasePruner],
     n_trials: int,
@@ -201,14 +201,21 @@ def compare(
     show_progress_bar: bool = False,
     tuning_seed: int | None = None,
     artifact_store: Any = None,
+    family_spaces: dict[str, ScheduleSpace] | None = None,
 ) -> Comparison:
     """Run the comparison protocol (module docstring) and return its outcome; see
     :func:`optuna_clr.report.write_report` for the files and
     :func:`optuna_clr.dashboard.attach_comparison` for the dashboard. ``seeds`` should
     leave out ``tuning_seed``, the seed the objective tunes with (:func:`retrain_seeds`).
     Every retrained seed becomes a trial of study ``<name>-retrain``; the outcome is stored
-    as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison."""
+    as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison.
+    ``family_spaces`` replaces the one cyclical arm by one arm per family (study
+    ``<name>-<family>``), each tuned with the same ``n_trials``: which family wins, not only
+    whether a cyclical one beats the fixed LR; the speed-up is then left out."""
     say = progress or (lambda message: None)
+    spaces = {"fixed": fixed_space, **(family_spaces or {"cyclical": cyclical_space})}
+    if any(space is None for space in spaces.values()):
+        raise TypeError("compare needs cyclical_space or family_spaces")
     # every study is opened and checked before anything trains
     home = _open(storage, name, objective, base=name, say=say)
     retrained = _open(storage, name + RETRAIN_SUFFIX, objective, base=name, say=say)
@@ -222,14 +229,14 @@ def compare(
             sampler=make_sampler(arm),
             pruner=make_pruner(),
         )
-        for arm in (ARMS if n_trials else ())
+        for arm in (spaces if n_trials else ())
     }
     # each seed's configuration is also a categorical param, so the dashboard's slice and
     # parallel-coordinate plots of study <name>-retrain set the configurations side by side
-    labels = (*(ARMS if n_trials else ()), *(baselines or {}))
+    labels = (*(spaces if n_trials else ()), *(baselines or {}))
     configuration = optuna.distributions.CategoricalDistribution(labels)
     arms: list[Arm] = []
-    for arm, space in (("fixed", fixed_space), ("cyclical", cyclical_space)):
+    for arm, space in spaces.items():
         if n_trials == 0:
             break
         study = studies[arm]

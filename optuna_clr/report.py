@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from optuna_clr import schedules
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.statistics import log_interval
+from optuna_clr.statistics import paired_ratio
 from optuna_clr.statistics import verdict
 from optuna_clr.tracking import accuracy_curve
 
@@ -198,6 +199,8 @@ def headline(comparison: Comparison) -> list[str]:
     """The verdict, the speed-up with its interval, and the warnings, as Markdown lines."""
     c, unit = comparison, comparison.unit
     fixed, cyclical = c.arm("fixed"), c.arm("cyclical")
+    if fixed and cyclical is None:
+        return _family_headline(comparison)
     if not (fixed and cyclical and c.speedup):
         return []
     sp = c.speedup
@@ -232,6 +235,29 @@ def headline(comparison: Comparison) -> list[str]:
             "",
         ]
     return lines
+
+
+def _family_headline(comparison: Comparison) -> list[str]:
+    """One arm per family: each tuned arm's speed-up over the fixed LR, fewest first."""
+    c, unit = comparison, comparison.unit
+    fixed = c.arm("fixed")
+    tuned = [a for a in c.arms if a.kind == "tuned" and a.name != "fixed"]
+    if not tuned:
+        return []
+    lines = [
+        f"Each family tuned with {tuned[0].trials} trials, then retrained; {unit} to "
+        f"{c.target_accuracy:g} against the tuned fixed LR ({format_value(fixed.mean, unit)} "
+        "on average):",
+        "",
+    ]
+    for arm in sorted(tuned, key=lambda a: a.mean):
+        sp = paired_ratio(fixed.values, arm.values)
+        lines.append(
+            f"- **{arm.name}**: {format_value(arm.mean, unit)} on average, a speed-up of "
+            f"{sp['ratio']:.2f}x ({_interval(sp)}): "
+            f"{verdict(sp, faster=arm.name, slower='fixed')}"
+        )
+    return [*lines, ""]
 
 
 def arm_table(comparison: Comparison) -> list[str]:

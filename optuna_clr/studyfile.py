@@ -22,7 +22,8 @@ and in ``studies/digits.toml``):
   ``tpe`` and ``random``; the ``prior`` sampler keeps the file's ranges and centres its prior),
   ``margin``.
 * ``[compare]``: ``n_trials`` per arm, ``seeds`` for retraining the winners, ``fixed_lr``
-  (the fixed arm's LR range), ``families`` (the cyclical arm's).
+  (the fixed arm's LR range), ``families`` (the cyclical arm's), ``per_family`` (``true``:
+  one arm per family in ``families``, decays allowed, each tuned with ``n_trials``).
 * ``[baselines.<name>]``: hand-set schedules (``family`` plus its parameters, in steps, and
   optionally ``optimizer``, ``momentum``, ``nesterov``, ``weight_decay``) that ``compare``
   retrains with the same seeds, e.g. the CLR paper's Caffe step schedule.
@@ -116,6 +117,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seeds": 5,
         "fixed_lr": None,
         "families": ["triangular", "triangular2", "exp_range"],
+        "per_family": False,
     },
 }
 REQUIRED = {("study", "name"), ("training", "target_accuracy"), ("training", "max_iterations")}
@@ -544,6 +546,7 @@ class StudyFile:
         f.number("seeds", low=0, integer=True)
         f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
         f.pair("fixed_lr", allow_none=True)
+        f.flag("per_family")
         f.families(
             "families",
             {k: v for k, v in FAMILY_PARAMS.items() if k != "fixed"},

@@ -172,6 +172,44 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     )
 
 
+def test_per_family_compare_tunes_one_arm_per_family_with_the_same_budget(tmp_path, monkeypatch):
+    # which family wins, decays included: one study per family, each with [compare] n_trials
+    monkeypatch.chdir(tmp_path)
+    text = tiny_study(
+        "fam",
+        n_trials=6,
+        max_iterations=400,
+        range_epochs=2,
+        more="""
+[compare]
+n_trials = 3
+seeds = 2
+families = ["step", "triangular2"]
+per_family = true
+""",
+    )
+    (tmp_path / "fam.toml").write_text(text)
+    assert run("compare", "fam.toml", "--no-progress") == 0
+    storage = "sqlite:///optuna_clr.db"
+    for arm, families in (
+        ("fixed", {"fixed"}),
+        ("step", {"step"}),
+        ("triangular2", {"triangular2"}),
+    ):
+        study = optuna.load_study(study_name=f"fam-{arm}", storage=storage)
+        assert len(study.trials) == 3 and {t.params["family"] for t in study.trials} == families
+    retrained = optuna.load_study(study_name="fam-retrain", storage=storage)
+    assert sorted({t.user_attrs["configuration"] for t in retrained.trials}) == [
+        "fixed",
+        "step",
+        "triangular2",
+    ]
+    text = (tmp_path / "reports" / "fam-compare" / "report.md").read_text()
+    assert "Each family tuned with 3 trials" in text and "**Verdict" not in text
+    for arm in ("step", "triangular2"):
+        assert f"- **{arm}**: " in text and f"{arm} (trial" in text
+
+
 def test_winners_are_retrained_on_the_seeds_after_the_tuning_seed():
     assert compare.retrain_seeds(0, 3) == [1, 2, 3] and compare.retrain_seeds(7, 2) == [8, 9]
 
