@@ -359,6 +359,10 @@ def test_every_subcommand_explains_its_options_and_only_those_it_uses(command, c
             "[compare] families[0]: unknown schedule family other than fixed 'fixed'",
         ),
         (
+            ("seeds = 2", 'seeds = 2\nper_family = "yes"'),
+            "[compare] per_family: must be true or false",
+        ),
+        (
             ("seed = 0", 'seed = 0\npruner = "median+hyperband"'),
             "[study] pruner: 'median+hyperband' joins 2 learning-curve pruners",
         ),
