@@ -295,6 +295,7 @@ def test_out_of_memory_in_a_stack_fails_its_trials_and_the_rest_go_on_fewer_at_a
     assert "Going on with 1 trial at a time" in caplog.text
 
 
+@pytest.mark.processes
 def test_failed_worker_processes_are_one_clear_error(workdir, capfd, monkeypatch):
     # a model registered in this process only: the worker processes --engine processes starts
     # cannot build it, and fail as a user's would on a worker with an older install
@@ -461,6 +462,7 @@ LONG = (
 """Trials that never reach the target: each trains its whole budget; the run outlasts the test."""
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     "signum, sigint_ignored",
     [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
@@ -511,6 +513,7 @@ def alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     "signum, to", [(signal.SIGINT, "parent"), (signal.SIGTERM, "parent"), (signal.SIGINT, "group")]
 )
@@ -545,6 +548,7 @@ def test_a_signal_to_the_parent_or_its_group_stops_every_worker(workdir, signum,
         assert the_retry_of(trial, trials).state == TrialState.WAITING
 
 
+@pytest.mark.processes
 def test_killed_run_is_retried_on_rerun_and_loses_nothing(workdir, capfd):
     study_file = write(workdir, SMALL, *LONG)
     url = db(workdir)

@@ -67,7 +67,9 @@ def trials() -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="own", storage="sqlite:///optuna_clr.db").trials
 
 
-@pytest.mark.parametrize("engine", [None, "processes", "vmap"])
+@pytest.mark.parametrize(
+    "engine", [None, pytest.param("processes", marks=pytest.mark.processes), "vmap"]
+)
 def test_a_study_file_trains_the_users_model_on_the_users_data(workdir, capsys, engine):
     folder, name = workdir
     study_file(folder, f"{name}:load", f"{name}:build")

@@ -211,6 +211,7 @@ def range_test_once(folder: Path, study_file: Path, url: str, study_name: str) -
     return optuna.load_study(study_name=study_name, storage=open_storage(url))
 
 
+@pytest.mark.processes
 def test_workers_share_one_study(url, study_name, workers, tmp_path):
     n = 4
     study_file = write_study(tmp_path, "study.toml")
@@ -239,6 +240,7 @@ def test_workers_share_one_study(url, study_name, workers, tmp_path):
         )  # the URL is printed with its password hidden
 
 
+@pytest.mark.processes
 def test_processes_engine_workers_propose_different_trials_and_the_parent_reports(
     url, study_name, tmp_path, monkeypatch
 ):
@@ -304,6 +306,7 @@ def test_processes_engine_workers_propose_different_trials_and_the_parent_report
         assert study_name in {s["study_name"] for s in json.loads(body)["study_summaries"]}
 
 
+@pytest.mark.processes
 def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_path):
     # Trials never reach accuracy 1.0, so each runs its whole budget and none is pruned. The
     # victim's space has low LRs only, the survivors' high ones (the space is no part of a
@@ -415,6 +418,7 @@ LONG = {"target": 1.0, "max_iterations": 1500, "eval_every": 100}  # never reach
 BEAT = ("--heartbeat", "1", "--grace", "2")
 
 
+@pytest.mark.processes
 def test_a_fused_worker_killed_right_after_marking_its_trial_is_not_waited_for(
     url, study_name, workers, tmp_path
 ):
@@ -461,6 +465,7 @@ def test_a_fused_worker_killed_right_after_marking_its_trial_is_not_waited_for(
     assert {t.state for t in after.values()} <= {TrialState.FAIL, *FINISHED}
 
 
+@pytest.mark.processes
 def test_a_retry_run_without_heartbeats_and_killed_is_not_waited_for(
     url, study_name, workers, tmp_path
 ):
