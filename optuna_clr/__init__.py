@@ -11,6 +11,7 @@ from optuna_clr import tasks
 from optuna_clr.experiment import Experiment
 from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.fingerprint import FingerprintMismatch
+from optuna_clr.objective import FinishedElsewhere
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.objective import OutOfMemory
 from optuna_clr.plots import plot_range_test
@@ -48,6 +49,7 @@ __all__ = [
     "BatchSizeIncrease",
     "Experiment",
     "FingerprintMismatch",
+    "FinishedElsewhere",
     "IterationsToTarget",
     "OutOfMemory",
     "RangeTestPrior",

@@ -10,6 +10,8 @@ above the budget and smaller the closer it came.
 A trial whose loss turns NaN or infinite is pruned as diverged, with the reason in its user
 attrs; a trial that runs out of memory fails with :class:`OutOfMemory` (pass
 ``catch=(optuna_clr.OutOfMemory,)`` to ``study.optimize`` to go on, as ``optuna-clr`` does).
+A trial that another worker finished while it trained (failed as stale when its heartbeats came
+late) stops at its next report and raises :class:`FinishedElsewhere`.
 
 Everything a trial knows goes into the storage as short, flat user attrs a trial table can
 sort: ``family``, ``schedule_label`` (its one-line form), ``lr_min``, ``lr_max``,
@@ -73,6 +75,21 @@ if TYPE_CHECKING:
     from optuna_clr.space import ScheduleSpace
 
 
+class FinishedElsewhere(RuntimeError):
+    """The trial was finished by another process while this one trained it.
+
+    Another worker fails a trial whose heartbeats come later than the storage's grace period,
+    and queues its retry; this one can then neither report to nor tell the trial.
+    """
+
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            f"trial {number} was finished by another worker (failed as stale: its heartbeats came "
+            "later than the grace period) and queued again as a retry; stopped training it here"
+        )
+        self.number = number
+
+
 @dataclasses.dataclass
 class TrialJob:
     """A begun trial: its schedule, its tracker and the callback that reports to it."""
@@ -84,6 +101,7 @@ class TrialJob:
     max_iterations: int
     pruned: optuna.TrialPruned | None = None
     reported: int = 0
+    finished_elsewhere: bool = False
 
     @property
     def unit(self) -> str:
@@ -97,6 +115,9 @@ class TrialJob:
             return self.tracker.report(step, ev.accuracy)
         except optuna.TrialPruned as signal:
             self.pruned = signal
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self.finished_elsewhere = True  # end() raises FinishedElsewhere
             return True
 
 
@@ -279,7 +300,15 @@ class IterationsToTarget:
 
     def end(self, job: TrialJob, result: TrainResult) -> float:
         """Record the run in the trial and return its value, or raise ``optuna.TrialPruned``
-        (pruned, or diverged)."""
+        (pruned, or diverged) or :class:`FinishedElsewhere`."""
+        if job.finished_elsewhere:
+            raise FinishedElsewhere(job.trial.number)
+        try:
+            return self._end(job, result)
+        except optuna.exceptions.UpdateFinishedTrialError as error:  # finished after its report
+            raise FinishedElsewhere(job.trial.number) from error
+
+    def _end(self, job: TrialJob, result: TrainResult) -> float:
         trial = job.trial
         self._record(trial, job.schedule, result)
         if result.stop_reason == "diverged":

@@ -13,6 +13,10 @@ objective, plus three things:
   marked failed and re-queued (``RetryFailedTrialCallback``), and this worker runs the retry.
   Nothing is lost when the last worker standing outlives the grace period. Only retries run
   there, never a trial the user enqueued, and ``study.stop()`` ends the wait too.
+* A trial that another worker fails as stale while it still trains (its heartbeats came later
+  than the grace period) stops at its next report with
+  :class:`~optuna_clr.FinishedElsewhere`; the worker logs one line and goes on with its other
+  trials, where ``study.optimize`` would stop with "Cannot tell a FAIL trial".
 * An interrupt (Ctrl-C, or the :class:`Interrupted` the CLI raises for SIGINT and SIGTERM)
   fails the trials this call is running and queues each again as a retry (Optuna's
   ``failed_trial`` and ``retry_history`` system attrs, its parameters fixed as
@@ -46,6 +50,7 @@ from optuna_clr.fused import fusable
 from optuna_clr.fused import FusedJob
 from optuna_clr.fused import train_fused
 from optuna_clr.objective import _is_out_of_memory
+from optuna_clr.objective import FinishedElsewhere
 from optuna_clr.objective import IterationsToTarget
 from optuna_clr.objective import OutOfMemory
 from optuna_clr.objective import TrialJob
@@ -98,13 +103,8 @@ def optimize(
     study._stop_flag = False  # Study.stop()'s flag: study.optimize clears it as it starts, too
     with _requeue_on_interrupt(study) as running:
         if parallel == 1:
-            done: Callback = lambda _, frozen: running.discard(frozen._trial_id)  # noqa: E731
-            study.optimize(
-                _marking(objective, running),
-                n_trials=n_trials,
-                catch=tuple(catch),
-                callbacks=[done, *callbacks],
-                show_progress_bar=show_progress_bar,
+            _optimize_one_by_one(
+                study, objective, n_trials, tuple(catch), callbacks, show_progress_bar, running
             )
         else:
             _optimize_fused(
@@ -192,16 +192,100 @@ def _mark_beating(study: optuna.Study, trial_id: int) -> None:
         storage.set_trial_system_attr(trial_id, BEATING_ATTR, trial_id)
 
 
+def _optimize_one_by_one(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int,
+    catch: tuple[type[Exception], ...],
+    callbacks: Sequence[Callback],
+    show_progress_bar: bool,
+    running: set[int],
+) -> None:
+    """``study.optimize``, going on past a trial another worker finished: Optuna's loop cannot
+    tell such a trial and stops there; this says so in one line and runs the trials left."""
+    started: list[optuna.Trial] = []
+    raised: dict[int, BaseException] = {}  # what each trial's objective raised
+    done: Callback = lambda _, frozen: running.discard(frozen._trial_id)  # noqa: E731
+    left = n_trials
+    while left > 0:
+        before = len(started)
+        try:
+            with _quiet_about_finished_elsewhere():
+                study.optimize(
+                    _marking(objective, running, started, raised),
+                    n_trials=left,
+                    catch=catch,
+                    callbacks=[done, *callbacks],
+                    show_progress_bar=show_progress_bar,
+                )
+            return
+        except Exception as error:
+            last = started[-1] if len(started) > before else None
+            if (
+                last is None
+                or last._trial_id not in running  # told here: a callback's error
+                or not _finished_elsewhere(last, error, raised.get(last._trial_id))
+            ):
+                raise
+        running.discard(last._trial_id)
+        _logger.warning(str(FinishedElsewhere(last.number)))
+        left -= len(started) - before
+        if study._stop_flag:
+            return
+
+
+def _finished_elsewhere(
+    trial: optuna.Trial, error: Exception, raised: BaseException | None
+) -> bool:
+    """Whether ``study.optimize`` stopped with ``error`` because another worker had finished
+    ``trial``: its objective said so (``raised``), or the objective ended and Optuna could not
+    tell the trial (a ``ValueError``, or an ``AssertionError`` from Optuna's logging of it)."""
+    if isinstance(raised, FinishedElsewhere) or isinstance(error, FinishedElsewhere):
+        return True
+    finished = trial.study._storage.get_trial(trial._trial_id).state.is_finished()
+    return finished and (raised is None or isinstance(raised, optuna.TrialPruned))
+
+
+@contextlib.contextmanager
+def _quiet_about_finished_elsewhere() -> Iterator[None]:
+    """Leave out Optuna's two "Trial N failed" warnings (one a traceback) for a trial finished
+    elsewhere: :func:`_optimize_one_by_one` says it in one line."""
+    logger = logging.getLogger("optuna.study._optimize")
+    numbers: set[str] = set()
+
+    def keep(record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, FinishedElsewhere):
+            numbers.add(f"Trial {error.number} failed with value ")
+            return False
+        return not any(record.getMessage().startswith(start) for start in numbers)
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
 def _marking(
-    objective: Callable[[optuna.Trial], float], running: set[int]
+    objective: Callable[[optuna.Trial], float],
+    running: set[int],
+    started: list[optuna.Trial] | None = None,
+    raised: dict[int, BaseException] | None = None,
 ) -> Callable[[optuna.Trial], float]:
     def run(trial: optuna.Trial) -> float:
         running.add(trial._trial_id)
+        if started is not None:
+            started.append(trial)
         try:
             _mark_beating(trial.study, trial._trial_id)
             return objective(trial)
         except KeyboardInterrupt as interrupt:  # study.optimize fails it; say why first
             trial.set_user_attr("fail_reason", _reason(interrupt))
+            raise
+        except BaseException as error:
+            if raised is not None:
+                raised[trial._trial_id] = error
             raise
 
     return run
@@ -239,6 +323,11 @@ def _requeue(study: optuna.Study, trial_id: int, interrupt: KeyboardInterrupt) -
         study.tell(trial.number, state=TrialState.FAIL)
     elif trial.state != TrialState.FAIL:
         return  # it finished before the interrupt reached it
+    elif any(
+        trial.number in t.system_attrs.get("retry_history", ())
+        for t in study.get_trials(deepcopy=False)
+    ):
+        return  # another worker failed it as stale and queued it again already
     if not trial.params:
         return  # interrupted before it drew anything: nothing to run again
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
@@ -276,13 +365,24 @@ def _run_retry(
             value = objective(trial)
         except optuna.TrialPruned:
             state = TrialState.PRUNED
+        except FinishedElsewhere as error:
+            running.discard(trial_id)
+            _logger.warning(str(error))
+            return
         except catch:
             state = TrialState.FAIL
         except BaseException as error:
             trial.set_user_attr("fail_reason", _reason(error))
             study.tell(trial, state=TrialState.FAIL)
             raise
-    frozen = study.tell(trial, value, state=state)
+    try:
+        frozen = study.tell(trial, value, state=state)
+    except ValueError:  # "Cannot tell a FAIL trial": finished elsewhere as it ended here
+        if not study._storage.get_trial(trial_id).state.is_finished():
+            raise
+        running.discard(trial_id)
+        _logger.warning(str(FinishedElsewhere(trial.number)))
+        return
     running.discard(trial_id)
     for callback in callbacks:
         callback(study, frozen)
@@ -355,7 +455,10 @@ def _optimize_fused(
 
         bar = tqdm(total=n_trials, desc=f"trials ({parallel} at a time)", unit="trial")
 
-    def fail(trial: optuna.Trial, error: BaseException) -> optuna.trial.FrozenTrial:
+    def fail(trial: optuna.Trial, error: BaseException) -> optuna.trial.FrozenTrial | None:
+        """Tell ``trial`` failed; None when another worker finished it already."""
+        if study._storage.get_trial(trial._trial_id).state.is_finished():
+            return None
         trial.set_user_attr("fail_reason", _reason(error))
         return study.tell(trial, state=TrialState.FAIL)
 
@@ -365,6 +468,7 @@ def _optimize_fused(
         trial = job.trial
         open_jobs.pop(trial._trial_id, None)
         heartbeats.running.discard(trial._trial_id)
+        frozen: optuna.trial.FrozenTrial | None
         if error is not None:
             frozen = fail(trial, error)
         else:
@@ -372,12 +476,17 @@ def _optimize_fused(
                 frozen = study.tell(trial, objective.end(job, result))  # type: ignore[arg-type]
             except optuna.TrialPruned:
                 frozen = study.tell(trial, state=TrialState.PRUNED)
+            except FinishedElsewhere as elsewhere:
+                frozen = None
+                _logger.warning(str(elsewhere))
             except BaseException as end_error:  # an artifact upload, the storage, Ctrl-C...
-                fail(trial, end_error)
-                raise
+                if fail(trial, end_error) is not None or not isinstance(end_error, ValueError):
+                    raise
+                frozen = None  # "Cannot tell a FAIL trial": finished elsewhere after end()
+                _logger.warning(str(FinishedElsewhere(trial.number)))
         if not isinstance(error, KeyboardInterrupt):
             running.discard(trial._trial_id)  # an interrupted one stays, to be queued again
-        for callback in callbacks:
+        for callback in callbacks if frozen is not None else ():
             callback(study, frozen)
         if bar is not None:
             bar.update(1)

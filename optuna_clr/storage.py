@@ -22,6 +22,7 @@ Errors name the problem and the fix: an unreachable server, a wrong URL, a missi
 from __future__ import annotations
 
 import inspect
+import logging
 from pathlib import Path
 import re
 import time
@@ -33,6 +34,8 @@ from optuna.storages import BaseStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
+
+_logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///optuna_clr.db"
 HEARTBEAT_ATTR = "optuna_clr:heartbeat"
@@ -138,6 +141,10 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
             self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # the trial finished between two beats
+        except (
+            Exception
+        ) as error:  # Optuna's beating thread would end, and the live trial go stale
+            _logger.warning(f"a heartbeat of trial id {trial_id} was not written: {error!r}")
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()

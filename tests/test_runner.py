@@ -3,7 +3,9 @@ Ctrl-C leaves behind."""
 
 from __future__ import annotations
 
+import logging
 import signal
+import time
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -15,8 +17,10 @@ import torch
 import optuna_clr
 from optuna_clr import cli
 from optuna_clr.runner import BEATING_ATTR
+from optuna_clr.runner import fail_stale_trials
 from optuna_clr.runner import Interrupted
 from optuna_clr.runner import optimize
+from optuna_clr.storage import HEARTBEAT_ATTR
 from optuna_clr.storage import open_storage
 
 
@@ -242,3 +246,63 @@ def test_a_signal_during_a_storage_write_stops_the_run_once_the_write_is_done(tm
     assert len(failed) == 1
     assert failed[0].user_attrs["fail_reason"].startswith("interrupted (SIGTERM)")
     assert retry_of(failed[0], trials).state == TrialState.WAITING
+
+
+class FailedAsStaleAtTheSecondReport(optuna.pruners.BasePruner):
+    """Never prunes; at trial 0's second report, another worker's storage handle finds its last
+    heartbeat older than its grace and fails it as stale, queuing its retry, as happens on an
+    overloaded machine."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.done = False
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        if trial.number == 0 and len(trial.intermediate_values) == 2 and not self.done:
+            self.done = True
+            # its last beat, as the trial started; the worker's next is due 60 s later
+            beat = trial.datetime_start.timestamp()
+            study._storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_ATTR, beat)
+            while time.time() - beat <= 1.2:  # older than the other worker's grace of 1 s
+                time.sleep(0.05)
+            for running in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if running.number != 0:  # the others beat on time
+                    study._storage.record_heartbeat(running._trial_id)
+            other = open_storage(self.url, heartbeat_interval=1, grace_period=1)
+            fail_stale_trials(optuna.load_study(study_name=study.study_name, storage=other))
+        return False
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_trial_another_worker_failed_as_stale_stops_and_the_worker_goes_on(tmp_path, parallel):
+    """A live trial failed by another worker (its beats came late) can no longer be reported
+    to or told: its worker stops training it at the next report, says so in one line instead
+    of Optuna's traceback, and runs its other trials; the retry runs the same parameters."""
+    url = f"journal:///{tmp_path / 'study.log'}"
+    # its own beats: one as each trial starts, the next only 60 s later
+    storage = open_storage(url, heartbeat_interval=60, grace_period=120)
+    pruner = FailedAsStaleAtTheSecondReport(url)
+    study = optuna.create_study(storage=storage, direction="minimize", pruner=pruner)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    for name in ("optuna", "optuna_clr"):
+        logging.getLogger(name).addHandler(handler)
+    try:
+        optimize(study, objective(), n_trials=parallel + 1, parallel=parallel)
+    finally:
+        for name in ("optuna", "optuna_clr"):
+            logging.getLogger(name).removeHandler(handler)
+    trials = study.get_trials(deepcopy=False)
+    assert pruner.done and len(trials) == parallel + 1
+    taken = trials[0]
+    assert taken.state == TrialState.FAIL
+    assert sorted(taken.intermediate_values) == [10, 20]  # the report after the takeover: none
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == taken.number]
+    assert retry.state in FINISHED and retry.params == taken.params
+    assert all(t.state in FINISHED for t in trials[1:])
+    said = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert said == [
+        "trial 0 was finished by another worker (failed as stale: its heartbeats came later "
+        "than the grace period) and queued again as a retry; stopped training it here"
+    ]
