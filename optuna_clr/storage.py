@@ -14,7 +14,8 @@ With ``heartbeat_interval`` set, each running trial records a heartbeat; a trial
 heartbeat is older than ``grace_period`` is marked FAIL by the next worker that starts a trial
 and re-queued (``RetryFailedTrialCallback``), so a worker killed mid-trial loses nothing.
 Optuna's JournalStorage has no heartbeat of its own: :class:`HeartbeatJournalStorage` adds one
-(each heartbeat is a trial system attr in the journal).
+(each heartbeat is a trial system attr in the journal). Its writers lock the journal with
+:class:`DeadFreeJournalLock`, so a worker killed while it writes stalls no other.
 
 Errors name the problem and the fix: an unreachable server, a wrong URL, a missing driver.
 """
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from pathlib import Path
 import re
+import threading
 import time
 from typing import Any
 import warnings
@@ -32,8 +35,14 @@ import warnings
 import optuna
 from optuna.storages import BaseStorage
 from optuna.storages._heartbeat import BaseHeartbeat
+import optuna.storages.journal
 from optuna.trial import TrialState
 
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 _logger = logging.getLogger(__name__)
 
@@ -116,6 +125,81 @@ def local_path(url: str) -> Path | None:
             return None
         return Path(database) if database and database != ":memory:" else None
     return None
+
+
+class DeadFreeJournalLock(optuna.storages.journal.JournalFileSymlinkLock):
+    """Optuna's symlink lock on a journal, taken under an ``flock`` the kernel frees when its
+    holder dies.
+
+    A worker killed while it appended left Optuna's lock behind, and every other worker waited
+    out its 30 s grace, longer than a heartbeat grace: their live trials were failed as stale.
+    Holding the ``flock``, a symlink lock that points at the ``flock`` file can only be a dead
+    holder's and is removed at once; one from another Optuna process (optuna-dashboard saving
+    a note) is waited for as Optuna waits. Without ``fcntl`` (Windows) it is Optuna's lock.
+
+    Args:
+        journal: The journal file's path; the ``flock`` file is this path + ``.flock``.
+
+    Example:
+
+        .. testcode::
+
+            import optuna
+            from optuna_clr.storage import DeadFreeJournalLock
+
+            backend = optuna.storages.journal.JournalFileBackend(
+                "study.log", lock_obj=DeadFreeJournalLock("study.log")
+            )
+            study = optuna.create_study(storage=optuna.storages.JournalStorage(backend))
+            study.optimize(lambda trial: trial.suggest_float("x", -1, 1) ** 2, n_trials=3)
+    """
+
+    def __init__(self, journal: str) -> None:
+        super().__init__(journal)
+        self._flock_path = journal + ".flock"
+        if fcntl is not None:  # the symlink lock points at the flock file: it is this class's
+            self._lock_target_file = self._flock_path
+        self._threads = threading.Lock()  # NFS emulates flock with per-process POSIX locks
+        self._fd: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:  # a storage sent to another process pickles it
+        return {k: v for k, v in self.__dict__.items() if k not in ("_threads", "_fd")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _threads=threading.Lock(), _fd=None)
+
+    def acquire(self) -> bool:
+        if fcntl is None:
+            return super().acquire()
+        self._threads.acquire()
+        fd = None
+        try:
+            fd = os.open(self._flock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.readlink(self._lock_file) == self._flock_path:
+                    os.unlink(self._lock_file)  # a dead holder's: a live one would hold the flock
+            except OSError:
+                pass  # no symlink lock, or another Optuna process's
+            super().acquire()
+        except BaseException:
+            if fd is not None:
+                os.close(fd)  # frees the flock
+            self._threads.release()
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if fcntl is None:
+            return super().release()
+        fd, self._fd = self._fd, None
+        try:
+            super().release()
+        finally:
+            if fd is not None:
+                os.close(fd)
+            self._threads.release()
 
 
 class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
@@ -204,7 +288,7 @@ def open_storage(
             or optuna.storages.JournalFileStorage
         )
         return HeartbeatJournalStorage(
-            backend_cls(str(path)),
+            backend_cls(str(path), lock_obj=DeadFreeJournalLock(str(path))),
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             failed_trial_callback=retry,

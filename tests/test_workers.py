@@ -17,6 +17,7 @@ import io
 import json
 import os
 from pathlib import Path
+import pickle
 import shlex
 import signal
 import subprocess
@@ -34,6 +35,7 @@ import pytest
 from optuna_clr import cli
 from optuna_clr.runner import BEATING_ATTR
 from optuna_clr.runner import fail_stale_trials
+from optuna_clr.storage import DeadFreeJournalLock
 from optuna_clr.storage import HEARTBEAT_ATTR
 from optuna_clr.storage import open_storage
 
@@ -361,7 +363,8 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
         TrialState.RUNNING not in states.values() and TrialState.WAITING not in states.values()
     ), states
     # the killed trial is the only failure, and its retry finished
-    assert [t.number for t in trials if t.state == TrialState.FAIL] == [mid.number], states
+    failed = [t.number for t in trials if t.state == TrialState.FAIL]
+    assert failed == [mid.number], f"killed {mid.number}\n" + describe(trials, workers)
     retries = [t for t in trials if "failed_trial" in t.system_attrs]
     assert len(retries) == 1, states
     retry = retries[0]
@@ -386,6 +389,75 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
     # each survivor ran its n trials: the retry among them, or after them while it waited
     assert len(finished) - len(by_victim) in (2 * n - 1, 2 * n)
     assert len(finished) == len(trials) - 2
+
+
+HOLD_THE_LOCK = """
+import sys, time
+from optuna_clr.storage import DeadFreeJournalLock
+DeadFreeJournalLock(sys.argv[1]).acquire()
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+class Waited(Exception):
+    """Raised by ``time.sleep`` where a test forbids waiting: Optuna's lock waits by sleeping."""
+
+
+def forbid_waiting(seconds: float) -> None:
+    raise Waited(f"a journal writer waited ({seconds} s) for the lock")
+
+
+def test_a_journal_writer_killed_holding_the_lock_stalls_no_other(tmp_path, monkeypatch):
+    # Optuna's symlink lock, left by a worker killed mid-append, made every other writer wait 30 s
+    # (longer than a heartbeat grace: their live trials were failed as stale meanwhile).
+    journal = tmp_path / "study.log"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(journal)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert os.path.islink(f"{journal}.lock")  # the dead holder's lock is left behind
+    monkeypatch.setattr(time, "sleep", forbid_waiting)
+    study = optuna.create_study(storage=open_storage(f"journal:///{journal}"), study_name="after")
+    study.enqueue_trial({"lr": 0.1})
+    monkeypatch.undo()
+    queued = reader(f"journal:///{journal}", "after")()
+    assert [t.system_attrs["fixed_params"] for t in queued] == [{"lr": 0.1}]
+    assert not os.path.lexists(f"{journal}.lock")
+
+
+def test_the_journal_lock_still_waits_for_another_optuna_process(tmp_path, monkeypatch):
+    # optuna-dashboard saving a note takes Optuna's own lock: its lock is waited for, not removed
+    path = str(tmp_path / "study.log")
+    open(path, "ab").close()  # as JournalFileBackend does: Optuna's lock links to the journal
+    dashboards = optuna.storages.journal.JournalFileSymlinkLock(path)
+    assert dashboards.acquire()
+    monkeypatch.setattr(time, "sleep", forbid_waiting)
+    with pytest.raises(Waited):
+        DeadFreeJournalLock(path).acquire()
+    monkeypatch.undo()
+    assert os.readlink(f"{path}.lock") == path  # still the dashboard's
+    dashboards.release()
+    ours = DeadFreeJournalLock(path)
+    assert ours.acquire()  # the failed attempt freed its flock and thread lock
+    assert os.readlink(f"{path}.lock") == f"{path}.flock"  # an Optuna process waits for it
+    ours.release()
+    assert not os.path.lexists(f"{path}.lock")
+    copy = pickle.loads(pickle.dumps(ours))  # as in a storage sent to another process
+    assert copy.acquire() and os.readlink(f"{path}.lock") == f"{path}.flock"
+    copy.release()
+
+
+def describe(trials: list[optuna.trial.FrozenTrial], workers: list[Worker]) -> str:
+    """Each trial's state, parameters and attrs, then every worker's output: why a count is off."""
+    lines = [
+        f"{t.number} {t.state.name} {t.params} "
+        f"{ {k: v for k, v in t.system_attrs.items() if k != HEARTBEAT_ATTR} }"
+        for t in trials
+    ]
+    return "\n".join(lines + [w.output() for w in workers])
 
 
 def no_range_test(
