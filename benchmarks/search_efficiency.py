@@ -44,6 +44,14 @@ per table on a CPU); every setting of both is in ``TABLES`` below. Two measureme
    within 100 trials; at 50 trials at least as good as the startup-only prior given the same
    test (the better of its narrowed and wide runs).
 
+   Tried and left out (seeds 100..119, wide space, one run of each): PriorBand's third
+   source, mutations of the incumbent (half the base sampler's share, NePS's mutation rate
+   0.5, a step of a quarter of the range, family switches included), against today's
+   sampler. Digits, trials to top 1%: real test 2 against 2; 10x high 27 (3 seeds never)
+   against 22 (1); 10x low 23.5 (1) against 20.5 (0); batch 128 21.5 against 19.5. MNIST: real
+   34 (4 never) against 38.5 (7); every wrong test above 100 either way. Worse with three of
+   the four digits tests, so the sampler has no such source.
+
    NePS's piBO and PriorBand (``neural-pipeline-search``) are not run: its 0.17.0 release
    would downgrade ``networkx`` (a torch dependency) from 3.6 to 2.8 in this environment, so
    it was not installed (``pip install --dry-run neural-pipeline-search``).
