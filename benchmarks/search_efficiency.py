@@ -8,7 +8,8 @@ but an MLP to 0.96 in 2,000 iterations, evaluated every 20 (LeNet to 0.99 would 
 per table on a CPU); every setting of both is in ``TABLES`` below. The MNIST table was first
 built evaluating every 100 iterations, where its fastest schedules reach 0.96 in 600-700: the
 top 1% was then the 4 schedules that the evaluation first saw there at 600, against dozens
-tied at 700, so which schedules counted as top was decided by the evaluation grid. Two measurements:
+tied at 700, so which schedules counted as top was decided by the evaluation grid. Two
+measurements:
 
 1. **Samplers against a table.** Every schedule of a grid over the families ``fixed``,
    ``triangular``, ``triangular2`` and ``exp_range`` (1,159 schedules) is trained once with
@@ -782,7 +783,12 @@ def print_goals(results: dict[tuple[str, str, str], dict[str, Any]], trials: int
             continue
         med = quantile(r["to_top"], 0.5)
         never = sum(math.isinf(x) for x in r["to_top"])
-        if test == "(a) real":
+        if test == "(a) real" and math.isinf(tpe):
+            # TPE's median is only known to exceed the trials run: the goal holds for sure
+            # at <= trials / 4 and is open above it
+            goal = f"<= 1/4 of TPE's (> {trials / 4:g}, TPE's median being > {trials})"
+            met = True if med <= trials / 4 else None
+        elif test == "(a) real":
             goal, met = f"<= 1/4 of TPE's ({tpe / 4:.2f})", med <= tpe / 4
         else:
             goal, met = (
@@ -792,11 +798,11 @@ def print_goals(results: dict[tuple[str, str, str], dict[str, Any]], trials: int
         old = [results[k] for k in results if k[0] == "startup-only prior" and k[1] == test]
         old50 = min(quantile(o["best50"], 0.5) for o in old) if old else math.nan
         new50 = quantile(r["best50"], 0.5)
+        verdict = {True: "MET", False: "NOT MET", None: "UNDECIDED: rerun with more --trials"}
         print(
             f"    {test}, {space_label}: {fmt(med, trials)} trials, {never} seeds never: {goal}: "
-            f"{'MET' if met else 'NOT MET'}; best after 50 {new50:.0f} vs the startup-only "
-            "prior's "
-            f"{old50:.0f} (its better space): {'MET' if new50 <= old50 else 'NOT MET'}"
+            f"{verdict[met]}; best after 50 {new50:.0f} vs the startup-only prior's "
+            f"{old50:.0f} (its better space): {verdict[new50 <= old50]}"
         )
 
 
