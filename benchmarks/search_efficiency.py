@@ -18,8 +18,9 @@ measurements:
    :func:`optuna_clr.tracking.censored_value`, when it never got there) is a row of
    ``benchmarks/search_efficiency_<table>.csv``, whose first line holds the settings that
    made it. The comparison reads that file, so it reruns in minutes without training;
-   ``--rebuild`` retrains it (digits: 20 minutes on 2 shared cores), and a file whose
-   settings differ from the script's is refused.
+   ``--rebuild`` retrains it (digits: 20 minutes on 2 shared cores; mnist: 22 minutes with
+   ``--workers 1`` beside a training run), and a file whose settings differ from the
+   script's is refused.
 
    Each sampler then runs ``--trials`` (100) trials over the table per seed, a trial costing
    a look-up. Every sampler sees the library's own continuous
