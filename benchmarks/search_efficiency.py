@@ -995,8 +995,8 @@ def header(
     )
     print(
         f"  seeds        {args.first_seed}..{args.first_seed + args.seeds - 1} per sampler, "
-        f"{args.trials} "
-        f"trials each; RangeTestPriorSampler beta {args.beta:g}, min_uniform {args.min_uniform:g}"
+        f"{args.trials} trials each; RangeTestPriorSampler beta {args.beta:g}, "
+        f"min_uniform {args.min_uniform:g}, incumbent_share {args.incumbent_share:g}"
     )
     print(
         "  NePS         not run: neural-pipeline-search 0.17.0 would downgrade networkx 3.6 "
@@ -1025,9 +1025,12 @@ def main() -> None:
         "--study-trials", type=int, default=30, help="trials per real study (default 30)"
     )
     parser.add_argument(
-        "--beta", type=float, default=10.0, help="RangeTestPriorSampler's beta (tuning)"
+        "--beta", type=float, default=30.0, help="RangeTestPriorSampler's beta (tuning)"
     )
     parser.add_argument("--min-uniform", type=float, default=0.15, help="its min_uniform (tuning)")
+    parser.add_argument(
+        "--incumbent-share", type=float, default=0.5, help="its incumbent_share (tuning)"
+    )
     parser.add_argument(
         "--table", choices=sorted(TABLES), default="digits", help="the table (default digits)"
     )
@@ -1067,7 +1070,11 @@ def main() -> None:
 
     t = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    constants = {"beta": args.beta, "min_uniform": args.min_uniform}
+    constants = {
+        "beta": args.beta,
+        "min_uniform": args.min_uniform,
+        "incumbent_share": args.incumbent_share,
+    }
     results = measure(
         arms(wide, tests, margin, args.arms, constants), table, top_value, seeds, args.trials
     )

@@ -17,7 +17,10 @@ share keeps every point reachable):
    :class:`~optuna_clr.RangeTestPrior` (log-normal around the test's bounds, truncated to
    the space; other parameters uniform), with probability ``p_uniform`` (at least
    ``min_uniform``) a uniform draw over the whole space, and otherwise the base sampler's
-   (multivariate TPE by default);
+   (multivariate TPE by default), of which ``incumbent_share`` are PriorBand's local search
+   instead: a mutation of one of the five best completed trials (each LR times a log-normal
+   factor of about 2, other numbers moved by a fifth of their range, a choice kept with
+   chance 0.7);
 3. ``p_prior = (1 - min_uniform) * min(1, 2 * beta / (beta + n) * agreement)``, with ``n``
    the finished (COMPLETE or PRUNED) trials and ``agreement`` in (0, 1) the prior's share of
    the likelihood of the best fifth of the completed trials against a uniform draw's (0.5
@@ -76,20 +79,25 @@ from optuna_clr.prior import RangeTestPrior
 USER_ATTR = "sampler"
 SYSTEM_ATTR = "optuna_clr:sampler"
 PRIOR, UNIFORM, BASE, RECIPE = "range-test prior", "uniform", "base", "recipe"
+INCUMBENT = "incumbent"
+INCUMBENT_ATTR = "optuna_clr:incumbent"  # the number of the trial an incumbent trial mutates
 TOP_FRACTION = 0.2  # the "best configurations so far" whose likelihood moves the prior's weight
+TOP_K = 5  # the best completed trials an incumbent trial mutates one of
+LOG_STEP, LINEAR_STEP, KEEP = math.log(2.0), 0.2, 0.7  # a mutation's size (see the module)
 _UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
 class RangeTestPriorSampler(BaseSampler):
-    """Smith's recipes, then a decaying mix of the range-test prior, uniform draws and TPE.
+    """Smith's recipes, then a decaying range-test prior mixed with TPE and local search.
 
     What it does, in three sentences you can check in a study's user attrs ``sampler``: the
     first trials train Smith's two recipes (triangular2 from ``base_lr`` to ``max_lr``, then
     a fixed LR at ``best_lr``). Every later trial draws from the range-test prior with a
     probability that shrinks as ``beta / (beta + n)`` in the ``n`` finished trials, and
     faster when the best trials so far are unlikely under it; at least ``min_uniform`` of the
-    trials draw uniformly over the whole space, and the rest are the base sampler's. So a
-    wrong range test costs some trials, but no point of the space is ever out of reach.
+    trials draw uniformly over the whole space, and the rest are the base sampler's or, for
+    ``incumbent_share`` of them, small mutations of one of the five best trials. So a wrong
+    range test costs some trials, but no point of the space is ever out of reach.
 
     Args:
         prior: a :class:`~optuna_clr.RangeTestResult` with clear bounds (``clear`` True;
@@ -107,8 +115,11 @@ class RangeTestPriorSampler(BaseSampler):
         width: the prior's narrowest spread, a factor in LR per standard deviation (default
             1.5; a test with ``repeats > 1`` widens it to its seeds' spread).
         recipes: set False to skip Smith's recipes.
-        beta: trials after which the prior's weight has halved (piBO's ``beta``).
+        beta: trials after which the prior's weight has halved (piBO's ``beta``; 30 was best on
+            the search benchmark's tuning seeds).
         min_uniform: the share of trials drawn uniformly over the whole space, in (0, 1).
+        incumbent_share: the share of the base sampler's trials that mutate one of the best
+            trials instead, in [0, 1] (0: the base sampler's alone).
     """
 
     def __init__(
@@ -121,8 +132,9 @@ class RangeTestPriorSampler(BaseSampler):
         recipe_step_size_epochs: float = 4.0,
         width: float | None = None,
         recipes: bool = True,
-        beta: float = 10.0,
+        beta: float = 30.0,
         min_uniform: float = 0.15,
+        incumbent_share: float = 0.5,
     ) -> None:
         self.prior = (
             prior
@@ -135,6 +147,8 @@ class RangeTestPriorSampler(BaseSampler):
             raise ValueError(f"beta must be a finite number > 0, got {beta=}")
         if not 0 < min_uniform < 1:
             raise ValueError(f"min_uniform must be in (0, 1), got {min_uniform=}")
+        if not 0 <= incumbent_share <= 1:
+            raise ValueError(f"incumbent_share must be in [0, 1], got {incumbent_share=}")
         if isinstance(base_sampler, optuna.samplers.GridSampler):
             raise ValueError(
                 "a GridSampler cannot be the base sampler: it assigns every trial a grid point "
@@ -148,6 +162,7 @@ class RangeTestPriorSampler(BaseSampler):
             n_startup_trials, int(getattr(self.base_sampler, "_n_startup_trials", 0))
         )
         self.beta, self.min_uniform = float(beta), float(min_uniform)
+        self.incumbent_share = float(incumbent_share)
         self._entropy = seed if seed is not None else _fresh_entropy()
         p = self.prior
         self.recipes: list[dict[str, Any]] = []
@@ -165,16 +180,31 @@ class RangeTestPriorSampler(BaseSampler):
     # --- the choice for a trial, from the storage ---
 
     def probabilities(self, study: optuna.Study) -> dict[str, float]:
-        """The chances of a new trial's coming from the prior, uniform draws and the base
-        sampler, given the study's finished trials (recipes aside)."""
+        """The chances of a new trial's coming from the prior, uniform draws, a mutation of an
+        incumbent and the base sampler, given the study's finished trials (recipes aside)."""
         finished = study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
         )
         n = len(finished)
         agreement = self._agreement(study, [t for t in finished if t.state == TrialState.COMPLETE])
         p_prior = (1 - self.min_uniform) * min(1.0, 2 * self.beta / (self.beta + n) * agreement)
-        p_base = 1 - self.min_uniform - p_prior if n >= self.n_startup_trials else 0.0
-        return {PRIOR: p_prior, UNIFORM: 1 - p_prior - p_base, BASE: p_base}
+        p_model = 1 - self.min_uniform - p_prior if n >= self.n_startup_trials else 0.0
+        p_incumbent = p_model * self.incumbent_share if self._incumbents(study) else 0.0
+        return {
+            PRIOR: p_prior,
+            UNIFORM: 1 - p_prior - p_model,
+            INCUMBENT: p_incumbent,
+            BASE: p_model - p_incumbent,
+        }
+
+    def _incumbents(self, study: optuna.Study) -> list[FrozenTrial]:
+        """The best :data:`TOP_K` completed trials (the earlier of two equal ones first); none
+        in a study of several objectives."""
+        if len(study.directions) != 1:
+            return []
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
+        return sorted(complete, key=lambda t: (-sign * t.value, t.number))[:TOP_K]  # type: ignore
 
     def _agreement(self, study: optuna.Study, complete: list[FrozenTrial]) -> float:
         """The prior's share of the likelihood of the best completed trials, against uniform
@@ -194,7 +224,11 @@ class RangeTestPriorSampler(BaseSampler):
             return RECIPE
         p = self.probabilities(study)
         u = self._rng(trial, "choice").random()
-        return PRIOR if u < p[PRIOR] else UNIFORM if u < p[PRIOR] + p[UNIFORM] else BASE
+        for choice in (PRIOR, UNIFORM, INCUMBENT):
+            if u < p[choice]:
+                return choice
+            u -= p[choice]
+        return BASE
 
     def _choice(self, study: optuna.Study, trial: FrozenTrial) -> str:
         """The choice ``before_trial`` recorded; derived afresh where it recorded none (a
@@ -237,10 +271,24 @@ class RangeTestPriorSampler(BaseSampler):
     # --- BaseSampler ---
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        study._storage.set_trial_system_attr(
-            trial._trial_id, SYSTEM_ATTR, self._choose(study, trial)
-        )
+        choice = self._choose(study, trial)
+        study._storage.set_trial_system_attr(trial._trial_id, SYSTEM_ATTR, choice)
+        if choice == INCUMBENT:  # fixed now, so every parameter mutates the same trial
+            study._storage.set_trial_system_attr(
+                trial._trial_id, INCUMBENT_ATTR, self._pick_incumbent(study, trial).number
+            )
         self.base_sampler.before_trial(study, trial)
+
+    def _pick_incumbent(self, study: optuna.Study, trial: FrozenTrial) -> FrozenTrial:
+        best = self._incumbents(study)
+        return best[int(self._rng(trial, INCUMBENT).integers(len(best)))]
+
+    def _incumbent(self, study: optuna.Study, trial: FrozenTrial) -> FrozenTrial:
+        """The trial that ``before_trial`` chose for ``trial`` to mutate."""
+        number = study._storage.get_trial_system_attrs(trial._trial_id).get(INCUMBENT_ATTR)
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        found = [t for t in trials if t.number == number]
+        return found[0] if found else self._pick_incumbent(study, trial)
 
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
@@ -279,6 +327,10 @@ class RangeTestPriorSampler(BaseSampler):
             value = self._recipe_value(study, trial, param_name, param_distribution)
             if value is not None:
                 return value
+        if choice == INCUMBENT:
+            value = self._incumbent(study, trial).params.get(param_name)
+            if value is not None:
+                return _mutate(value, param_distribution, rng)
         if choice == UNIFORM or not self.prior.covers(param_name, param_distribution):
             return _uniform(param_distribution, rng)
         return self.prior.sample(param_name, param_distribution, rng)  # type: ignore[arg-type]
@@ -315,6 +367,8 @@ class RangeTestPriorSampler(BaseSampler):
         choice = self._choice(study, trial)
         if choice == BASE:
             return type(self.base_sampler).__name__
+        if choice == INCUMBENT:
+            return f"mutation of trial {self._incumbent(study, trial).number}"
         if choice == RECIPE:
             family = trial.params.get("family")
             recipe = self._recipe_left(study, trial, family)
@@ -397,6 +451,21 @@ def _fit(value: Any, dist: BaseDistribution) -> Any:
     if isinstance(dist, IntDistribution):
         return int(round(v))
     return float(v)
+
+
+def _mutate(value: Any, dist: BaseDistribution, rng: np.random.Generator) -> Any:
+    """``value`` moved a little inside ``dist``: a choice kept with chance :data:`KEEP` (else
+    drawn uniformly), a log-scaled number times ``exp(N(0, LOG_STEP))``, another number moved
+    by ``N(0, LINEAR_STEP)`` of its range; clipped into the range, on its grid."""
+    if isinstance(dist, CategoricalDistribution):
+        keep = value in dist.choices and rng.random() < KEEP
+        return value if keep else _uniform(dist, rng)
+    assert isinstance(dist, (FloatDistribution, IntDistribution))
+    if dist.log:
+        moved = math.exp(math.log(value) + LOG_STEP * rng.standard_normal())
+    else:
+        moved = value + LINEAR_STEP * (dist.high - dist.low) * rng.standard_normal()
+    return _fit(moved, dist)
 
 
 def _uniform(dist: BaseDistribution, rng: np.random.Generator) -> Any:

@@ -343,11 +343,12 @@ def test_grid_sampler_is_refused_as_the_base_sampler():
 ONE_FAMILY = optuna_clr.ScheduleSpace(families=["fixed"], lr=(1e-4, 1.0), iterations_per_epoch=450)
 
 
-def prior_share(prior, good_lr, n=60, seed=0):
-    """The share of trials 10..n-1 drawn from the prior, when the best LR is ``good_lr``."""
+def prior_share(prior, good_lr, n=60, seed=0, start=10):
+    """The shares of trials start..n-1 drawn from the prior and uniformly, when the best LR is
+    ``good_lr``."""
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(prior, seed=seed))
     study.optimize(lambda t: abs(math.log(ONE_FAMILY.suggest(t).lr(0) / good_lr)), n_trials=n)
-    origins = [t.user_attrs["sampler"] for t in study.trials[10:]]
+    origins = [t.user_attrs["sampler"] for t in study.trials[start:]]
     return origins.count("range-test prior") / len(origins), origins.count("uniform") / len(
         origins
     )
@@ -356,25 +357,69 @@ def prior_share(prior, good_lr, n=60, seed=0):
 def test_the_prior_keeps_its_weight_when_the_best_trials_agree_and_loses_it_when_they_do_not():
     right, right_uniform = prior_share(PRIOR, good_lr=0.003)
     wrong, wrong_uniform = prior_share(PRIOR, good_lr=0.3)  # the test says 0.003; 0.3 is best
-    assert right >= 0.3 and wrong <= 0.05
+    assert right >= 0.3 and wrong <= 0.15
     assert right_uniform >= 0.05 and wrong_uniform >= 0.05  # the floor: every LR stays reachable
+    # once a uniform draw has found the better LRs, the wrong prior draws no more trials
+    assert prior_share(PRIOR, good_lr=0.3, start=30)[0] == 0.0
+    assert prior_share(PRIOR, good_lr=0.003, start=30)[0] >= 0.3
 
 
 def test_the_prior_decays_with_the_trials_finished():
     sampler = optuna_clr.RangeTestPriorSampler(PRIOR, seed=0, beta=10.0, min_uniform=0.15)
     study = optuna.create_study(sampler=sampler)
     assert sampler.probabilities(study) == pytest.approx(
-        {"range-test prior": 0.85, "uniform": 0.15, "base": 0.0}
+        {"range-test prior": 0.85, "uniform": 0.15, "incumbent": 0.0, "base": 0.0}
     )
     for _ in range(30):  # every trial equally good: no evidence either way
         trial = study.ask()
         ONE_FAMILY.suggest(trial)
         study.tell(trial, 1.0)
     p = sampler.probabilities(study)
-    assert p["uniform"] == pytest.approx(0.15) and p["base"] == pytest.approx(
-        0.85 - p["range-test prior"]
-    )
+    assert p["uniform"] == pytest.approx(0.15)
+    assert p["base"] == pytest.approx(p["incumbent"])  # incumbent_share 0.5 of the model's part
+    assert p["base"] + p["incumbent"] == pytest.approx(0.85 - p["range-test prior"])
     assert 0.0 < p["range-test prior"] < 0.85 * 2 * 10 / 40
+
+
+def test_an_incumbent_trial_mutates_one_of_the_five_best_trials_and_says_which():
+    space = THREE
+    sampler = optuna_clr.RangeTestPriorSampler(PRIOR, seed=3, incumbent_share=1.0)
+    study = optuna.create_study(sampler=sampler)
+    best = {"family": "triangular", "max_lr": 0.3, "base_lr_ratio": 0.2, "step_size_epochs": 5.0}
+    for k in range(12):  # the best trials are far from the prior (max_lr 0.006)
+        params = dict(best, max_lr=0.3 * 1.01**k) if k < 5 else {"family": "fixed", "lr": 1e-4}
+        dists = {name: space.distributions[name] for name in params}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=k))
+    for _ in range(200):
+        trial = study.ask()
+        space.suggest(trial)
+        study.tell(trial, 100.0)  # worse than all twelve: the five best stay the incumbents
+    mutated = [t for t in study.trials if t.user_attrs.get("sampler", "").startswith("mutation")]
+    for t in mutated:
+        source = int(t.user_attrs["sampler"].removeprefix("mutation of trial "))
+        assert source in range(5) and t.system_attrs["optuna_clr:incumbent"] == source
+    assert 0.7 * 200 < len(mutated) < 0.9 * 200  # the rest: the prior and the uniform floor
+    families = collections.Counter(t.params["family"] for t in mutated)
+    assert families["triangular"] / len(mutated) > 0.7  # kept 0.7, plus uniform redraws
+    peaks = [t.params["max_lr"] for t in mutated if "max_lr" in t.params]
+    # around the incumbents' 0.3, a factor of about 2 either way, not around the prior's 0.006
+    assert abs(math.log(statistics.median(peaks) / 0.3)) < math.log(1.3)
+    spread = statistics.stdev(math.log(v) for v in peaks if 1e-4 < v < 1.0)
+    assert math.log(1.5) < spread < math.log(3.0)
+    for t in mutated:
+        for name, value in t.params.items():
+            dist = space.distributions[name]
+            assert dist._contains(dist.to_internal_repr(value)), (name, value)
+
+
+def test_incumbent_share_zero_leaves_the_model_part_to_the_base_sampler():
+    sampler = optuna_clr.RangeTestPriorSampler(PRIOR, seed=0, incumbent_share=0.0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: ONE_FAMILY.suggest(t).lr(0), n_trials=30)
+    assert sampler.probabilities(study)["incumbent"] == 0.0
+    assert not any(t.user_attrs["sampler"].startswith("mutation") for t in study.trials)
+    with pytest.raises(ValueError, match=r"incumbent_share must be in \[0, 1\]"):
+        optuna_clr.RangeTestPriorSampler(PRIOR, incumbent_share=1.5)
 
 
 def spread_result(max_lr_seeds):
