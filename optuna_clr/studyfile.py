@@ -31,7 +31,10 @@ and in ``studies/digits.toml``):
 Errors name the file, the field and the fix: ``digits.toml: [space] families[1]: unknown
 family 'triangle'; choose from [...]``. Every value is checked when the file is loaded (a
 baseline's optimizer settings too, and the range test's keys even where it is disabled), so a
-mistake stops the command before any storage is opened or anything trained.
+mistake stops the command before any storage is opened or anything trained: every number
+finite (``nan`` and ``inf`` are refused) and in its range, every integer no larger than what it
+feeds (seeds below 2**32, counts and steps below 2**31, batch sizes at most 1,000,000, the
+range test's ``repeats`` at most 100), and each family listed once.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 from pathlib import Path
 import re
 from typing import Any
@@ -64,6 +68,15 @@ CURVE_PRUNERS = (
     "hyperband",
 )  # one at most: make_pruner wraps a single one
 PRECISIONS = ("fp32", "bf16")
+
+# Upper bounds of integers, and of the few numbers that become step counts: what they feed.
+INT_MAX = 2**31 - 1  # any count or step (some databases store Optuna's steps in 32 bits)
+SEED_MAX = 2**32 - 1  # NumPy (Optuna's samplers) takes seeds in [0, 2**32)
+BATCH_MAX = 1_000_000  # a batch size: beyond any GPU's memory
+IMAGE_SIZE_MAX = 4096  # pixels a side when resizing
+EPOCHS_MAX = 10_000  # an epoch count: the range test's length, the space's cycle and decay lengths
+REPEATS_MAX = 100  # the range test's seeds, each a full test
+COMPARE_SEEDS_MAX = 1000  # retraining seeds, each retraining every winner
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "study": {"name": None, "n_trials": 30, "sampler": "prior", "pruner": "target", "seed": 0},
@@ -138,6 +151,15 @@ class Baseline:
         return {**self.schedule.to_dict(), **self.training}
 
 
+def _finite(value: float) -> bool:
+    """Not NaN nor infinite, nor an integer too large for a float (TOML integers are
+    unbounded in Python's reader)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 class StudyFileError(ValueError):
     """A study file that cannot be used; the message names the file, the field and the fix."""
 
@@ -164,6 +186,8 @@ class _Fields:
         allow_none: bool = False,
         strict_low: bool = True,
     ) -> None:
+        """A finite number (NaN and infinities are refused) within its bounds; an integer is
+        also at most ``high``, by default :data:`INT_MAX`."""
         value = self.values.get(key)
         if value is None and allow_none:
             return
@@ -172,6 +196,10 @@ class _Fields:
             raise self.fail(
                 key, f"must be {'an integer' if integer else 'a number'}, got {value!r}"
             )
+        if not _finite(value):
+            raise self.fail(key, f"must be a finite number, got {value!r}")
+        if integer and high is None:
+            high = INT_MAX
         if low is not None and (value <= low if strict_low else value < low):
             raise self.fail(key, f"must be {'>' if strict_low else '>='} {low}, got {value!r}")
         if high is not None and value > high:
@@ -179,7 +207,9 @@ class _Fields:
         if below is not None and value >= below:
             raise self.fail(key, f"must be < {below}, got {value!r}")
 
-    def pair(self, key: str, *, allow_none: bool = False) -> None:
+    def pair(self, key: str, *, allow_none: bool = False, high: float | None = None) -> None:
+        """A ``[low, high]`` pair of finite numbers, low <= high, low > 0 (but for
+        ``base_lr_ratio``, checked by the caller) and high at most ``high``."""
         value = self.values.get(key)
         if value is None and allow_none:
             return
@@ -189,10 +219,14 @@ class _Fields:
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         ):
             raise self.fail(key, f"must be a [low, high] pair of numbers, got {value!r}")
+        if not all(_finite(v) for v in value):
+            raise self.fail(key, f"must be a [low, high] pair of finite numbers, got {value!r}")
         if value[0] > value[1]:
             raise self.fail(key, f"low {value[0]} > high {value[1]}; write [low, high]")
         if value[0] <= 0 and key != "base_lr_ratio":
             raise self.fail(key, f"must be > 0, got low {value[0]}")
+        if high is not None and value[1] > high:
+            raise self.fail(key, f"must be <= {high}, got high {value[1]}")
 
     def choice(self, key: str, choices: Any, *, what: str) -> None:
         value = self.values.get(key)
@@ -215,10 +249,30 @@ class _Fields:
                 f"must name at least one family, got {families!r}; choose from {sorted(known)}",
             )
         for i, family in enumerate(families):
-            if family not in known:
+            if not isinstance(family, str) or family not in known:
                 raise self.fail(
                     f"{key}[{i}]", f"unknown {what} {family!r}; choose from {sorted(known)}"
                 )
+            if family in families[:i]:
+                raise self.fail(
+                    f"{key}[{i}]",
+                    f"{family!r} is listed twice (also {key}[{families.index(family)}]); "
+                    "name each family once",
+                )
+
+    def finite_numbers(self) -> None:
+        """Every number among the values, and in their lists, finite, and every integer at
+        most :data:`INT_MAX` (a baseline's parameters, before the schedule checks the rest)."""
+        for key, value in self.values.items():
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                where = f"{key}[{i}]" if isinstance(value, list) else key
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    continue
+                if not _finite(item):
+                    raise self.fail(where, f"must be a finite number, got {item!r}")
+                if isinstance(item, int) and abs(item) > INT_MAX:
+                    raise self.fail(where, f"must be at most {INT_MAX} in size, got {item!r}")
 
     def train_config(self, training: dict[str, Any]) -> None:
         """What :class:`~optuna_clr.training.TrainConfig` itself checks across fields (Nesterov
@@ -318,6 +372,7 @@ class StudyFile:
                     f"[baselines.{name}]", "must be a table with a family and its parameters"
                 )
             spec = dict(spec)
+            _Fields(source, f"baselines.{name}", spec).finite_numbers()
             training = {k: spec.pop(k) for k in BASELINE_TRAINING_KEYS if k in spec}
             try:
                 baselines[name] = Baseline(schedules.from_dict(spec), training)
@@ -366,7 +421,7 @@ class StudyFile:
         if not isinstance(self.study["name"], str) or not self.study["name"]:
             raise f.fail("name", f"must be a non-empty string, got {self.study['name']!r}")
         f.number("n_trials", low=0, integer=True, strict_low=False)
-        f.number("seed", low=0, integer=True, strict_low=False)
+        f.number("seed", low=0, high=SEED_MAX, integer=True, strict_low=False)
         f.choice("sampler", SAMPLERS, what="sampler")
         pruner = self.study["pruner"]
         parts = str(pruner).split("+")
@@ -411,21 +466,25 @@ class StudyFile:
                 f"unknown task {name!r}; choose from {list(tasks.NAMES)}, or give an import "
                 "path to your factory ('mypkg.data:load')",
             )
-        f.number("image_size", low=0, integer=True, allow_none=True)
+        f.number("image_size", low=0, high=IMAGE_SIZE_MAX, integer=True, allow_none=True)
         if self.task["image_size"] is not None and key != "imagefolder":
             raise f.fail(
                 "image_size", "only resizes the images of name = 'imagefolder'; remove it"
             )
         validation = self.task["validation"]
-        if validation is not None and (
-            isinstance(validation, bool)
-            or not isinstance(validation, (int, float))
-            or validation <= 0
-            or (isinstance(validation, float) and validation >= 1)
+        # written so that NaN (every comparison False) fails
+        if validation is not None and not (
+            (isinstance(validation, float) and 0 < validation < 1)
+            or (
+                isinstance(validation, int)
+                and not isinstance(validation, bool)
+                and 1 <= validation <= INT_MAX
+            )
         ):
             raise f.fail(
                 "validation",
-                f"must be a fraction in (0, 1) or a count of images >= 1, got {validation!r}",
+                "must be a fraction in (0, 1) or a count of images from 1 to "
+                f"{INT_MAX}, got {validation!r}",
             )
         if self.task["data_dir"] is not None and not isinstance(self.task["data_dir"], str):
             raise f.fail(
@@ -454,8 +513,8 @@ class StudyFile:
         f.number("target_accuracy", low=0, high=1)
         f.number("max_iterations", low=0, integer=True)
         f.number("eval_every", low=0, integer=True)
-        f.number("batch_size", low=0, integer=True)
-        f.number("eval_batch_size", low=0, integer=True)
+        f.number("batch_size", low=0, high=BATCH_MAX, integer=True)
+        f.number("eval_batch_size", low=0, high=BATCH_MAX, integer=True)
         f.number("max_examples", low=0, integer=True, allow_none=True)
         f.number("max_seconds", low=0, allow_none=True)
         for key in ("augment", "channels_last", "compile"):
@@ -469,6 +528,12 @@ class StudyFile:
                 f"unknown device {device!r}; use auto (CUDA if available), cpu, cuda or cuda:N",
             )
         grid, budget = self.report_grid()
+        if budget > INT_MAX:  # unit = "examples" without max_examples: reported in examples
+            raise f.fail(
+                "max_iterations",
+                f"{t['max_iterations']} updates of {t['batch_size']} examples is more than the "
+                f"{INT_MAX} examples a trial can report; lower it, or set max_examples",
+            )
         if grid > budget:
             raise f.fail(
                 "eval_every",
@@ -488,12 +553,14 @@ class StudyFile:
         f = self._fields("space")
         s = self.space
         f.families("families", FAMILY_PARAMS)
-        for key in ("lr", "base_lr_ratio", "step_size_epochs", "decay_epochs"):
+        for key in ("lr", "base_lr_ratio"):
             f.pair(key)
+        for key in ("step_size_epochs", "decay_epochs"):
+            f.pair(key, high=EPOCHS_MAX)
         f.pair("max_lr", allow_none=True)
         if not (0 < s["base_lr_ratio"][0] and s["base_lr_ratio"][1] < 1):
             raise f.fail("base_lr_ratio", f"must lie inside (0, 1), got {s['base_lr_ratio']}")
-        f.number("max_batch_size", low=0, integer=True, allow_none=True)
+        f.number("max_batch_size", low=0, high=BATCH_MAX, integer=True, allow_none=True)
         grid = self.report_grid()[0]
         if (
             "batch_growth" in s["families"]
@@ -523,7 +590,7 @@ class StudyFile:
                 "give exactly one of epochs or steps for the test's length "
                 "(the CLR paper's test: epochs = 8)",
             )
-        f.number("epochs", low=0, allow_none=True)
+        f.number("epochs", low=0, high=EPOCHS_MAX, allow_none=True)
         f.number("steps", low=1, integer=True, allow_none=True)
         f.number("min_lr", low=0, strict_low=False)
         f.number("max_lr", low=0, allow_none=True)
@@ -538,12 +605,24 @@ class StudyFile:
                 "must be > 0 with mode = 'exponential' (a geometric ramp cannot start at 0)",
             )
         f.number("eval_every", low=0, integer=True, allow_none=True)
-        f.number("repeats", low=0, integer=True)
+        f.number("repeats", low=0, high=REPEATS_MAX, integer=True)
+        if self.study["seed"] + r["repeats"] - 1 > SEED_MAX:
+            raise f.fail(
+                "repeats",
+                f"runs seeds {self.study['seed']} onwards, past the largest seed {SEED_MAX}; "
+                "lower [study] seed",
+            )
         f.number("margin", low=1, strict_low=False)
 
     def _check_compare(self) -> None:
         f = self._fields("compare")
-        f.number("seeds", low=0, integer=True)
+        f.number("seeds", low=0, high=COMPARE_SEEDS_MAX, integer=True)
+        if self.study["seed"] + self.compare["seeds"] > SEED_MAX:
+            raise f.fail(
+                "seeds",
+                f"retrains with seeds {self.study['seed'] + 1} onwards, past the largest seed "
+                f"{SEED_MAX}; lower [study] seed",
+            )
         f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
         f.pair("fixed_lr", allow_none=True)
         f.flag("per_family")
