@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from optuna_clr import models
 from optuna_clr import tasks
 from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
@@ -70,7 +71,12 @@ class Experiment:
         show_progress_bar: a tqdm bar over each run's iterations.
 
     Raises:
-        ValueError: an unknown unit, or ``"seconds"`` without ``config.max_seconds``.
+        ValueError: an unknown unit, ``"seconds"`` without ``config.max_seconds``, an unknown
+            model name or a broken import path (:func:`optuna_clr.models.check`), an unknown
+            device (:func:`~optuna_clr.training.resolve_device`), or an unknown task name;
+            each checked before the data loads.
+        TypeError: a model that is a module instance or not callable, or a task that is
+            neither a name nor a :class:`~optuna_clr.tasks.Task`.
         DataError: the data is missing or does not fit the device (loaded when made).
     """
 
@@ -93,6 +99,12 @@ class Experiment:
             raise ValueError(
                 "unit='seconds' needs max_seconds, "
                 "the time budget a censored trial is measured against"
+            )
+        models.check(model)  # the arguments first, then the data
+        if not isinstance(task, (str, tasks.Task)):
+            raise TypeError(
+                f"task must be a task name ({list(tasks.NAMES)}), an import path to your "
+                f"factory ('mypkg.data:load') or a Task, got {task=}"
             )
         self.model, self.config, self.unit = model, config, unit
         self.data_dir, self.validation, self.image_size = data_dir, validation, image_size

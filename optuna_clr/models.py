@@ -53,6 +53,38 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def check(model: Any) -> None:
+    """Refuse a model that :func:`create` could not build, without building it: an import
+    path is imported and its builder's signature checked.
+
+    Raises:
+        ValueError: a name that is neither registered nor an import path, or an import path
+            that does not import or names no builder taking ``(image_shape, num_classes)``
+            (:class:`~optuna_clr.user_code.UserCodeError`).
+        TypeError: a module instance (every trial needs fresh weights), or neither a name nor
+            a callable.
+    """
+    if isinstance(model, nn.Module):
+        raise TypeError(
+            "pass a model factory (e.g. lambda: MyNet()) or a registered name, "
+            "not a module instance, "
+            "so that every trial starts from fresh weights"
+        )
+    if is_import_path(model):
+        load_factory(model, what="model", args=("image_shape", "num_classes"))
+    elif isinstance(model, str):
+        if model not in _REGISTRY:
+            raise ValueError(
+                f"unknown model {model!r}: model must be one of {names()}, an import path to "
+                "your builder ('mypkg.nets:build') or a zero-argument factory (lambda: MyNet())"
+            )
+    elif not callable(model):
+        raise TypeError(
+            f"model must be a registered name ({names()}), an import path to your builder "
+            f"('mypkg.nets:build') or a zero-argument factory, got {model=}"
+        )
+
+
 def create(
     model: ModelSpec,
     *,
@@ -61,29 +93,20 @@ def create(
     seed: int | None = None,
 ) -> nn.Module:
     """Build a fresh model. With ``seed``, the initial weights depend on it alone (the global
-    RNG is left as it was)."""
-    if isinstance(model, nn.Module):
-        raise TypeError(
-            "pass a model factory (e.g. lambda: MyNet()) or a registered name, "
-            "not a module instance, "
-            "so that every trial starts from fresh weights"
-        )
+    RNG is left as it was).
+
+    Raises:
+        ValueError: an unknown name or a broken import path (see :func:`check`).
+        TypeError: a module instance, or neither a name nor a callable.
+    """
+    check(model)
     if is_import_path(model):
         builder = load_factory(model, what="model", args=("image_shape", "num_classes"))  # type: ignore[arg-type]
         build = lambda: builder(tuple(image_shape), num_classes)  # noqa: E731
     elif isinstance(model, str):
-        if model not in _REGISTRY:
-            raise ValueError(
-                f"unknown model {model!r}; known models: {names()} "
-                "(or pass a factory: lambda: MyNet())"
-            )
         build: Callable[[], nn.Module] = lambda: _REGISTRY[model](tuple(image_shape), num_classes)  # noqa: E731
-    elif callable(model):
-        build = model
     else:
-        raise TypeError(
-            f"model must be a registered name or a zero-argument factory, got {model!r}"
-        )
+        build = model  # type: ignore[assignment]
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)

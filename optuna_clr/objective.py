@@ -147,6 +147,20 @@ class IterationsToTarget:
     ``weight_decay``, ``augment``, ``device``, ``precision``, ``channels_last``, ``compile``,
     ``eval_batch_size``, ``validation``) are those of
     :class:`~optuna_clr.training.TrainConfig` and :func:`optuna_clr.tasks.load`.
+
+    Every argument is checked here, before the data loads, so that no trial fails for one.
+
+    Raises:
+        TypeError: no ``target_accuracy`` or ``max_iterations`` (and no ``experiment``); a
+            ``model`` that is a module instance or not callable, or a ``task`` that is neither
+            a name nor a :class:`~optuna_clr.tasks.Task`.
+        ValueError: an unknown ``model`` (neither registered nor an import path to a builder
+            that imports and takes ``(image_shape, num_classes)``), ``task``, ``optimizer``,
+            ``unit``, ``precision`` or ``device``, a setting out of its range
+            (:class:`~optuna_clr.training.TrainConfig`), or ``unit="seconds"`` without
+            ``max_seconds``.
+        DataError: the data is missing or does not fit the device
+            (:class:`~optuna_clr.Experiment`).
     """
 
     def __init__(

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import math
 import statistics
+import sys
 from typing import Any
 
 import numpy as np
@@ -52,22 +53,22 @@ class RangeTestPrior:
     """Log-normal beliefs about ``lr``, ``max_lr`` and ``base_lr_ratio``; see the module.
 
     Args:
-        base_lr, best_lr, max_lr: the range test's bounds, ``0 < base_lr < max_lr``, finite.
+        base_lr, best_lr, max_lr: the range test's bounds, finite,
+            ``0 < base_lr <= best_lr <= max_lr`` and ``base_lr < max_lr``, with
+            ``base_lr / max_lr`` a normal float (at least ``sys.float_info.min``, about
+            2.2e-308): the prior centres ``base_lr_ratio`` on the log of that ratio.
         sigma: per parameter name, the standard deviation of its log.
+
+    Raises:
+        ValueError: an LR that is not a finite number > 0, ``base_lr >= max_lr``, a
+            ``base_lr / max_lr`` that underflows (to 0 or a subnormal float), ``best_lr``
+            outside ``[base_lr, max_lr]``, or a ``sigma`` that is not finite and > 0.
     """
 
     def __init__(
         self, *, base_lr: float, best_lr: float, max_lr: float, sigma: Mapping[str, float]
     ) -> None:
-        for name, value in (("base_lr", base_lr), ("best_lr", best_lr), ("max_lr", max_lr)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(
-                    f"the prior's {name} must be a finite number > 0, got {name}={value!r}"
-                )
-        if not base_lr < max_lr:
-            raise ValueError(
-                f"the prior needs base_lr < max_lr, got base_lr={base_lr}, max_lr={max_lr}"
-            )
+        _check_bounds(base_lr=base_lr, best_lr=best_lr, max_lr=max_lr)
         self.base_lr, self.best_lr, self.max_lr = float(base_lr), float(best_lr), float(max_lr)
         self.centres = {
             "lr": self.best_lr,
@@ -139,6 +140,34 @@ class RangeTestPrior:
         return total
 
 
+def _check_bounds(*, base_lr: Any, best_lr: Any, max_lr: Any) -> None:
+    """Refuse bounds the prior's math cannot take (see :class:`RangeTestPrior`)."""
+    for name, value in (("base_lr", base_lr), ("best_lr", best_lr), ("max_lr", max_lr)):
+        if not (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        ):
+            raise ValueError(
+                f"the prior's {name} must be a finite number > 0, got {name}={value!r}"
+            )
+    if not base_lr < max_lr:
+        raise ValueError(f"the prior needs base_lr < max_lr, got {base_lr=}, {max_lr=}")
+    ratio = base_lr / max_lr
+    if not ratio >= sys.float_info.min:  # its log centres base_lr_ratio: log(0) has no value
+        raise ValueError(
+            "the prior's base_lr / max_lr must be a normal float (at least "
+            f"{sys.float_info.min:.3g}), so that its log is finite; got {base_lr=}, "
+            f"{max_lr=} (a ratio of {ratio!r}): give the range test's bounds in the LR's units"
+        )
+    if not base_lr <= best_lr <= max_lr:
+        raise ValueError(
+            f"the prior's best_lr must lie in [base_lr, max_lr], got {best_lr=}, {base_lr=}, "
+            f"{max_lr=}"
+        )
+
+
 def prior_values(prior: Any) -> dict[str, float]:
     """``base_lr``, ``best_lr`` and ``max_lr`` of ``prior``; a range test result must be clear.
 
@@ -167,7 +196,7 @@ def prior_values(prior: Any) -> dict[str, float]:
             f"the prior has no {', '.join(missing)}: give all three bounds as numbers"
         )
     for k in SUGGESTIONS:
-        if not isinstance(values[k], (int, float)):
+        if not isinstance(values[k], (int, float)) or isinstance(values[k], bool):
             raise ValueError(f"the prior's {k} must be a number, got {k}={values[k]!r}")
     return {k: float(values[k]) for k in SUGGESTIONS}
 

@@ -10,9 +10,12 @@ share keeps every point reachable):
    ``max_lr`` with a half cycle of about 4 epochs, then a fixed LR at ``best_lr``; a recipe
    is skipped where the space lacks its family, and a trial whose family was fixed
    (``enqueue_trial``, :class:`~optuna.samplers.PartialFixedSampler`) gets that family's
-   recipe if it is still to come. A recipe counts as done once an earlier trial that did not
-   fail has its values, so a failed recipe trial's recipe goes to a later trial, and trials
-   added with ``add_trial`` or fixed to another family use up none;
+   recipe if it is still to come. A recipe counts as done once it was proposed to an earlier
+   trial that did not fail (``before_trial`` made it a recipe trial and it has the recipe's
+   family), whichever of the recipe's parameters the objective asked for, so each recipe
+   trains once; a failed recipe trial's recipe goes to a later trial, and trials added with
+   ``add_trial``, fixed to another family, or with a recipe value overridden from outside
+   (``enqueue_trial``) use up none;
 2. every later trial is, with probability ``p_prior``, a draw from the
    :class:`~optuna_clr.RangeTestPrior` (log-normal around the test's bounds, truncated to
    the space; other parameters uniform), with probability ``p_uniform`` (at least
@@ -110,8 +113,8 @@ class RangeTestPriorSampler(BaseSampler):
         n_startup_trials: finished trials before the base sampler proposes any (at least the
             base sampler's own random start, which would otherwise take those trials).
         seed: seed for the choices and draws here (and for the default base sampler).
-        recipe_step_size_epochs: the recipe's triangular2 half cycle, in epochs (Smith: 2-10,
-            4 in his CIFAR-10 runs).
+        recipe_step_size_epochs: the recipe's triangular2 half cycle, in epochs, finite and
+            > 0 (Smith: 2-10, 4 in his CIFAR-10 runs).
         width: the prior's narrowest spread, a factor in LR per standard deviation (default
             1.5; a test with ``repeats > 1`` widens it to its seeds' spread).
         recipes: set False to skip Smith's recipes.
@@ -120,6 +123,15 @@ class RangeTestPriorSampler(BaseSampler):
         min_uniform: the share of trials drawn uniformly over the whole space, in (0, 1).
         incumbent_share: the share of the base sampler's trials that mutate one of the best
             trials instead, in [0, 1] (0: the base sampler's alone).
+
+    Raises:
+        ValueError: an unclear range test result; a prior whose bounds the math cannot take
+            (see :class:`~optuna_clr.RangeTestPrior`: an LR that is not finite and > 0, a
+            ``base_lr / max_lr`` that underflows, ``best_lr`` outside ``[base_lr, max_lr]``);
+            a ``width``, ``n_startup_trials``, ``recipe_step_size_epochs``, ``beta``,
+            ``min_uniform`` or ``incumbent_share`` out of its range; a GridSampler as
+            ``base_sampler``.
+        TypeError: a ``prior`` that is neither a range test result nor a mapping.
     """
 
     def __init__(
@@ -143,6 +155,16 @@ class RangeTestPriorSampler(BaseSampler):
         )
         if n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
+        if not (
+            isinstance(recipe_step_size_epochs, (int, float))
+            and not isinstance(recipe_step_size_epochs, bool)
+            and math.isfinite(recipe_step_size_epochs)
+            and recipe_step_size_epochs > 0
+        ):
+            raise ValueError(
+                "recipe_step_size_epochs must be a finite number of epochs > 0, "
+                f"got {recipe_step_size_epochs=}"
+            )
         if not (math.isfinite(beta) and beta > 0):
             raise ValueError(f"beta must be a finite number > 0, got {beta=}")
         if not 0 < min_uniform < 1:
@@ -237,9 +259,12 @@ class RangeTestPriorSampler(BaseSampler):
         return recorded if recorded is not None else self._choose(study, trial)
 
     def _pending(self, study: optuna.Study, trial: FrozenTrial) -> list[dict[str, Any]]:
-        """The recipes that no earlier trial took: one took a recipe when it did not fail and
-        has the recipe's family and values, or is still running as a recipe trial with
-        neither yet (it will take the first recipe left)."""
+        """The recipes that no earlier trial took. A trial took a recipe when ``before_trial``
+        made it a recipe trial, it did not fail, and it has the recipe's family (or none yet:
+        then the first recipe left, which is the one it is proposed), whichever of the
+        recipe's other parameters the objective asked for; unless a value fixed from outside
+        (``enqueue_trial``, :class:`~optuna.samplers.PartialFixedSampler`) overrode one that
+        the recipe proposed, so that the trial did not train it."""
         # The storage, not ``study``: HyperbandPruner hands a sampler one bracket's trials.
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         families = _space_families(trials, trial.number)
@@ -247,15 +272,14 @@ class RangeTestPriorSampler(BaseSampler):
         for t in sorted(trials, key=lambda t: t.number):
             if t.number >= trial.number or not left or t.state == TrialState.FAIL:
                 continue
+            if t.system_attrs.get(SYSTEM_ATTR) != RECIPE:
+                continue  # not proposed a recipe: added by hand, or another choice
             family = t.params.get("family", _fixed_family(t))
-            running = t.state in _UNFINISHED
-            if running and t.system_attrs.get(SYSTEM_ATTR) != RECIPE:
-                match = None
-            elif family is not None:
-                match = next((r for r in left if _holds(t, r, family, complete=not running)), None)
+            if family is None:
+                match = left[0]
             else:
-                match = left[0] if running else None
-            if match is not None:
+                match = next((r for r in left if r["family"] == family), None)
+            if match is not None and not _overridden(t, match):
                 left.remove(match)
         return left
 
@@ -404,21 +428,28 @@ def _space_families(trials: list[FrozenTrial], before: int) -> set[Any] | None:
     return set(dist.choices) if isinstance(dist, CategoricalDistribution) else set()
 
 
-def _holds(
-    trial: FrozenTrial, recipe: dict[str, Any], family: Any, *, complete: bool = False
-) -> bool:
-    """Whether ``trial`` (of ``family``) has ``recipe``'s values: all of them when
-    ``complete``, else those it has so far."""
+def _holds(trial: FrozenTrial, recipe: dict[str, Any], family: Any) -> bool:
+    """Whether ``trial`` (of ``family``) has ``recipe``'s values, of those it has so far."""
     if family != recipe["family"]:
-        return False
-    names = [name for name in recipe if name != "family"]
-    if complete and not all(name in trial.params for name in names):
         return False
     return all(
         trial.params[name] == _fit(recipe[name], trial.distributions[name])
-        for name in names
-        if name in trial.params
+        for name in recipe
+        if name != "family" and name in trial.params
     )
+
+
+def _overridden(trial: FrozenTrial, recipe: dict[str, Any]) -> bool:
+    """Whether a value of ``trial`` differs from one that ``recipe`` could propose for it: a
+    value fixed from outside the sampler, since a recipe trial gets every value of its recipe
+    that fits the parameter's distribution (one that fits none is drawn, overriding nothing)."""
+    for name, value in trial.params.items():
+        if name == "family" or name not in recipe:
+            continue
+        proposed = _fit(recipe[name], trial.distributions[name])
+        if proposed is not None and value != proposed:
+            return True
+    return False
 
 
 def default_tpe(

@@ -195,9 +195,21 @@ class TrainResult:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
+    """The torch device ``device`` names; ``"auto"`` is CUDA where available, else the CPU.
+
+    Raises:
+        ValueError: a name torch does not know as a device.
+        RuntimeError: a CUDA device where CUDA is not available.
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):  # torch's own message lists some twenty device types
+        raise ValueError(
+            "device must be 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N' or 'mps', "
+            f"got {device=}"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"device {device!r} was asked for but CUDA is not available here; "

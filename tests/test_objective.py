@@ -181,3 +181,35 @@ def test_end_at_cycle_end_trains_whole_cycles():
     t = study.trials[0]
     assert t.user_attrs["iterations"] == 140  # two whole cycles of 70 fit in 200
     assert S.from_dict(t.user_attrs["schedule"]).cycle_ends(200)[-1] == 140
+
+
+# --- issue 29: a name it does not know is refused at construction, before the data loads ---
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "words"),
+    [
+        ({"model": "nosuch"}, ValueError, r"unknown model 'nosuch': model must be one of .*mlp"),
+        (
+            {"model": "nosuch_pkg.nets:build"},
+            ValueError,
+            r"model 'nosuch_pkg.nets:build': cannot import nosuch_pkg.nets",
+        ),
+        ({"model": "torch.nn:ReLU"}, ValueError, r"cannot be called as ReLU\(image_shape"),
+        ({"model": 5}, TypeError, r"model must be a registered name .*, got model=5"),
+        ({"model": torch.nn.Linear(2, 2)}, TypeError, "not a module instance"),
+        ({"task": 5}, TypeError, r"task must be a task name \(\[.*'digits'.*, got task=5"),
+        ({"device": "nosuch"}, ValueError, r"device must be 'auto'.*'cpu'.*got device='nosuch'"),
+        ({"device": None}, ValueError, r"device must be 'auto'.*got device=None"),
+    ],
+)
+def test_an_unknown_name_is_refused_at_construction_before_the_data_loads(
+    monkeypatch, kw, error, words
+):
+    def load(*args, **kwargs):
+        raise AssertionError("the data was loaded before the arguments were checked")
+
+    monkeypatch.setattr(optuna_clr.tasks, "load", load)
+    with pytest.raises(error, match=words) as info:
+        make(**kw)
+    assert "\n" not in str(info.value)

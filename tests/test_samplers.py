@@ -496,3 +496,88 @@ def test_a_study_file_asking_for_gp_is_refused(tmp_path):
     )
     with pytest.raises(ValueError, match=r"\[study\] sampler: unknown sampler 'gp'; choose from"):
         StudyFile.load(path)
+
+
+# --- issue 29: a recipe is used once, and a prior the math cannot take is refused ---
+
+
+def test_a_recipe_is_used_once_when_the_objective_suggests_only_some_of_its_parameters():
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+
+    def objective(trial):
+        trial.suggest_categorical("family", ["fixed", "triangular2"])
+        return trial.suggest_float("max_lr", 1e-4, 1.0, log=True)  # no base_lr_ratio, no lr
+
+    study.optimize(objective, n_trials=6)
+    recipes = [t for t in study.trials if t.system_attrs["optuna_clr:sampler"] == "recipe"]
+    assert [t.params for t in recipes] == [
+        {"family": "triangular2", "max_lr": 0.006},
+        {"family": "fixed", "max_lr": recipes[1].params["max_lr"]},  # fixed's recipe has no max_lr
+    ]
+    assert [t.user_attrs["sampler"] for t in recipes] == [
+        "Smith's recipe: triangular2",
+        "Smith's recipe: fixed",
+    ]
+    later = study.trials[2:]
+    assert not any(t.user_attrs["sampler"].startswith("Smith") for t in later)
+    assert sum(t.params == {"family": "triangular2", "max_lr": 0.006} for t in study.trials) == 1
+
+
+def test_a_recipe_is_used_once_when_its_values_fit_no_choice_of_the_objective():
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+
+    def objective(trial):  # 0.006 is no choice: the recipe's max_lr cannot be proposed
+        trial.suggest_categorical("family", ["fixed", "triangular2"])
+        return trial.suggest_categorical("max_lr", [0.01, 0.1])
+
+    study.optimize(objective, n_trials=6)
+    recipes = [t for t in study.trials if t.system_attrs["optuna_clr:sampler"] == "recipe"]
+    assert [t.params["family"] for t in recipes] == ["triangular2", "fixed"]
+    assert [t.number for t in recipes] == [0, 1]
+
+
+def test_an_enqueued_trial_that_overrides_a_recipe_value_leaves_the_recipe_to_a_later_trial():
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
+    study.enqueue_trial({"family": "fixed", "lr": 0.05})  # not the recipe's 0.003
+    (enqueued, origin), (smith, _), (fixed, fixed_origin), (_, later) = run(study, 4)
+    assert enqueued == optuna_clr.Fixed(0.05) and origin == "range-test prior"
+    assert smith == RECIPE
+    assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert not later.startswith("Smith's recipe")
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ({"base_lr": 1e-300, "max_lr": 1e300}, "base_lr / max_lr"),  # the ratio underflows to 0
+        ({"base_lr": 1e-300, "max_lr": 1e10}, "base_lr / max_lr"),  # a subnormal ratio
+        ({"base_lr": -1e-3}, "base_lr"),
+        ({"max_lr": math.nan}, "max_lr"),
+        ({"best_lr": 0.0005}, "best_lr"),  # below base_lr
+        ({"best_lr": 0.01}, "best_lr"),  # above max_lr
+        ({"base_lr": True, "best_lr": 1.5, "max_lr": 2.0}, "base_lr"),  # a flag, not a number
+    ],
+)
+def test_a_prior_whose_values_break_the_math_is_refused_at_construction(bad, words):
+    with pytest.raises(ValueError) as info:
+        optuna_clr.RangeTestPriorSampler({**PRIOR, **bad})
+    message = str(info.value)
+    assert "\n" not in message and words in message and "got " in message
+    with pytest.raises(ValueError):
+        optuna_clr.RangeTestPrior(**{**PRIOR, **bad}, sigma=dict.fromkeys(PRIOR_SIGMA, 0.5))
+
+
+PRIOR_SIGMA = ("lr", "max_lr", "base_lr_ratio")
+
+
+def test_the_smallest_ratio_a_prior_takes_leaves_every_trial_finished():
+    prior = {"base_lr": 1e-300, "best_lr": 1e-5, "max_lr": 1e7}  # ratio 1e-307, still normal
+    study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(prior, seed=0))
+    study.optimize(lambda t: THREE.suggest(t).lr(0), n_trials=6)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+@pytest.mark.parametrize("step", [0.0, -4.0, math.nan, math.inf])
+def test_a_recipe_step_size_that_is_not_finite_and_positive_is_refused(step):
+    with pytest.raises(ValueError, match=r"recipe_step_size_epochs.*got recipe_step_size_epochs="):
+        optuna_clr.RangeTestPriorSampler(PRIOR, recipe_step_size_epochs=step)
