@@ -29,16 +29,19 @@ from optuna_clr import dashboard
 from optuna_clr import records
 from optuna_clr import report
 from optuna_clr.fingerprint import ensure_fingerprint
+from optuna_clr.fingerprint import ensure_ours
 from optuna_clr.fingerprint import ensure_same_choices
 from optuna_clr.range_test import lr_range_test
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.runner import Interrupted
 from optuna_clr.runner import optimize
+from optuna_clr.storage import check_url
 from optuna_clr.storage import DEFAULT_URL
 from optuna_clr.storage import is_journal
 from optuna_clr.storage import local_path
 from optuna_clr.storage import open_storage
 from optuna_clr.storage import redact
+from optuna_clr.storage import STORAGE_ENV
 from optuna_clr.storage import StorageError
 from optuna_clr.studyfile import StudyFile
 from optuna_clr.studyfile import StudyFileError
@@ -68,15 +71,27 @@ def _at_least(low: int) -> Any:
     return parse
 
 
+def _url(text: str) -> str:
+    """An argparse type: a storage URL that is not empty (an empty one would silently mean the
+    default file)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"must be a storage URL, got an empty one; leave --storage out for {DEFAULT_URL}"
+        )
+    return text
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     """The options every subcommand uses: the study file, where the study lives, where output
     goes."""
     p.add_argument("study_file", type=Path, help="the study file (TOML), e.g. studies/digits.toml")
     p.add_argument(
         "--storage",
-        default=DEFAULT_URL,
-        help="Optuna storage URL: sqlite:///file.db (default %(default)s), "
-        "postgresql://user:password@host/db (many machines), journal:///file.log (many processes)",
+        type=_url,
+        help=f"Optuna storage URL: sqlite:///file.db (default ${STORAGE_ENV}, else "
+        f"{DEFAULT_URL}), postgresql://user:password@host/db (many machines), "
+        f"journal:///file.log (many processes); ${STORAGE_ENV} keeps a password out of the "
+        "command line and `ps`",
     )
     p.add_argument(
         "--study-name", help="study name in the storage (default: [study] name from the file)"
@@ -338,6 +353,7 @@ def _open_study(sf: StudyFile, storage: Any, name: str | None = None) -> optuna.
             f"study {study.study_name!r} in the storage maximizes; optuna_clr studies minimize "
             "iterations to target: pick another --study-name"
         )
+    ensure_ours(study)
     return study
 
 
@@ -439,14 +455,13 @@ def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> 
 
 def cmd_range_test(args: argparse.Namespace) -> int:
     sf = _study_file(args).with_overrides(range_test__enabled=True)
-    storage = _storage(
-        args
-    )  # before the artifact store, which would create a mistyped SQLite path's folder
+    check_url(args.storage)
+    sf.make_objective()  # the data loaded and checked before anything is created
     store = _outputs(args)
-    study = _open_study(sf, storage)
+    study = _open_study(sf, _storage(args))
     result = ensure_range_test(sf, study, store, rerun=True)
     assert result is not None
-    folder = args.out / study.study_name
+    folder = args.out / report.folder_name(study.study_name)
     folder.mkdir(parents=True, exist_ok=True)
     result.plot().savefig(folder / "range_test.png", dpi=100)
     for key in ("base_lr", "best_lr", "max_lr"):
@@ -467,13 +482,13 @@ def _training_setup(args: argparse.Namespace) -> tuple[StudyFile, bool, Any, Any
     overrides, progress bars or not, the storage, the artifact store and the objective."""
     sf = _study_file(args)
     progress = _progress(args)
-    storage = _storage(
-        args
-    )  # before the artifact store, which would create a mistyped SQLite path's folder
+    check_url(args.storage)
+    # the data is loaded and checked before anything is created: no empty storage or folders
+    # are left behind by a mistake in it
+    objective = sf.make_objective(show_progress_bar=progress and args.parallel == 1)
     store = _outputs(args)
-    objective = sf.make_objective(
-        artifact_store=store, show_progress_bar=progress and args.parallel == 1
-    )
+    objective.artifact_store = store
+    storage = _storage(args)
     return sf, progress, storage, store, objective
 
 
@@ -516,7 +531,9 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         return 0  # the process that started this worker reports once they are all done
     _summary(study, args)
     if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        folder = report.write_study_report(study, args.out / study.study_name).parent
+        folder = report.write_study_report(
+            study, args.out / report.folder_name(study.study_name)
+        ).parent
         # the summary as the study's dashboard note, with its interactive figures
         dashboard.attach(study, folder, store, figures=dashboard.study_figures(study))
         print(f"report: {folder / 'report.md'}")
@@ -524,13 +541,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def _worker_sampler(sf: StudyFile, args: argparse.Namespace) -> dict[str, Any]:
-    """A worker of --engine processes samples with its own seed, ``seed * 1000 + i``: with one
-    seed, every worker proposes the same values. Only the sampler's seed differs: ``--seed``
-    would also move the validation split, which all trials of a study must share. Its TPE uses
-    the constant liar, since the other workers' trials are running meanwhile."""
+    """A worker of --engine processes samples with its own seed, ``seed * 1000 + i`` modulo
+    2**32: with one seed, every worker proposes the same values. Only the sampler's seed
+    differs: ``--seed`` would also move the validation split, which all trials of a study must
+    share. Its TPE uses the constant liar, since the other workers' trials are running
+    meanwhile."""
     if args.worker is None:
         return {}
-    return {"seed": sf.study["seed"] * 1000 + args.worker, "other_workers": True}
+    return {"seed": (sf.study["seed"] * 1000 + args.worker) % 2**32, "other_workers": True}
 
 
 def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> None:
@@ -539,7 +557,7 @@ def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> No
     shares = [n_trials // k + (i < n_trials % k) for i in range(k)]
     command = [
         sys.executable, "-m", "optuna_clr.cli", "optimize", str(args.study_file),
-        "--storage", args.storage, "--study-name", sf.study["name"], "--no-progress",
+        "--study-name", sf.study["name"], "--no-progress",
         "--heartbeat", str(args.heartbeat), "--grace", str(args.grace),
         "--artifact-dir", str(_artifact_dir(args)), "--out", str(args.out),
     ]  # fmt: skip
@@ -547,8 +565,9 @@ def _run_processes(args: argparse.Namespace, sf: StudyFile, n_trials: int) -> No
     for flag, value in options:
         if value is not None:
             command += [flag, str(value)]
+    # the URL through the environment, which only its user can read: any user sees argv in `ps`
+    env = {**os.environ, STORAGE_ENV: args.storage}
     # each worker gets its share of the CPU threads: oversubscribed, they run slower than one
-    env = {**os.environ}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // k)))
     workers: list[subprocess.Popen] = []
     try:
@@ -703,12 +722,12 @@ def _write_comparison(
 ) -> Path:
     """The comparison's report, on the dashboard too; study ``<name>``'s summary, when it has
     trials of its own, says the verdict. Returns the report's path."""
-    folder = args.out / f"{comparison.name}-compare"
+    folder = args.out / report.folder_name(comparison.name, "-compare")
     path = report.write_report(comparison, folder, range_test=range_test)
     dashboard.attach_comparison(comparison, storage, folder, store, range_test=range_test)
     home = _load_if_any(storage, comparison.name)
     if home is not None and home.trials:
-        home_folder = args.out / comparison.name
+        home_folder = args.out / report.folder_name(comparison.name)
         report.write_study_report(home, home_folder, comparison=comparison)
         dashboard.attach(home, home_folder, store, figures=dashboard.study_figures(home))
     return path
@@ -725,7 +744,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if stored is not None:  # study <name>'s summary too, with the verdict
         written.append(_write_comparison(args, storage, store, *stored))
     if study is not None and study.trials:
-        folder = args.out / name
+        folder = args.out / report.folder_name(name)
         if stored is None:
             report.write_study_report(study, folder)
             dashboard.attach(study, folder, store, figures=dashboard.study_figures(study))
@@ -744,9 +763,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _load_if_any(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study | None:
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         return None
+    ensure_ours(study)
+    return study
 
 
 COMMANDS = {
@@ -828,6 +849,8 @@ def _stop_on_signals() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.storage is None:
+        args.storage = os.environ.get(STORAGE_ENV) or DEFAULT_URL
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with _stop_on_signals():

@@ -39,6 +39,10 @@ class FingerprintMismatch(ValueError):
     """A run's settings differ from those a study's trials were measured with."""
 
 
+class ForeignStudy(FingerprintMismatch):
+    """A study of the requested name exists, but another program made it."""
+
+
 def _json(value: Any) -> Any:
     """``value`` as JSON reads it back (tuples become lists), so stored and new compare equal."""
     return json.loads(json.dumps(value))
@@ -76,6 +80,7 @@ def ensure_fingerprint(
     """
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
     if stored is None:
+        ensure_ours(study)
         study.set_user_attr(FINGERPRINT_ATTR, _json(dict(fingerprint)))
         if study.get_trials(deepcopy=False):
             return (
@@ -94,6 +99,45 @@ def ensure_fingerprint(
             f"({'; '.join(changes)}), so its trials and new ones would not be comparable: {fix}"
         )
     return None
+
+
+def ensure_ours(study: optuna.Study) -> None:
+    """Refuse a study that optuna_clr did not make, before anything is added to it.
+
+    A study is optuna_clr's when it has a fingerprint, has no trials yet, or has a trial with
+    a schedule (one made before fingerprints were stored). Another program's study of the same
+    name would get schedule trials beside its own, and every report of it would fail.
+
+    Args:
+        study: a study loaded from a storage.
+
+    Raises:
+        ForeignStudy: naming the study and the fix.
+
+    Example:
+
+        .. testcode::
+
+            import optuna
+            from optuna_clr.fingerprint import ensure_ours
+            from optuna_clr.fingerprint import ForeignStudy
+
+            study = optuna.create_study(study_name="mine")
+            study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+            try:
+                ensure_ours(study)
+            except ForeignStudy as error:
+                print(error)  # study 'mine' in the storage was not made by optuna_clr ...
+    """
+    if FINGERPRINT_ATTR in study.user_attrs:
+        return
+    trials = study.get_trials(deepcopy=False)
+    if trials and not any("schedule" in t.user_attrs for t in trials):
+        raise ForeignStudy(
+            f"study {study.study_name!r} in the storage was not made by optuna_clr (no "
+            f"fingerprint, and none of its {len(trials)} trials has a schedule): nothing was "
+            "added to it; give this study another name with --study-name (or [study] name)"
+        )
 
 
 def ensure_same_choices(

@@ -9,8 +9,10 @@ here trains or talks to optuna-dashboard (:mod:`optuna_clr.dashboard` does).
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 from pathlib import Path
+import re
 import statistics
 from typing import Any
 from typing import TYPE_CHECKING
@@ -28,6 +30,27 @@ from optuna_clr.tracking import accuracy_curve
 
 if TYPE_CHECKING:
     from optuna_clr.compare import Comparison
+
+
+def folder_name(name: str, suffix: str = "") -> str:
+    """The report folder of study ``name``: the name itself where it is a plain file name,
+    else its safe form (``/``, ``..`` and other characters replaced) and a hash of the name,
+    so that no study name writes outside ``--out`` and two names never share a folder.
+
+    Example:
+
+        .. testcode::
+
+            from optuna_clr.report import folder_name
+
+            print(folder_name("digits", "-compare"))   # digits-compare
+            print(folder_name("../../etc"))            # __.._etc-<8 hex digits>
+    """
+    safe = re.sub(r"[^A-Za-z0-9._+=-]", "_", name)
+    if safe != name or safe.startswith(".") or not safe:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"_{safe.lstrip('.')}-{digest}" if safe.startswith(".") else f"{safe}-{digest}"
+    return safe + suffix
 
 
 def format_value(value: float, unit: str) -> str:

@@ -47,6 +47,9 @@ except ImportError:  # Windows
 _logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///optuna_clr.db"
+STORAGE_ENV = "OPTUNA_CLR_STORAGE"
+"""The environment variable the command line takes its storage URL from when ``--storage`` is
+not given: a password in it stays out of ``ps`` and the shell's history."""
 HEARTBEAT_ATTR = "optuna_clr:heartbeat"
 
 
@@ -117,14 +120,20 @@ def local_path(url: str) -> Path | None:
             else url.removeprefix("journal://")
         )
     if url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
-
-        try:
-            database = make_url(url).database
-        except Exception:  # an unparsable URL: open_storage says what is wrong with it
-            return None
+        database = _sqlite_database(url)
         return Path(database) if database and database != ":memory:" else None
     return None
+
+
+def _sqlite_database(url: str) -> str | None:
+    """The database part of a SQLite URL ("" for none: in memory); None where it cannot be
+    parsed (open_storage says what is wrong with it)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).database or ""
+    except Exception:
+        return None
 
 
 class DeadFreeJournalLock(optuna.storages.journal.JournalFileSymlinkLock):
@@ -263,7 +272,7 @@ def open_storage(
     max_retry: int = 3,
 ) -> BaseStorage:
     """Open the storage at ``url`` (default :data:`DEFAULT_URL`); see the module docstring."""
-    url = url or DEFAULT_URL
+    url = DEFAULT_URL if url is None else url
     for name, value in (
         ("heartbeat_interval", heartbeat_interval),
         ("grace_period", grace_period),
@@ -273,26 +282,10 @@ def open_storage(
                 f"{name} must be a whole number of seconds > 0 (or None: no heartbeats), "
                 f"got {value!r}"
             )
+    check_url(url)
     retry = _retry_callback(max_retry) if heartbeat_interval else None
     if is_journal(url):
-        path = local_path(url)
-        assert path is not None
-        if not path.parent.exists():
-            raise StorageError(
-                f"cannot open journal storage {url}: the folder {path.parent} does not exist; "
-                "create it first (as with sqlite URLs, journal:///relative/path.log is relative, "
-                "journal:////absolute/path.log absolute)"
-            )
-        backend_cls = (
-            getattr(optuna.storages.journal, "JournalFileBackend", None)
-            or optuna.storages.JournalFileStorage
-        )
-        return HeartbeatJournalStorage(
-            backend_cls(str(path), lock_obj=DeadFreeJournalLock(str(path))),
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            failed_trial_callback=retry,
-        )
+        return _open_journal(url, heartbeat_interval, grace_period, retry)
     if "://" not in url:
         raise StorageError(
             f"{url!r} is not a storage URL: use sqlite:///path.db, "
@@ -314,17 +307,6 @@ def open_storage(
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
-        path = local_path(url)
-        if path is not None and not path.parent.exists():
-            raise StorageError(
-                f"cannot open {url}: the folder {path.parent} does not exist; create it or pick "
-                "another path"
-            )
-        if path is not None and not _can_write_in(path.parent):
-            raise StorageError(
-                f"cannot open {url}: the folder {path.parent} cannot be written, and SQLite "
-                "writes its database and journal there; pick a folder you can write to"
-            )
     elif url.startswith("postgresql"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
@@ -351,6 +333,110 @@ def open_storage(
             "running and reachable, and the URL's scheme, host, port, user, password and database "
             f"name.{hint}"
         ) from error
+
+
+def check_url(url: str) -> None:
+    """Refuse, without creating anything, a storage URL that cannot keep a study.
+
+    Checked: an empty URL, an in-memory SQLite database (nothing would be kept, and no other
+    process could share it), and for a SQLite or journal file, its folder (there and
+    writable) and the file itself where it exists (a file, readable and writable, and for
+    SQLite a database).
+
+    Args:
+        url: a storage URL, as :func:`open_storage` takes.
+
+    Raises:
+        StorageError: what is wrong, and what to do.
+
+    Example:
+
+        .. testcode::
+
+            from optuna_clr.storage import check_url
+            from optuna_clr.storage import StorageError
+
+            check_url("sqlite:///study.db")   # nothing is created
+            try:
+                check_url("sqlite://")
+            except StorageError as error:
+                print(error)  # an in-memory database ...
+    """
+    if not url.strip():
+        raise StorageError(
+            f"the storage URL is empty; give one with --storage (default {DEFAULT_URL})"
+        )
+    path = local_path(url)
+    if path is None:
+        if url.startswith("sqlite") and _sqlite_database(url) in ("", ":memory:"):
+            raise StorageError(
+                f"{url!r} is an in-memory database: nothing would be kept, and no worker or "
+                f"rerun could share it; give a file, e.g. {DEFAULT_URL} (in a library script, "
+                "optuna.storages.InMemoryStorage() keeps a study for one process)"
+            )
+        return
+    what = "journal storage" if is_journal(url) else "SQLite storage"
+    if not path.parent.exists():
+        raise StorageError(
+            f"cannot open {what} {url}: the folder {path.parent} does not exist; create it first "
+            "(sqlite:///relative/path.db and journal:///relative/path.log are relative, "
+            "four slashes make a path absolute)"
+        )
+    if not _can_write_in(path.parent):
+        raise StorageError(
+            f"cannot open {what} {url}: the folder {path.parent} cannot be written, and the "
+            "storage writes its file and locks there; pick a folder you can write to"
+        )
+    if path.exists():
+        _check_file(path, what, sqlite=not is_journal(url))
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path, what: str, *, sqlite: bool) -> None:
+    """An existing storage file: a file (not a folder), readable and writable, and for SQLite
+    a database (an empty file is one SQLite fills)."""
+    if not path.is_file():
+        raise StorageError(f"{what} {path} is not a file; give the path of a file to keep it in")
+    try:
+        with open(path, "r+b") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise StorageError(
+            f"{what} {path} cannot be read and written ({error.strerror or error}); give "
+            "yourself write access to it (chmod u+rw), or pick another file"
+        ) from None
+    if sqlite and header and header != SQLITE_HEADER:
+        raise StorageError(
+            f"{path} is not an SQLite database (it starts with {header[:8]!r}); give another "
+            "file, or move this one away if it is not yours"
+        )
+
+
+def _open_journal(
+    url: str, heartbeat_interval: int | None, grace_period: int | None, retry: Any
+) -> HeartbeatJournalStorage:
+    """A journal file's storage; a file that is not an Optuna journal is named in one line."""
+    path = local_path(url)
+    assert path is not None
+    backend_cls = (
+        getattr(optuna.storages.journal, "JournalFileBackend", None)
+        or optuna.storages.JournalFileStorage
+    )
+    try:  # the journal is read whole here
+        return HeartbeatJournalStorage(
+            backend_cls(str(path), lock_obj=DeadFreeJournalLock(str(path))),
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            failed_trial_callback=retry,
+        )
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AssertionError) as error:
+        raise StorageError(
+            f"journal storage {path} is not an Optuna journal, or is damaged "
+            f"({type(error).__name__}: {str(error)[:80]}); give another file, or move this one "
+            "away if it is not yours"
+        ) from None
 
 
 def _can_write_in(folder: Path) -> bool:

@@ -388,6 +388,8 @@ def _read_all(key: str, root: Path, readers: dict[str, Callable[[], tuple]]) -> 
             missing.append(str(error))
         except _Unusable as error:
             unusable.append(str(error))
+        except PermissionError as error:  # a folder on the way that cannot be read or entered
+            unusable.append(f"{error.filename or name} cannot be read (permission denied)")
         else:
             unofficial += [note] if note is not None else []
     if missing or unusable:

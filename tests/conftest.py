@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import os
 from pathlib import Path
+import shutil
 
 import optuna
 import pytest
@@ -24,6 +25,16 @@ def shared_data() -> Path | None:
         if candidate and Path(candidate, "mnist").is_dir():
             return Path(candidate)
     return None
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` as a user whose file permissions hold: as root, without the capabilities that
+    override them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so chmod means what it says."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux): permissions cannot be tested")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
 
 
 @pytest.fixture

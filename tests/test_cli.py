@@ -395,3 +395,33 @@ def test_a_device_this_machine_lacks_is_a_one_line_error(workdir, capsys):
     captured = capsys.readouterr()
     assert "[training] device: 'cuda' (from the file or --device) is not available" in captured.err
     assert "range test" not in captured.out
+
+
+def test_a_study_name_never_writes_outside_out(workdir, capsys):
+    """The name stays as written in the storage; its report folder is a safe form of it."""
+    name = "../../escaped_probe"
+    common = ("--study-name", name, "--out", "travout/a", "--no-progress")
+    assert run("optimize", "tiny.toml", "--n-trials", 1, *common) == 0
+    assert run("report", "tiny.toml", *common[:-1]) == 0
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "optuna_clr.db",
+        "optuna_clr_artifacts",
+        "tiny.toml",
+        "travout",
+    ]
+    (folder,) = (workdir / "travout" / "a").iterdir()
+    assert folder.name.startswith("__.._escaped_probe-") and (folder / "report.md").is_file()
+    assert optuna.load_study(study_name=name, storage="sqlite:///optuna_clr.db").trials
+
+
+def test_a_study_optuna_clr_did_not_make_is_refused_before_anything_is_added(workdir, capsys):
+    plain = optuna.create_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
+    plain.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    for command in (("optimize", "--no-progress"), ("report",), ("compare", "--no-progress")):
+        assert run(command[0], "tiny.toml", *command[1:]) == 2, command
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "study 'tiny'" in err and "not made by optuna_clr" in err and "--study-name" in err
+    again = optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
+    assert len(again.trials) == 2 and set(again.user_attrs) == set()
+    assert not [p for p in (workdir / "reports").rglob("*") if p.is_file()]  # no report of it

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import shutil
+import subprocess
+import sys
 
 from conftest import tiny_study
+from conftest import unprivileged
+import optuna
 import pytest
 
 from optuna_clr import cli
 from optuna_clr.storage import open_storage
+from optuna_clr.storage import STORAGE_ENV
 from optuna_clr.storage import StorageError
 
 
@@ -137,3 +143,88 @@ def test_bad_heartbeat_settings_through_the_library(tmp_path):
         open_storage(f"sqlite:///{tmp_path}/x.db", heartbeat_interval=-5)
     with pytest.raises(StorageError, match="grace_period must be"):
         open_storage(f"sqlite:///{tmp_path}/x.db", heartbeat_interval=5, grace_period=0)
+
+
+def cli_process(workdir: Path, *argv: object) -> subprocess.CompletedProcess[str]:
+    """The command in its own process, where file permissions hold (see ``unprivileged``)."""
+    command = [sys.executable, "-m", "optuna_clr.cli", *(str(a) for a in argv)]
+    return subprocess.run(
+        unprivileged(command), cwd=workdir, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused(workdir, capsys, url):
+    fails("optimize", "early.toml", "--storage", url)
+    line = error_line(capsys)
+    assert "is an in-memory database: nothing would be kept" in line
+    assert "sqlite:///optuna_clr.db" in line
+    assert sorted(p.name for p in workdir.iterdir()) == ["early.toml"]  # nothing created
+
+
+def test_an_empty_storage_url_is_refused_by_the_parser(workdir, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["optimize", "early.toml", "--storage", ""])
+    assert info.value.code == 2
+    assert "argument --storage: must be a storage URL, got an empty one" in error_line(capsys)
+    assert sorted(p.name for p in workdir.iterdir()) == ["early.toml"]
+
+
+def test_the_storage_url_can_come_from_the_environment(workdir, capsys, monkeypatch):
+    monkeypatch.setenv(STORAGE_ENV, "sqlite:///from_env.db")
+    assert cli.main(["optimize", "early.toml", "--no-progress", "--n-trials", "1"]) == 0
+    assert "in sqlite:///from_env.db:" in capsys.readouterr().out
+    assert (workdir / "from_env.db").is_file() and not (workdir / "optuna_clr.db").exists()
+
+
+def test_a_file_that_is_not_a_sqlite_database_is_named(workdir, capsys):
+    (workdir / "study.db").write_bytes(b"not a database at all" * 100)
+    fails("optimize", "early.toml", "--storage", "sqlite:///study.db")
+    line = error_line(capsys)
+    assert "study.db is not an SQLite database" in line and "server is running" not in line
+
+
+@pytest.mark.parametrize("content", ["folder", "random bytes", "text"])
+def test_a_journal_that_is_a_folder_or_not_a_journal_is_named(workdir, capsys, content):
+    path = workdir / "study.log"
+    if content == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(os.urandom(4096) if content == "random bytes" else b"hello\nworld\n")
+    fails("optimize", "early.toml", "--storage", "journal:///study.log")
+    line = error_line(capsys)
+    expected = "is not a file" if content == "folder" else "is not an Optuna journal"
+    assert line.startswith("optuna-clr: error: journal storage study.log ") and expected in line
+
+
+def test_a_read_only_sqlite_file_is_named(workdir):
+    optuna.create_study(study_name="other", storage="sqlite:///study.db")
+    (workdir / "study.db").chmod(0o444)
+    done = cli_process(workdir, "optimize", "early.toml", "--storage", "sqlite:///study.db")
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert "SQLite storage study.db cannot be read and written (Permission denied)" in line
+    assert "chmod u+rw" in line
+
+
+def test_a_data_folder_that_cannot_be_read_is_named(workdir, data_dir):
+    raw = workdir / "data" / "MNIST" / "raw"
+    shutil.copytree(data_dir / "mnist" / "MNIST" / "raw", raw)
+    raw.chmod(0)
+    try:
+        (workdir / "early.toml").write_text(TEXT.replace('name = "digits"', 'name = "mnist"'))
+        done = cli_process(workdir, "optimize", "early.toml", "--data-dir", "data")
+    finally:
+        raw.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr
+    assert f"{Path('data/MNIST/raw/train-images-idx3-ubyte')} cannot be read (permission" in line
+    assert not (workdir / "optuna_clr.db").exists()
+
+
+def test_nothing_is_created_before_the_data_checks_pass(workdir, capsys):
+    (workdir / "early.toml").write_text(TEXT.replace("batch_size = 32", "batch_size = 5000"))
+    fails("optimize", "early.toml", "--no-progress")
+    assert "[training] batch_size" in error_line(capsys)
+    assert sorted(p.name for p in workdir.iterdir()) == ["early.toml"]  # no storage, no folders

@@ -22,7 +22,9 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
+from urllib.parse import urlsplit
 import uuid
 import warnings
 from wsgiref.util import setup_testing_defaults
@@ -243,6 +245,35 @@ def test_workers_share_one_study(url, study_name, workers, tmp_path):
         )  # the URL is printed with its password hidden
 
 
+@contextlib.contextmanager
+def worker_command_lines() -> Iterator[set[str]]:
+    """The command lines of this process's ``optuna_clr.cli`` children while the block runs, as
+    ``ps`` shows them to any user (read from ``/proc/<pid>/cmdline`` every 50 ms)."""
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                except OSError:
+                    continue  # it ended meanwhile
+                if "optuna_clr.cli" in line and int(parent) == os.getpid():
+                    seen.add(line)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        thread.join()
+
+
 @pytest.mark.processes
 def test_processes_engine_workers_propose_different_trials_and_the_parent_reports(
     url, study_name, tmp_path, monkeypatch
@@ -257,7 +288,7 @@ def test_processes_engine_workers_propose_different_trials_and_the_parent_report
     )
     (tmp_path / "study.toml").write_text(text.replace("seed = 0", 'seed = 0\nsampler = "random"'))
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), worker_command_lines() as seen:
         code = cli.main(
             [
                 "optimize",
@@ -280,6 +311,10 @@ def test_processes_engine_workers_propose_different_trials_and_the_parent_report
             ]
         )
     assert code == 0, out.getvalue()
+    # any local user reads a process's argv in `ps`: the URL (and its password) is not there
+    assert seen, "no worker process was seen"
+    secret = urlsplit(url).password or "no password"  # as it stands in a URL, ":secret@"
+    assert not [line for line in seen if url in line or f":{secret}@" in line], seen
     study = optuna.load_study(study_name=study_name, storage=open_storage(url))
     trials = study.get_trials(deepcopy=False)
     assert len(trials) == 6 and {t.state for t in trials} <= set(FINISHED)
