@@ -28,6 +28,7 @@ from optuna_clr import compare
 from optuna_clr import dashboard
 from optuna_clr import records
 from optuna_clr import report
+from optuna_clr import settings
 from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.fingerprint import ensure_ours
 from optuna_clr.fingerprint import ensure_same_choices
@@ -35,6 +36,7 @@ from optuna_clr.range_test import lr_range_test
 from optuna_clr.range_test import RangeTestResult
 from optuna_clr.runner import Interrupted
 from optuna_clr.runner import optimize
+from optuna_clr.settings import neutral
 from optuna_clr.storage import check_url
 from optuna_clr.storage import DEFAULT_URL
 from optuna_clr.storage import is_journal
@@ -115,8 +117,7 @@ def _training(p: argparse.ArgumentParser, *, seed_help: str) -> None:
     """The options of subcommands that train (report only reads the storage)."""
     p.add_argument(
         "--device",
-        help="training device: auto (CUDA if available), cpu, cuda, cuda:1 "
-        "(default: from the file)",
+        help=f"training device: {settings.doc('device')} (default: from the file)",
     )
     p.add_argument(
         "--data-dir",
@@ -368,11 +369,7 @@ def range_test_request(sf: StudyFile) -> dict[str, Any]:
     runs (device, data folder) and how many seeds (``repeats``, compared on its own) are left
     out."""
     kwargs = sf.range_test_kwargs()
-    request = {
-        k: v
-        for k, v in kwargs.items()
-        if k not in ("device", "data_dir", "repeats") and not (k == "image_size" and v is None)
-    }  # tests stored before image_size existed
+    request = {k: v for k, v in kwargs.items() if k not in ("device", "data_dir", "repeats")}
     request["task"] = str(kwargs["task"]).lower().replace("_", "-").replace("cifar-10", "cifar10")
     request["validation"] = sf.task["validation"]
     request["mode"] = kwargs["mode"] or (
@@ -382,16 +379,16 @@ def range_test_request(sf: StudyFile) -> dict[str, Any]:
 
 
 def _range_test_changes(stored: RangeTestResult, sf: StudyFile) -> list[str]:
-    """How the stored test differs from what the file asks for; a setting it did not record
-    counts as different (tests stored by older versions did not record all of them)."""
+    """How the stored test differs from what the file asks for. A setting it did not record
+    counts as different, unless the file leaves it off (None, false, 0): a test stored before
+    that setting existed ran without it."""
     asked = stored.settings.get(RANGE_TEST_REQUEST)
     if not isinstance(asked, dict):
         return ["its settings were not recorded in full"]
-    missing = object()
     changes = [
         f"{key} {asked.get(key, 'unrecorded')!r} -> {value!r}"
         for key, value in range_test_request(sf).items()
-        if asked.get(key, missing) != value
+        if (asked[key] != value if key in asked else not neutral(value))
     ]
     if asked.get("repeats", 0) < sf.range_test["repeats"]:
         changes.append(f"repeats {asked.get('repeats')!r} -> {sf.range_test['repeats']!r}")

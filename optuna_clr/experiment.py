@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from optuna_clr import models
+from optuna_clr import settings
 from optuna_clr import tasks
 from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
@@ -164,19 +165,8 @@ class Experiment:
             "image_size": self.image_size,
             "split_seed": c.seed if seed is None else seed,
             "model": model,
-            "optimizer": c.optimizer,
-            "momentum": c.momentum,
-            "nesterov": c.nesterov,
-            "weight_decay": c.weight_decay,
-            "batch_size": c.batch_size,
-            "target_accuracy": c.target_accuracy,
             "unit": self.unit,
-            "max_iterations": c.max_iterations,
-            "max_examples": c.max_examples,
-            "max_seconds": c.max_seconds,
-            "eval_every": c.eval_every,
-            "precision": c.precision,
-            "augment": c.augment,
+            **{name: getattr(c, name) for name in settings.names("fingerprint")},
         }
 
     def iterations_for(self, schedule: Schedule) -> int:

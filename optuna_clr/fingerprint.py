@@ -30,6 +30,8 @@ from typing import Any
 
 import optuna
 
+from optuna_clr.settings import neutral
+
 
 FINGERPRINT_ATTR = "fingerprint"
 """The study user attr that holds the fingerprint (a flat JSON object, shown by the dashboard)."""
@@ -49,13 +51,16 @@ def _json(value: Any) -> Any:
 
 
 def fingerprint_changes(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """``key: stored -> new`` for every key whose value differs (a key missing on one side too)."""
+    """``key: stored -> new`` for every key whose value differs, a key missing on one side
+    too; but a new key whose value is off (None, false, 0) matches a stored fingerprint that
+    lacks it: that study was made before the setting existed, and ran without it."""
     new = _json(dict(new))
     missing = object()
     return [
         f"{key} {stored.get(key, 'unset')!r} -> {new.get(key, 'unset')!r}"
         for key in sorted(set(stored) | set(new))
         if stored.get(key, missing) != new.get(key, missing)
+        and not (key not in stored and neutral(new[key]))
     ]
 
 

@@ -55,7 +55,6 @@ from torch import nn
 from torch.func import functional_call
 from torch.func import stack_module_state
 from torch.func import vmap
-import torch.nn.functional as F
 
 from optuna_clr import models
 from optuna_clr.schedules import Schedule
@@ -263,7 +262,7 @@ def train_fused(
         0
     )  # (2, trials, steps): the LRs and momenta of the next steps, on the device
     plan_start = plan_end = 0  # the ticks (within an evaluation window) that the plan covers
-    ce = vmap(F.cross_entropy)
+    ce = vmap(config.loss)
 
     def finish(reasons: dict[int, str], diverged: dict[int, int]) -> None:
         nonlocal plan

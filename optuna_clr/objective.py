@@ -63,6 +63,8 @@ from optuna_clr.experiment import is_out_of_memory as _is_out_of_memory  # noqa:
 from optuna_clr.experiment import OutOfMemory
 from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
+from optuna_clr.settings import default
+from optuna_clr.settings import names
 from optuna_clr.tracking import TargetTracker
 from optuna_clr.training import Evaluation
 from optuna_clr.training import TrainConfig
@@ -121,6 +123,29 @@ class TrialJob:
             return True
 
 
+def _config(
+    target_accuracy: float, max_iterations: int, unit: str, given: dict[str, Any]
+) -> TrainConfig:
+    """The objective's :class:`~optuna_clr.settings.TrainConfig`: the budget in ``unit``
+    decides the evaluation grid (and, for examples, ``max_examples``' default)."""
+    allowed = set(names()) - {"eval_unit", "target_accuracy", "max_iterations"}
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise TypeError(
+            f"IterationsToTarget got an unexpected keyword argument {unknown[0]!r}; the "
+            f"training settings are {sorted(allowed)}"
+        )
+    given = dict(given)
+    if unit == "examples" and given.get("max_examples") is None:
+        given["max_examples"] = max_iterations * given.get("batch_size", default("batch_size"))
+    return TrainConfig(
+        target_accuracy=target_accuracy,
+        max_iterations=max_iterations,
+        eval_unit="examples" if unit == "examples" else "iterations",
+        **given,
+    )
+
+
 class IterationsToTarget:
     """Optuna objective: the iterations a trial's schedule needs to reach ``target_accuracy``.
 
@@ -132,21 +157,21 @@ class IterationsToTarget:
             :meth:`run`).
         target_accuracy: validation accuracy to reach.
         max_iterations: update budget per trial.
-        eval_every: updates between validation evaluations; iterations to target is a
-            multiple of it.
-        seed: fixes the validation split, the initial weights and the batch order.
         unit: what the value counts: ``"iterations"`` (parameter updates, default),
             ``"examples"`` (training examples seen; budget ``max_examples``, by default
             ``max_iterations * batch_size``) or ``"seconds"`` (wall time; needs ``max_seconds``).
         data_dir: the data folder for file-backed tasks (default ``$OPTUNA_CLR_DATA``).
+        validation: the validation split, a fraction or a count (:func:`optuna_clr.tasks.load`).
         image_size: for ``task="imagefolder"``, the square side every image is resized to.
         artifact_store: an Optuna artifact store; each trial then uploads its schedule plot.
         show_progress_bar: a tqdm bar over each trial's iterations.
-
-    The remaining keywords (``batch_size``, ``optimizer``, ``momentum``, ``nesterov``,
-    ``weight_decay``, ``augment``, ``device``, ``precision``, ``channels_last``, ``compile``,
-    ``eval_batch_size``, ``validation``) are those of
-    :class:`~optuna_clr.training.TrainConfig` and :func:`optuna_clr.tasks.load`.
+        experiment: what to train, made already (:class:`~optuna_clr.Experiment`); the
+            arguments above but ``space``, ``artifact_store`` and ``show_progress_bar`` are
+            then not used.
+        settings: any other setting of :class:`~optuna_clr.settings.TrainConfig`:
+            ``eval_every``, ``seed`` (the validation split, the initial weights and the batch
+            order), ``batch_size``, ``optimizer``, ``momentum``, ``nesterov``,
+            ``weight_decay``, ``augment``, ``device``, ``precision``, ...
 
     Every argument is checked here, before the data loads, so that no trial fails for one.
 
@@ -171,28 +196,14 @@ class IterationsToTarget:
         space: ScheduleSpace | None = None,
         target_accuracy: float | None = None,
         max_iterations: int | None = None,
-        eval_every: int = 100,
-        seed: int = 0,
-        device: str = "auto",
-        batch_size: int = 100,
-        optimizer: str = "sgd",
-        momentum: float | None = None,
-        nesterov: bool = False,
-        weight_decay: float = 0.0,
-        augment: bool = False,
         unit: str = "iterations",
-        max_examples: int | None = None,
-        max_seconds: float | None = None,
         data_dir: str | os.PathLike | None = None,
         validation: float | int | None = None,
         image_size: int | None = None,
-        precision: str = "fp32",
-        channels_last: bool = False,
-        compile: bool = False,
-        eval_batch_size: int = 1000,
         artifact_store: ArtifactStore | None = None,
         show_progress_bar: bool = False,
         experiment: Experiment | None = None,
+        **settings: Any,
     ) -> None:
         if experiment is None:
             if target_accuracy is None or max_iterations is None:
@@ -200,28 +211,7 @@ class IterationsToTarget:
                     "IterationsToTarget needs target_accuracy and max_iterations "
                     "(or experiment=...)"
                 )
-            if unit == "examples" and max_examples is None:
-                max_examples = max_iterations * batch_size
-            config = TrainConfig(
-                max_iterations=max_iterations,
-                eval_every=eval_every,
-                target_accuracy=target_accuracy,
-                batch_size=batch_size,
-                optimizer=optimizer,
-                momentum=momentum,
-                nesterov=nesterov,
-                weight_decay=weight_decay,
-                augment=augment,
-                seed=seed,
-                device=device,
-                max_examples=max_examples,
-                max_seconds=max_seconds,
-                eval_unit="examples" if unit == "examples" else "iterations",
-                eval_batch_size=eval_batch_size,
-                precision=precision,
-                channels_last=channels_last,
-                compile=compile,
-            )
+            config = _config(target_accuracy, max_iterations, unit, settings)
             experiment = Experiment(
                 task=task,
                 model=model,

@@ -51,6 +51,8 @@ from optuna_clr import models
 from optuna_clr import records
 from optuna_clr import tasks
 from optuna_clr.schedules import Schedule
+from optuna_clr.settings import default
+from optuna_clr.settings import names
 from optuna_clr.training import Evaluation
 from optuna_clr.training import make_optimizer
 from optuna_clr.training import resolve_device
@@ -167,11 +169,6 @@ def lr_range_test(
     metric: str = "accuracy",
     eval_every: int | None = None,
     optimizer: str | torch.optim.Optimizer = "sgd",
-    momentum: float | None = None,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
-    batch_size: int = 100,
-    augment: bool = False,
     seed: int = 0,
     repeats: int = 1,
     device: str = "auto",
@@ -179,6 +176,7 @@ def lr_range_test(
     image_size: int | None = None,
     divergence_factor: float = 4.0,
     experiment: Experiment | None = None,
+    **train_settings: Any,
 ) -> RangeTestResult:
     """Run the LR range test; see the module docstring.
 
@@ -195,24 +193,25 @@ def lr_range_test(
         eval_every: updates between points of the curve (default: 100 points).
         repeats: seeds ``seed, seed + 1, ...`` to run; suggestions are their medians.
         experiment: what the trials train (:class:`~optuna_clr.Experiment`): its task, model,
-            optimizer settings, batch size, augmentation and device replace those arguments,
-            so the test runs as the trials will.
+            device and range-test settings replace those arguments, so the test runs as the
+            trials will.
+        train_settings: the training settings the test shares with the trials
+            (:func:`optuna_clr.settings.names` ``("range_test")``: ``batch_size``,
+            ``momentum``, ``nesterov``, ``weight_decay``, ``augment``, ...), as
+            :class:`~optuna_clr.settings.TrainConfig` takes them.
     """
+    shared = set(names("range_test")) - {"optimizer"}
+    unknown = sorted(set(train_settings) - shared)
+    if unknown:
+        raise TypeError(
+            f"lr_range_test got an unexpected keyword argument {unknown[0]!r}; the training "
+            f"settings it takes are {sorted(shared)}"
+        )
     if experiment is not None:
         c = experiment.config
-        task, model, optimizer, momentum, nesterov = (
-            experiment.task,
-            experiment.model,
-            c.optimizer,
-            c.momentum,
-            c.nesterov,
-        )
-        weight_decay, batch_size, augment, device = (
-            c.weight_decay,
-            c.batch_size,
-            c.augment,
-            c.device,
-        )
+        task, model, optimizer, device = experiment.task, experiment.model, c.optimizer, c.device
+        train_settings = {k: getattr(c, k) for k in shared}
+    batch_size = train_settings.get("batch_size", default("batch_size"))
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps=... or epochs=... for the range test's length")
     if metric not in ("accuracy", "loss"):
@@ -266,8 +265,8 @@ def lr_range_test(
         "eval_every": eval_every,
         "batch_size": batch_size,
         "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
-        "momentum": momentum,
-        "weight_decay": weight_decay,
+        "momentum": train_settings.get("momentum", default("momentum")),
+        "weight_decay": train_settings.get("weight_decay", default("weight_decay")),
         "seed": seed,
         "repeats": repeats,
     }
@@ -280,14 +279,10 @@ def lr_range_test(
             config = TrainConfig(
                 max_iterations=int(steps),
                 eval_every=eval_every,
-                batch_size=batch_size,
                 optimizer=optimizer if isinstance(optimizer, str) else "sgd",
-                momentum=momentum,
-                nesterov=nesterov,
-                weight_decay=weight_decay,
-                augment=augment,
                 seed=run_seed,
                 device=str(dev),
+                **train_settings,
             )
             runs.append(
                 _one_run(

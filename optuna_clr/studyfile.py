@@ -42,12 +42,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import math
 from pathlib import Path
 import re
 from typing import Any
 
 from optuna_clr import schedules
+from optuna_clr import settings
+from optuna_clr.settings import BATCH_MAX
+from optuna_clr.settings import Check
+from optuna_clr.settings import finite as _finite
+from optuna_clr.settings import INT_MAX
+from optuna_clr.settings import SEED_MAX
 from optuna_clr.space import FAMILY_PARAMS
 from optuna_clr.user_code import is_import_path
 from optuna_clr.user_code import load_factory
@@ -67,12 +72,8 @@ CURVE_PRUNERS = (
     "percentile",
     "hyperband",
 )  # one at most: make_pruner wraps a single one
-PRECISIONS = ("fp32", "bf16")
 
 # Upper bounds of integers, and of the few numbers that become step counts: what they feed.
-INT_MAX = 2**31 - 1  # any count or step (some databases store Optuna's steps in 32 bits)
-SEED_MAX = 2**32 - 1  # NumPy (Optuna's samplers) takes seeds in [0, 2**32)
-BATCH_MAX = 1_000_000  # a batch size: beyond any GPU's memory
 IMAGE_SIZE_MAX = 4096  # pixels a side when resizing
 EPOCHS_MAX = 10_000  # an epoch count: the range test's length, the space's cycle and decay lengths
 REPEATS_MAX = 100  # the range test's seeds, each a full test
@@ -81,25 +82,11 @@ COMPARE_SEEDS_MAX = 1000  # retraining seeds, each retraining every winner
 DEFAULTS: dict[str, dict[str, Any]] = {
     "study": {"name": None, "n_trials": 30, "sampler": "prior", "pruner": "target", "seed": 0},
     "task": {"name": "digits", "validation": None, "data_dir": None, "image_size": None},
+    # the model and the unit, then every setting of TrainConfig that a study file holds
     "training": {
         "model": "mlp",
-        "optimizer": "sgd",
-        "momentum": None,
-        "nesterov": False,
-        "weight_decay": 0.0,
-        "batch_size": 100,
-        "target_accuracy": None,
-        "max_iterations": None,
-        "eval_every": 100,
-        "augment": False,
         "unit": "iterations",
-        "max_examples": None,
-        "max_seconds": None,
-        "device": "auto",
-        "precision": "fp32",
-        "channels_last": False,
-        "compile": False,
-        "eval_batch_size": 1000,
+        **{name: settings.default(name) for name in settings.names("file")},
     },
     "space": {
         "families": ["fixed", "triangular", "triangular2", "exp_range"],
@@ -151,15 +138,6 @@ class Baseline:
         return {**self.schedule.to_dict(), **self.training}
 
 
-def _finite(value: float) -> bool:
-    """Not NaN nor infinite, nor an integer too large for a float (TOML integers are
-    unbounded in Python's reader)."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 class StudyFileError(ValueError):
     """A study file that cannot be used; the message names the file, the field and the fix."""
 
@@ -188,24 +166,23 @@ class _Fields:
     ) -> None:
         """A finite number (NaN and infinities are refused) within its bounds; an integer is
         also at most ``high``, by default :data:`INT_MAX`."""
-        value = self.values.get(key)
-        if value is None and allow_none:
-            return
-        kind = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise self.fail(
-                key, f"must be {'an integer' if integer else 'a number'}, got {value!r}"
-            )
-        if not _finite(value):
-            raise self.fail(key, f"must be a finite number, got {value!r}")
-        if integer and high is None:
-            high = INT_MAX
-        if low is not None and (value <= low if strict_low else value < low):
-            raise self.fail(key, f"must be {'>' if strict_low else '>='} {low}, got {value!r}")
-        if high is not None and value > high:
-            raise self.fail(key, f"must be <= {high}, got {value!r}")
-        if below is not None and value >= below:
-            raise self.fail(key, f"must be < {below}, got {value!r}")
+        kind = "integer" if integer else "number"
+        self.check(
+            key,
+            Check(
+                kind, low=low, strict_low=strict_low, high=high, below=below, optional=allow_none
+            ),  # fmt: skip
+        )
+
+    def check(self, key: str, check: Check, *, what: str | None = None) -> None:
+        """``check`` on the value of ``key`` (integers at most :data:`INT_MAX`)."""
+        problem = check.problem(self.values.get(key), what=what or key, int_max=INT_MAX)
+        if problem is not None:
+            raise self.fail(key, problem)
+
+    def setting(self, key: str) -> None:
+        """A training setting, by :class:`~optuna_clr.settings.TrainConfig`'s own check."""
+        self.check(key, settings.check(key))
 
     def pair(self, key: str, *, allow_none: bool = False, high: float | None = None) -> None:
         """A ``[low, high]`` pair of finite numbers, low <= high, low > 0 (but for
@@ -229,14 +206,10 @@ class _Fields:
             raise self.fail(key, f"must be <= {high}, got high {value[1]}")
 
     def choice(self, key: str, choices: Any, *, what: str) -> None:
-        value = self.values.get(key)
-        if value not in choices:
-            raise self.fail(key, f"unknown {what} {value!r}; choose from {list(choices)}")
+        self.check(key, Check("choice", choices=tuple(choices)), what=what)
 
     def flag(self, key: str) -> None:
-        value = self.values.get(key)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {value!r}")
+        self.check(key, Check("flag"))
 
     def families(self, key: str, known: dict[str, Any], *, what: str = "family") -> None:
         """A list of schedule families (one name alone is read as a list of one)."""
@@ -279,27 +252,19 @@ class _Fields:
         needs momentum, for one), so nothing it would reject at the first trial gets past."""
         from optuna_clr.training import TrainConfig
 
-        names = {field.name for field in dataclasses.fields(TrainConfig)} - {"device"}
+        given = settings.pick(training, "file")
+        given.pop("device", None)  # checked apart: what the machine has is known at run time
         try:
-            TrainConfig(**{k: v for k, v in training.items() if k in names})
+            TrainConfig(**given)
         except (ValueError, TypeError) as error:
             raise self.fail(None, str(error)) from None
 
 
 def _check_optimizer_settings(f: _Fields) -> None:
-    """optimizer, momentum, nesterov, weight_decay: in [training], and in a baseline where
-    given."""
-    from optuna_clr.training import OPTIMIZERS
-
-    given = f.values
-    if "optimizer" in given:
-        f.choice("optimizer", OPTIMIZERS, what="optimizer")
-    if "momentum" in given:
-        f.number("momentum", low=0, below=1, strict_low=False, allow_none=True)
-    if "nesterov" in given:
-        f.flag("nesterov")
-    if "weight_decay" in given:
-        f.number("weight_decay", low=0, strict_low=False)
+    """A baseline's own optimizer settings, where given, as [training]'s are checked."""
+    for key in BASELINE_TRAINING_KEYS:
+        if key in f.values:
+            f.setting(key)
 
 
 @dataclasses.dataclass
@@ -509,18 +474,12 @@ class StudyFile:
                 f"unknown model {t['model']!r}; choose from {models.names()}, or give an "
                 "import path to your builder ('mypkg.nets:build')",
             )
-        _check_optimizer_settings(f)
-        f.number("target_accuracy", low=0, high=1)
-        f.number("max_iterations", low=0, integer=True)
-        f.number("eval_every", low=0, integer=True)
-        f.number("batch_size", low=0, high=BATCH_MAX, integer=True)
-        f.number("eval_batch_size", low=0, high=BATCH_MAX, integer=True)
-        f.number("max_examples", low=0, integer=True, allow_none=True)
-        f.number("max_seconds", low=0, allow_none=True)
-        for key in ("augment", "channels_last", "compile"):
-            f.flag(key)
+        for key in settings.names("file"):  # each by TrainConfig's own check
+            f.setting(key)
+        for key in ("target_accuracy", "max_iterations"):  # required here, optional there
+            f.number(key, low=0, high=1 if key == "target_accuracy" else None,
+                     integer=key == "max_iterations")  # fmt: skip
         f.choice("unit", ("iterations", "examples", "seconds"), what="unit")
-        f.choice("precision", PRECISIONS, what="precision")
         device = t["device"]
         if not (isinstance(device, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device)):
             raise f.fail(
@@ -675,12 +634,7 @@ class StudyFile:
             "mode": r["mode"],
             "metric": r["metric"],
             "eval_every": r["eval_every"],
-            "optimizer": t["optimizer"],
-            "momentum": t["momentum"],
-            "nesterov": t["nesterov"],
-            "weight_decay": t["weight_decay"],
-            "batch_size": t["batch_size"],
-            "augment": t["augment"],
+            **settings.pick(t, "range_test"),  # the test runs as the trials will
             "seed": self.study["seed"],
             "repeats": r["repeats"],
             "device": t["device"],

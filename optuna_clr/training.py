@@ -41,121 +41,13 @@ import torch.nn.functional as F
 
 from optuna_clr import models
 from optuna_clr.schedules import Schedule
+from optuna_clr.settings import OPTIMIZERS as OPTIMIZERS  # re-exported
+from optuna_clr.settings import TrainConfig as TrainConfig  # re-exported
 from optuna_clr.tasks import Split
 from optuna_clr.tasks import Task
 
 
-OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
 STOP_REASONS = ("target", "max_iterations", "max_examples", "max_seconds", "diverged", "callback")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Every setting of a run besides the task, model and schedule, with its unit."""
-
-    max_iterations: int  # parameter updates at most
-    eval_every: int = 100  # updates between validation evaluations
-    eval_unit: str = "iterations"  # "examples": evaluate each eval_every * batch_size examples
-    target_accuracy: float | None = None  # validation accuracy that ends the run (None: never)
-    batch_size: int = 100  # examples per update, unless the schedule moves it
-    optimizer: str = "sgd"  # one of OPTIMIZERS
-    momentum: float | None = (
-        None  # SGD/RMSprop momentum, Adam beta1; None: 0.9 (sgd, adam), 0 (rmsprop)
-    )
-    nesterov: bool = False  # Nesterov momentum for sgd
-    weight_decay: float = 0.0  # L2 penalty; Caffe nets scale it per layer
-    augment: bool = False  # random translate (+-4 px, 1/8 of the side) and flip on the device
-    seed: int = 0  # initial weights, batch order and augmentation
-    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    max_examples: int | None = None  # training examples seen at most
-    max_seconds: float | None = None  # wall seconds at most (checked at evaluations)
-    eval_batch_size: int = 1000  # images per forward pass when evaluating
-    precision: str = "fp32"  # "fp32" or "bf16" (autocast; CUDA only)
-    channels_last: bool = False  # NHWC memory format for conv nets on CUDA
-    compile: bool = False  # torch.compile the model
-    dtype: str = "float32"  # "float64" for exact comparisons on a CPU
-
-    def __post_init__(self) -> None:
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                raise ValueError(message)
-
-        need(
-            isinstance(self.max_iterations, int) and self.max_iterations >= 1,
-            f"max_iterations must be an integer >= 1, got {self.max_iterations!r}",
-        )
-        need(
-            isinstance(self.eval_every, int) and self.eval_every >= 1,
-            f"eval_every must be an integer >= 1, got {self.eval_every!r}",
-        )
-        need(
-            self.target_accuracy is None or 0 < self.target_accuracy <= 1,
-            f"target_accuracy must be in (0, 1], got {self.target_accuracy!r}",
-        )
-        need(
-            isinstance(self.batch_size, int) and self.batch_size >= 1,
-            f"batch_size must be an integer >= 1, got {self.batch_size!r}",
-        )
-        need(
-            self.optimizer in OPTIMIZERS,
-            f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}",
-        )
-        need(
-            self.momentum is None or 0 <= self.momentum < 1,
-            f"momentum must be in [0, 1), got {self.momentum!r}",
-        )
-        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        need(
-            self.max_examples is None or self.max_examples >= 1,
-            f"max_examples must be >= 1, got {self.max_examples!r}",
-        )
-        need(
-            self.max_seconds is None or self.max_seconds > 0,
-            f"max_seconds must be > 0, got {self.max_seconds!r}",
-        )
-        need(
-            self.precision in ("fp32", "bf16"),
-            f"precision must be 'fp32' or 'bf16', got {self.precision!r}",
-        )
-        need(
-            self.dtype in ("float32", "float64"),
-            f"dtype must be 'float32' or 'float64', got {self.dtype!r}",
-        )
-        need(
-            self.eval_unit in ("iterations", "examples"),
-            f"eval_unit must be 'iterations' or 'examples', got {self.eval_unit!r}",
-        )
-        need(
-            not (
-                self.optimizer in ("sgd", "nesterov")
-                and self.uses_nesterov
-                and self.sgd_momentum == 0
-            ),
-            "Nesterov SGD needs momentum > 0",
-        )
-
-    @property
-    def eval_grid(self) -> int | None:
-        """Examples between evaluations when they happen on an examples grid, else None.
-
-        Every trial of an examples study is evaluated at the first update that reaches each
-        multiple of ``eval_every * batch_size`` examples, whatever its batch size does, so
-        trials that grow the batch are measured at the same example counts as the others.
-        """
-        return self.eval_every * self.batch_size if self.eval_unit == "examples" else None
-
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return torch.float64 if self.dtype == "float64" else torch.float32
-
-    @property
-    def sgd_momentum(self) -> float:
-        """SGD's momentum where the schedule sets none."""
-        return 0.9 if self.momentum is None else self.momentum
-
-    @property
-    def uses_nesterov(self) -> bool:
-        return self.nesterov or self.optimizer == "nesterov"
 
 
 class Evaluation(NamedTuple):
@@ -384,7 +276,7 @@ def train(
 
         schedule.apply(opt, step)
         with autocast or contextlib.nullcontext():
-            loss = F.cross_entropy(forward(xb), yb)
+            loss = config.loss(forward(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -200,7 +200,7 @@ def test_end_at_cycle_end_trains_whole_cycles():
         ({"model": torch.nn.Linear(2, 2)}, TypeError, "not a module instance"),
         ({"task": 5}, TypeError, r"task must be a task name \(\[.*'digits'.*, got task=5"),
         ({"device": "nosuch"}, ValueError, r"device must be 'auto'.*'cpu'.*got device='nosuch'"),
-        ({"device": None}, ValueError, r"device must be 'auto'.*got device=None"),
+        ({"device": None}, ValueError, r"device must be a string, got None"),
     ],
 )
 def test_an_unknown_name_is_refused_at_construction_before_the_data_loads(

@@ -153,7 +153,7 @@ def test_augmentation_translates_and_flips_on_the_device():
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         TrainConfig(max_iterations=10, optimizer="lbfgs")
-    with pytest.raises(ValueError, match="max_iterations must be an integer >= 1"):
+    with pytest.raises(ValueError, match="max_iterations must be > 0, got 0"):
         TrainConfig(max_iterations=0)
     with pytest.raises(ValueError, match="target_accuracy"):
         TrainConfig(max_iterations=10, target_accuracy=1.5)

@@ -1,0 +1,79 @@
+"""The training settings are declared once (:mod:`optuna_clr.settings`) and every consumer
+reads that declaration: the library objective, the range test, the study file's defaults and
+checks, and the fingerprint."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from conftest import tiny_study
+import pytest
+
+import optuna_clr
+from optuna_clr import settings
+from optuna_clr.fingerprint import fingerprint_changes
+from optuna_clr.settings import TrainConfig
+from optuna_clr.studyfile import DEFAULTS
+from optuna_clr.studyfile import StudyFile
+from optuna_clr.studyfile import StudyFileError
+
+
+def test_each_consumer_takes_its_settings_from_the_one_declaration(digits):
+    assert set(settings.names("file")) <= set(DEFAULTS["training"])
+    for name in settings.names("file"):
+        assert DEFAULTS["training"][name] == settings.default(name)
+    sf = StudyFile.parse(tiny_study("s", n_trials=1), source="s.toml")
+    assert set(settings.names("range_test")) <= set(sf.range_test_kwargs())
+    objective = optuna_clr.IterationsToTarget(
+        task=digits, target_accuracy=0.9, max_iterations=20, eval_every=10, device="cpu"
+    )
+    assert set(settings.names("fingerprint")) <= set(objective.fingerprint())
+    # no setting outside the declaration is taken
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batchsize'"):
+        optuna_clr.IterationsToTarget(target_accuracy=0.9, max_iterations=20, batchsize=32)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batchsize'"):
+        optuna_clr.lr_range_test(task=digits, min_lr=0, max_lr=1, steps=10, batchsize=32)
+
+
+@pytest.mark.parametrize("name", settings.names())
+def test_a_setting_out_of_range_is_refused_by_the_config_naming_it(name):
+    check = settings.check(name)
+    bad = {"flag": "yes", "choice": "nosuch", "text": 3}.get(check.kind, float("nan"))
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**{"max_iterations": 10, name: bad})
+
+
+def test_a_study_made_before_a_setting_existed_matches_it_when_it_is_off():
+    stored = {"batch_size": 32, "optimizer": "sgd"}
+    assert fingerprint_changes(stored, {**stored, "new_setting": 0.0}) == []
+    assert fingerprint_changes(stored, {**stored, "new_setting": 0.1}) == [
+        "new_setting 'unset' -> 0.1"
+    ]
+    assert fingerprint_changes(stored, {"batch_size": 32}) == ["optimizer 'sgd' -> 'unset'"]
+
+
+def test_the_study_file_checks_each_setting_as_the_config_does(tmp_path):
+    for field in settings.settings("file"):
+        check = field.metadata["check"]
+        if check.kind not in ("number", "integer"):
+            continue
+        text = _with_training(tiny_study("s", n_trials=1), field.name, "-1")
+        with pytest.raises(StudyFileError, match=rf"s.toml: \[training\] {field.name}: must"):
+            StudyFile.parse(text, source="s.toml")
+        with pytest.raises(ValueError, match=field.name):
+            TrainConfig(**{"max_iterations": 10, field.name: -1})
+
+
+def _with_training(text: str, key: str, value: str) -> str:
+    """``text`` with ``[training] key = value``, replacing the key's line if it has one."""
+    head, rest = text.split("[training]\n", 1)
+    section, sep, tail = rest.partition("\n[")
+    lines = [line for line in section.splitlines() if not line.startswith(f"{key} =")]
+    return head + "[training]\n" + "\n".join([f"{key} = {value}", *lines]) + sep + tail
+
+
+def test_the_config_is_a_plain_frozen_dataclass():
+    config = TrainConfig(max_iterations=10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.batch_size = 3  # type: ignore[misc]
+    assert dataclasses.replace(config, batch_size=3).batch_size == 3
