@@ -3,9 +3,9 @@
 A run (one trial) is stepped by an engine: :func:`optuna_clr.training.train` steps one model,
 :func:`optuna_clr.fused.train_fused` steps many stacked in one. How they step differs; what
 happens at an evaluation does not, and lives here once: the divergence check on the losses
-since the last evaluation, the curve, the callback, and the stop rules (target reached, the
-callback asked, the example, time or iteration budget spent) and the result. So both engines count the same
-iterations to target by construction.
+since the last evaluation, the curve, the callback, the stop rules (target reached, the
+callback asked, the example, time or iteration budget spent) and the result. So both engines
+count the same iterations to target by construction.
 
 Example:
 
