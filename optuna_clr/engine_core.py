@@ -141,9 +141,7 @@ class RunState:
         self._stop("diverged")
         return True
 
-    def evaluate(
-        self, losses: torch.Tensor, accuracy: float | None, seconds: float
-    ) -> str | None:
+    def evaluate(self, losses: torch.Tensor, accuracy: float | None, seconds: float) -> str | None:
         """An evaluation of a run that has not diverged: its stop reason, or None to go on.
 
         Args:

@@ -177,6 +177,12 @@ class TrainConfig:
         Check("number", low=0, strict_low=False),
         range_test=True,
     )
+    label_smoothing: float = _setting(
+        0.0,
+        "cross-entropy's label smoothing: the target puts this mass evenly on every class",
+        Check("number", low=0, strict_low=False, below=1),
+        range_test=True,
+    )
     augment: bool = _setting(
         False,
         "random translate (+-4 px, 1/8 of the side) and flip, on the device",
@@ -237,7 +243,7 @@ class TrainConfig:
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The training loss, the same in every engine: cross-entropy."""
-        return F.cross_entropy(logits, labels)
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
 
     @property
     def eval_grid(self) -> int | None:

@@ -7,15 +7,22 @@ from __future__ import annotations
 import dataclasses
 
 from conftest import tiny_study
+import optuna
 import pytest
 
 import optuna_clr
 from optuna_clr import settings
+from optuna_clr.fingerprint import ensure_fingerprint
 from optuna_clr.fingerprint import fingerprint_changes
+from optuna_clr.fingerprint import FingerprintMismatch
+from optuna_clr.fused import FusedJob
+from optuna_clr.fused import train_fused
+from optuna_clr.schedules import Fixed
 from optuna_clr.settings import TrainConfig
 from optuna_clr.studyfile import DEFAULTS
 from optuna_clr.studyfile import StudyFile
 from optuna_clr.studyfile import StudyFileError
+from optuna_clr.training import train
 
 
 def test_each_consumer_takes_its_settings_from_the_one_declaration(digits):
@@ -77,3 +84,42 @@ def test_the_config_is_a_plain_frozen_dataclass():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.batch_size = 3  # type: ignore[misc]
     assert dataclasses.replace(config, batch_size=3).batch_size == 3
+
+
+def test_label_smoothing_declared_once_works_in_the_library_the_file_and_the_fingerprint(digits):
+    config = TrainConfig(
+        max_iterations=200, eval_every=50, batch_size=32, device="cpu", label_smoothing=0.2
+    )
+    # the loss both engines train on: smoothed cross-entropy never falls below the entropy of
+    # its target, 0.867 nats for 10 classes at 0.2, where plain cross-entropy goes on down
+    smooth = train(digits, "mlp", Fixed(0.1), config)
+    plain = train(digits, "mlp", Fixed(0.1), dataclasses.replace(config, label_smoothing=0.0))
+    assert min(e.loss for e in smooth.curve) > 0.86 > 0.6 > plain.curve[-1].loss
+    exact = dataclasses.replace(config, dtype="float64")
+    (fused,) = train_fused(digits, "mlp", exact, [FusedJob(Fixed(0.1))], capacity=1)
+    alone = train(digits, "mlp", Fixed(0.1), exact)
+    assert [e.loss for e in fused.curve] == pytest.approx([e.loss for e in alone.curve], 1e-9)
+
+    # the study file: read, checked on load, handed to the objective and the range test
+    text = _with_training(tiny_study("s", n_trials=1), "label_smoothing", "0.2")
+    sf = StudyFile.parse(text, source="s.toml")
+    assert sf.range_test_kwargs()["label_smoothing"] == 0.2
+    objective = optuna_clr.IterationsToTarget(**{**sf.objective_kwargs(), "task": digits})
+    assert objective.experiment.config.label_smoothing == 0.2
+    with pytest.raises(StudyFileError, match=r"\[training\] label_smoothing: must be < 1"):
+        StudyFile.parse(_with_training(text, "label_smoothing", "1.0"), source="s.toml")
+    result = optuna_clr.lr_range_test(
+        task=digits, min_lr=0.0, max_lr=1.0, steps=20, batch_size=32, label_smoothing=0.2
+    )
+    assert len(result.lrs) > 0
+
+    # the fingerprint: a study measured without it refuses a run with it, and one stored
+    # before the setting existed resumes when it is off
+    study = optuna.create_study(direction="minimize")
+    fingerprint = objective.fingerprint()
+    assert fingerprint["label_smoothing"] == 0.2
+    ensure_fingerprint(study, {**fingerprint, "label_smoothing": 0.0})
+    with pytest.raises(FingerprintMismatch, match=r"label_smoothing 0\.0 -> 0\.2"):
+        ensure_fingerprint(study, fingerprint)
+    older = {k: v for k, v in fingerprint.items() if k != "label_smoothing"}
+    assert fingerprint_changes(older, {**fingerprint, "label_smoothing": 0.0}) == []

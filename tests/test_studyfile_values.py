@@ -75,6 +75,7 @@ ACCEPTED: set[tuple[str, str, str]] = {
     ("compare", "n_trials", "zero"),  # baselines only
     ("training", "momentum", "zero"),  # plain SGD
     ("training", "weight_decay", "zero"),  # no decay, the default
+    ("training", "label_smoothing", "zero"),  # plain cross-entropy, the default
     ("range_test", "min_lr", "zero"),  # the CLR paper's linear test starts at 0
     # No upper bound but finiteness: an LR as high as a range test may diverge at, any decay,
     # any time budget, a batch growth capped by max_batch_size, a narrowing margin that stays
