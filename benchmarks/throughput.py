@@ -14,8 +14,8 @@ CIFAR-shaped data (random images, so no files are needed), with the same SGD and
 Each is warmed up, then timed over ``--steps`` updates (``torch.cuda.synchronize`` around the
 timed region on a GPU), ``--repeats`` times; the median is printed with the ratio to ``plain``.
 
-``--digits`` also times one digits trial of the MLP to 95% validation accuracy (the README's
-CPU figure).
+``--digits`` also times one digits trial of the MLP to 95% validation accuracy (the figure in
+docs/benchmarks.md).
 
     python benchmarks/throughput.py                       # CPU
     python benchmarks/throughput.py --device cuda         # GPU, with the engine's variants

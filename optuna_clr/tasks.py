@@ -745,7 +745,7 @@ def _check_fits_in_memory(
             f"imagefolder: {len(samples)} images of 3x{height}x{width} "
             f"need {need / 1e9:.1f} GB as tensors, more than half the {free / 1e9:.1f} GB free; "
             "set [task] image_size smaller, or "
-            "train with your own loop that streams from disk (README: Bring your own)"
+            "train with your own loop that streams from disk (docs/own-model.md)"
         )
 
 
@@ -767,5 +767,5 @@ def check_fits(task: Task, device: Any) -> None:
             f"{task.name}: the data needs {need / 1e9:.1f} GB on {device}, "
             f"which has {free / 1e9:.1f} GB free: "
             "use a smaller image_size or validation split, or train with your own loop that "
-            "streams from disk (README: Bring your own)"
+            "streams from disk (docs/own-model.md)"
         )

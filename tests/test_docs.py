@@ -1,4 +1,5 @@
-"""The runnable examples in docstrings (``.. testcode::``) and README's Python blocks run."""
+"""The runnable examples in docstrings (``.. testcode::``) and the Python blocks of README.md and
+docs/*.md run."""
 
 from __future__ import annotations
 
@@ -36,18 +37,25 @@ def test_docstring_example_runs(code, tmp_path, monkeypatch):
     exec(compile(code, "<docstring>", "exec"), {})
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
-def readme_python_blocks():
-    text = README.read_text()
-    for i, match in enumerate(re.finditer(r"```python\n(.*?)```", text, flags=re.S)):
-        yield pytest.param(match.group(1), id=f"README#{i}")
+def markdown_python_blocks():
+    """Every ```python block of README.md and docs/*.md; a block that must not run here (data to
+    download, a GPU) is written as ```bash, ```toml or ```text instead, so it is not collected."""
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        path = page.relative_to(ROOT).as_posix()
+        name = "README" if page == README else path
+        blocks = re.finditer(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+        for i, match in enumerate(blocks):
+            yield pytest.param(match.group(1), path, id=f"{name}#{i}")
 
 
 @pytest.mark.parametrize(
-    "code", list(readme_python_blocks()) or [pytest.param("", marks=pytest.mark.skip)]
+    ("code", "filename"),
+    list(markdown_python_blocks()) or [pytest.param("", "", marks=pytest.mark.skip)],
 )
-def test_readme_python_example_runs(code, tmp_path, monkeypatch):
+def test_markdown_python_example_runs(code, filename, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, filename, "exec"), {})

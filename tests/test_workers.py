@@ -614,7 +614,7 @@ def test_a_retry_run_without_heartbeats_and_killed_is_not_waited_for(
     last = Worker(tmp_path, "last", study_file, url, study_name, 0, *BEAT)
     workers.append(last)
     wait_all([last], timeout=60)
-    # without heartbeats, no one can tell it died: it stays, as README says
+    # without heartbeats, no one can tell it died: it stays, as docs/scale-and-failures.md says
     assert trials()[retry.number].state == TrialState.RUNNING
 
 
