@@ -141,7 +141,9 @@ class TrainConfig:
         ValueError: a setting out of its range, naming it; Nesterov SGD without momentum.
     """
 
-    max_iterations: int = _setting(dataclasses.MISSING, "parameter updates at most", _COUNT)
+    max_iterations: int = _setting(
+        dataclasses.MISSING, "a trial's budget in parameter updates (required)", _COUNT
+    )
     eval_every: int = _setting(100, "updates between validation evaluations", _COUNT)
     eval_unit: str = _setting(
         "iterations",
@@ -152,7 +154,7 @@ class TrainConfig:
     )
     target_accuracy: float | None = _setting(
         None,
-        "validation accuracy that ends the run (None: never)",
+        "the validation accuracy that ends a run (required in a study file)",
         Check("number", low=0, high=1, optional=True),
     )
     batch_size: int = _setting(
@@ -162,11 +164,14 @@ class TrainConfig:
         range_test=True,
     )
     optimizer: str = _setting(
-        "sgd", "the optimizer", Check("choice", choices=OPTIMIZERS), range_test=True
+        "sgd",
+        "sgd, nesterov, adam, adamw, rmsprop, adagrad or adadelta",
+        Check("choice", choices=OPTIMIZERS),
+        range_test=True,
     )
     momentum: float | None = _setting(
         None,
-        "SGD/RMSprop momentum, Adam's beta1; None: 0.9 (sgd, adam), 0 (rmsprop)",
+        "SGD's or RMSprop's momentum, Adam's beta1; unset: 0.9 (sgd, adam), 0 (rmsprop)",
         Check("number", low=0, strict_low=False, below=1, optional=True),
         range_test=True,
     )
@@ -198,7 +203,7 @@ class TrainConfig:
     )
     device: str = _setting(
         "auto",
-        "'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...",
+        "auto (CUDA if available), cpu, cuda, cuda:1, ...",
         Check("text"),
         fingerprint=False,
     )
@@ -217,7 +222,7 @@ class TrainConfig:
         fingerprint=False,
     )
     precision: str = _setting(
-        "fp32", "'fp32' or 'bf16' (autocast; CUDA only)", Check("choice", choices=PRECISIONS)
+        "fp32", "fp32, or bf16 (autocast; CUDA only)", Check("choice", choices=PRECISIONS)
     )
     channels_last: bool = _setting(
         False, "NHWC memory format for conv nets on CUDA", _FLAG, fingerprint=False
@@ -309,3 +314,31 @@ def neutral(value: Any) -> bool:
     stored before that setting existed was measured with, so a record that lacks the key
     equals such a value."""
     return value is None or value is False or (isinstance(value, (int, float)) and value == 0)
+
+
+def _toml(value: Any) -> str:
+    """A default as a study file writes it (None: the key is left out)."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f'`"{value}"`' if isinstance(value, str) else f"`{value!r}`"
+
+
+def reference() -> str:
+    """The study file's ``[training]`` settings as a Markdown table (key, default, what it
+    sets); docs/study-files.md holds it.
+
+    Example:
+
+        .. testcode::
+
+            from optuna_clr.settings import reference
+
+            print(reference().splitlines()[0])   # | key | default | what it sets |
+    """
+    rows = ["| key | default | what it sets |", "|---|---|---|"]
+    for field in settings("file"):
+        doc = field.metadata["doc"].replace("|", "\\|")
+        rows.append(f"| `{field.name}` | {_toml(default(field.name))} | {doc} |")
+    return "\n".join(rows)

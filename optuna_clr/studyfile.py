@@ -1,32 +1,6 @@
 """Study files: one TOML file holds everything a study needs; ``studies/`` has ready ones.
 
-Sections and keys (only ``[study] name`` and ``[training] target_accuracy`` and
-``max_iterations`` are required; the rest have the defaults shown by ``optuna-clr --help``
-and in ``studies/digits.toml``):
-
-* ``[study]``: ``name``, ``n_trials``, ``sampler`` (``prior``, ``tpe``, ``random``),
-  ``pruner`` (``none``, ``target``, ``median``, ``target+median``, ``target+percentile``,
-  ``target+hyperband``: at most one learning-curve pruner), ``seed``.
-* ``[task]``: ``name`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100``,
-  ``imagefolder``, or an import path to your factory, ``"mypkg.data:load"``), ``validation``,
-  ``data_dir``, ``image_size`` (``imagefolder`` only).
-* ``[training]``: ``model``, ``optimizer``, ``momentum``, ``nesterov``, ``weight_decay``,
-  ``batch_size``, ``target_accuracy``, ``max_iterations``, ``eval_every``, ``augment``,
-  ``unit``, ``max_examples``, ``max_seconds``, ``device``, ``precision``, ``channels_last``,
-  ``compile``, ``eval_batch_size``.
-* ``[space]``: ``families`` and the ranges of :class:`~optuna_clr.ScheduleSpace`
-  (``lr``, ``max_lr``, ``base_lr_ratio``, ``step_size_epochs``, ``decay_epochs``,
-  ``max_batch_size``, ``growth_factor``, ``end_at_cycle_end``).
-* ``[range_test]``: ``enabled``, ``min_lr``, ``max_lr``, ``epochs`` or ``steps``, ``metric``,
-  ``mode``, ``eval_every``, ``repeats``, ``narrow`` (narrow the space with the result for
-  ``tpe`` and ``random``; the ``prior`` sampler keeps the file's ranges and centres its prior),
-  ``margin``.
-* ``[compare]``: ``n_trials`` per arm, ``seeds`` for retraining the winners, ``fixed_lr``
-  (the fixed arm's LR range), ``families`` (the cyclical arm's), ``per_family`` (``true``:
-  one arm per family in ``families``, decays allowed, each tuned with ``n_trials``).
-* ``[baselines.<name>]``: hand-set schedules (``family`` plus its parameters, in steps, and
-  optionally ``optimizer``, ``momentum``, ``nesterov``, ``weight_decay``) that ``compare``
-  retrains with the same seeds, e.g. the CLR paper's Caffe step schedule.
+Every section and key, with its default, is in docs/study-files.md.
 
 Errors name the file, the field and the fix: ``digits.toml: [space] families[1]: unknown
 family 'triangle'; choose from [...]``. Every value is checked when the file is loaded (a

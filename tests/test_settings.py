@@ -5,6 +5,7 @@ checks, and the fingerprint."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from conftest import tiny_study
 import optuna
@@ -123,3 +124,11 @@ def test_label_smoothing_declared_once_works_in_the_library_the_file_and_the_fin
         ensure_fingerprint(study, fingerprint)
     older = {k: v for k, v in fingerprint.items() if k != "label_smoothing"}
     assert fingerprint_changes(older, {**fingerprint, "label_smoothing": 0.0}) == []
+
+
+def test_the_study_file_reference_shows_every_setting_as_declared():
+    page = Path(__file__).resolve().parents[1] / "docs" / "study-files.md"
+    assert settings.reference() in page.read_text(), (
+        "docs/study-files.md's [training] table differs from the declaration: paste the "
+        "output of python -c 'from optuna_clr.settings import reference; print(reference())'"
+    )
