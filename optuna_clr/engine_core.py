@@ -110,11 +110,26 @@ class RunState:
         self.reached_at: tuple[int, int, float] | None = None
         self.stop_reason: str | None = None
         self.diverged_at: int | None = None
+        self._next_eval = config.eval_grid  # an examples grid's next evaluated count
 
     def advance(self, batch: int) -> None:
         """One update of ``batch`` examples done."""
         self.step += 1
         self.examples += batch
+
+    def due(self) -> bool:
+        """Whether an evaluation is due after this update: on the study's grid (every
+        ``eval_every`` updates, or the first update at or past each multiple of ``eval_every
+        * batch_size`` examples on an examples grid), and always when a budget is spent."""
+        if self.step >= self.budget or self.over_examples:
+            return True
+        grid = self.config.eval_grid
+        if grid is None:
+            return self.step % self.config.eval_every == 0
+        if self.examples < self._next_eval:  # type: ignore[operator]
+            return False
+        self._next_eval = (self.examples // grid + 1) * grid
+        return True
 
     @property
     def over_examples(self) -> bool:

@@ -57,13 +57,13 @@ from torch.func import stack_module_state
 from torch.func import vmap
 
 from optuna_clr import models
+from optuna_clr.engine_core import Evaluation
+from optuna_clr.engine_core import RunState
 from optuna_clr.schedules import Schedule
 from optuna_clr.tasks import Split
 from optuna_clr.tasks import Task
 from optuna_clr.training import augment_batch
 from optuna_clr.training import BatchOrder
-from optuna_clr.training import Evaluation
-from optuna_clr.training import first_non_finite
 from optuna_clr.training import resolve_device
 from optuna_clr.training import to_device
 from optuna_clr.training import TrainConfig
@@ -100,16 +100,13 @@ class _Slot:
     ) -> None:
         self.job = job
         self.seed = config.seed if job.seed is None else job.seed
-        self.budget = job.max_iterations or config.max_iterations
+        self.run = RunState(
+            config, job.schedule, budget=job.max_iterations, callback=job.callback
+        )  # its counters, curve and stop rules, as train() keeps them
         self.order = BatchOrder(n, self.seed, device)
         self.aug_gen = (
             torch.Generator(device=device).manual_seed(self.seed + 1) if config.augment else None
         )
-        self.step = 0
-        self.examples = 0
-        self.curve: list[Evaluation] = []
-        self.best = 0.0
-        self.last = 0.0
         self.start = start
 
 
@@ -238,165 +235,155 @@ def train_fused(
     """
     if capacity < 1:
         raise ValueError(f"capacity must be >= 1, got {capacity}")
-    if callable(jobs):
-        next_job = jobs
-    else:
+    if not callable(jobs):
         pending = list(jobs)
-        next_job = lambda: pending.pop(0) if pending else None  # noqa: E731
-    device = resolve_device(config.device)
-    task = task.to(device, config.torch_dtype)
-    x_train, y_train = task.train.x, task.train.y
-    n = len(y_train)
-    if config.batch_size > n:
-        raise ValueError(f"batch size {config.batch_size} exceeds the {n} training images")
-    template = models.create(
-        model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0
-    )
-    stack = _Stack(template, config)
-    slots: list[_Slot] = []
-    window: list[torch.Tensor] = []  # per-step loss vectors since the last evaluation tick
+        jobs = lambda: pending.pop(0) if pending else None  # noqa: E731
+    engine = _Fused(task, model, config, capacity, jobs)
     finished: list[TrainResult] = []
-    exhausted = False
-    tick = 0
-    plan = torch.empty(
-        0
-    )  # (2, trials, steps): the LRs and momenta of the next steps, on the device
-    plan_start = plan_end = 0  # the ticks (within an evaluation window) that the plan covers
-    ce = vmap(config.loss)
-
-    def finish(reasons: dict[int, str], diverged: dict[int, int]) -> None:
-        nonlocal plan
-        done = sorted(reasons)
-        tested = [
-            row for row in done if reasons[row] not in ("diverged", "callback")
-        ]  # as train() does
-        tests = (
-            dict(zip(tested, _accuracies(stack, task.test, tested, config.eval_batch_size)))
-            if task.test is not None
-            else {}
-        )
-        for row in done:
-            slot = slots[row]
-            ok = reasons[row] == "target"
-            last = slot.curve[-1] if slot.curve else None
-            result = TrainResult(
-                reached=ok,
-                iterations_to_target=slot.step if ok else None,
-                examples_to_target=slot.examples if ok else None,
-                seconds_to_target=last.seconds if ok and last else None,
-                best_accuracy=slot.best,
-                final_accuracy=slot.last,
-                test_accuracy=tests.get(row),
-                iterations=slot.step,
-                examples_seen=slot.examples,
-                epochs=slot.examples / n,
-                seconds=time.perf_counter() - slot.start,
-                stop_reason=reasons[row],
-                diverged_at=diverged.get(row),
-                curve=slot.curve,
-            )
+    while engine.fill():
+        engine.step()
+        due = [k for k, slot in enumerate(engine.slots) if slot.run.due()]
+        done = engine.evaluate(due) if due else []
+        for job, result in engine.finish(done) if done else []:
             finished.append(result)
             if on_done is not None:
-                on_done(slot.job, result)
-        keep = [i for i in range(len(slots)) if i not in reasons]
-        slots[:] = [slots[i] for i in keep]
-        for i in range(len(window)):
-            window[i] = window[i][keep] if keep else window[i][:0]
-        plan = plan[:, keep]
-        if keep:
-            stack.keep(keep)
-        else:
-            stack.params, stack.buffers, stack.momenta = {}, {}, {}
+                on_done(job, result)
+    return finished
 
-    while True:
-        # fill free places, only on evaluation boundaries so every trial's evaluations share ticks
-        if tick % config.eval_every == 0 and not window:
-            while len(slots) < capacity and not exhausted:
-                job = next_job()
-                if job is None:
-                    exhausted = True
-                    break
-                if reason := fusable(job.schedule, config):
-                    raise ValueError(f"{job.schedule!r} cannot be fused: {reason}")
-                slot = _Slot(job, config, n, device, time.perf_counter())
-                net = models.create(
-                    model,
-                    image_shape=task.image_shape,
-                    num_classes=task.num_classes,
-                    seed=slot.seed,
-                )
-                stack.add(net.to(device, config.torch_dtype))
-                slots.append(slot)
-        if not slots:
-            if exhausted:
-                break
-            # every trial ended between two boundaries: the stack is empty, so start afresh at the
-            # next one
-            window.clear()
-            tick = -(-tick // config.eval_every) * config.eval_every
-            continue
 
-        column = tick % config.eval_every
-        if column == 0 or column >= plan_end:  # one copy to the device per stretch of steps
-            plan_start, plan_end = column, min(config.eval_every, column + _PLAN_STEPS)
-            plan = to_device(_plan(slots, plan_end - plan_start, config), device)
+class _Fused:
+    """How :func:`train_fused` steps: the trials in the stack, one vmapped update for all,
+    and the loss vectors since the last evaluation tick (read by the host at evaluations)."""
+
+    def __init__(
+        self,
+        task: Task,
+        model: models.ModelSpec,
+        config: TrainConfig,
+        capacity: int,
+        next_job: Callable[[], FusedJob | None],
+    ) -> None:
+        self.config, self.model, self.capacity, self.next_job = config, model, capacity, next_job
+        self.device = resolve_device(config.device)
+        self.task = task.to(self.device, config.torch_dtype)
+        self.n = len(self.task.train)
+        if config.batch_size > self.n:
+            raise ValueError(
+                f"batch size {config.batch_size} exceeds the {self.n} training images"
+            )
+        template = models.create(
+            model, image_shape=task.image_shape, num_classes=task.num_classes, seed=0
+        )
+        self.stack = _Stack(template, config)
+        self.slots: list[_Slot] = []
+        self.window: list[torch.Tensor] = []  # per-step loss vectors since the last eval tick
+        self.exhausted = False
+        self.tick = 0
+        self.plan = torch.empty(0)  # (2, trials, steps): the next steps' LRs and momenta
+        self.plan_start = self.plan_end = 0  # the ticks (within a window) the plan covers
+        self.ce = vmap(config.loss)
+
+    def fill(self) -> bool:
+        """Fill free places, only on evaluation boundaries so every trial's evaluations share
+        ticks; False when nothing is left to train."""
+        every = self.config.eval_every
+        while True:
+            if self.tick % every == 0 and not self.window:
+                self._add_jobs()
+            if self.slots:
+                return True
+            if self.exhausted:
+                return False
+            # every trial ended between two boundaries: start afresh at the next one
+            self.window.clear()
+            self.tick = -(-self.tick // every) * every
+
+    def _add_jobs(self) -> None:
+        while len(self.slots) < self.capacity and not self.exhausted:
+            job = self.next_job()
+            if job is None:
+                self.exhausted = True
+                return
+            if reason := fusable(job.schedule, self.config):
+                raise ValueError(f"{job.schedule!r} cannot be fused: {reason}")
+            slot = _Slot(job, self.config, self.n, self.device, time.perf_counter())
+            net = models.create(
+                self.model,
+                image_shape=self.task.image_shape,
+                num_classes=self.task.num_classes,
+                seed=slot.seed,
+            )
+            self.stack.add(net.to(self.device, self.config.torch_dtype))
+            self.slots.append(slot)
+
+    def step(self) -> None:
+        """One update of every trial in the stack."""
+        config, slots = self.config, self.slots
+        column = self.tick % config.eval_every
+        if column == 0 or column >= self.plan_end:  # one copy to the device per stretch
+            self.plan_start, self.plan_end = column, min(config.eval_every, column + _PLAN_STEPS)
+            steps = self.plan_end - self.plan_start
+            self.plan = to_device(_plan(slots, steps, config), self.device)
         idx = torch.stack([s.order.take(config.batch_size) for s in slots])
-        x, y = x_train[idx], y_train[idx]
+        x, y = self.task.train.x[idx], self.task.train.y[idx]
         if config.augment:
             x = torch.stack([augment_batch(x[k], s.aug_gen) for k, s in enumerate(slots)])
-        losses = ce(stack.forward(x, shared_input=False), y)
+        losses = self.ce(self.stack.forward(x, shared_input=False), y)
         losses.sum().backward()
-        lr, momentum = plan[:, :, column - plan_start]
-        stack.sgd_step(lr, momentum, config.uses_nesterov)
-        window.append(losses.detach())
-        tick += 1
+        lr, momentum = self.plan[:, :, column - self.plan_start]
+        self.stack.sgd_step(lr, momentum, config.uses_nesterov)
+        self.window.append(losses.detach())
+        self.tick += 1
         for s in slots:
-            s.step += 1
-            s.examples += config.batch_size
+            s.run.advance(config.batch_size)
 
-        due = [
-            k for k, s in enumerate(slots) if s.step % config.eval_every == 0 or s.step >= s.budget
-        ]
-        if not due:
-            continue
-        # --- evaluation: the only host reads ---
-        history = torch.stack(window).cpu()  # steps x trials
-        accs = _accuracies(stack, task.valid, due, config.eval_batch_size)
-        reasons: dict[int, str] = {}
-        diverged: dict[int, int] = {}
+    def evaluate(self, due: list[int]) -> list[int]:
+        """Evaluate the trials in the rows ``due`` (the only host reads); the rows that stop."""
+        history = torch.stack(self.window).cpu()  # steps x trials
+        accs = _accuracies(self.stack, self.task.valid, due, self.config.eval_batch_size)
         now = time.perf_counter()
+        done = []
         for j, k in enumerate(due):
-            slot = slots[k]
-            w = min(len(history), slot.step)
-            mine = history[-w:, k]
-            bad = first_non_finite(mine)
-            if bad is not None:
-                diverged[k] = slot.step - w + bad
-                reasons[k] = "diverged"
-                continue
-            acc = accs[j]
-            ev = Evaluation(
-                slot.step,
-                acc,
-                float(mine.mean()),
-                slot.job.schedule.lr(slot.step - 1),
-                slot.examples,
-                now - slot.start,
+            run = self.slots[k].run
+            mine = history[-min(len(history), run.step) :, k]  # this trial's updates
+            if run.diverged(mine) or run.evaluate(mine, accs[j], now - self.slots[k].start):
+                done.append(k)
+        if len(due) == len(self.slots) or self.tick % self.config.eval_every == 0:
+            self.window.clear()
+        return done
+
+    def finish(self, done: list[int]) -> list[tuple[FusedJob, TrainResult]]:
+        """The stopped trials' results (test accuracies measured together); they leave the
+        stack."""
+        tested = [row for row in done if self.slots[row].run.tested]
+        test = self.task.test
+        accs = (
+            _accuracies(self.stack, test, tested, self.config.eval_batch_size)
+            if test is not None
+            else []
+        )
+        tests = dict(zip(tested, accs))
+        now = time.perf_counter()
+        results = [
+            (
+                self.slots[row].job,
+                self.slots[row].run.result(
+                    test_accuracy=tests.get(row),
+                    train_size=self.n,
+                    seconds=now - self.slots[row].start,
+                ),
             )
-            slot.curve.append(ev)
-            slot.last, slot.best = acc, max(slot.best, acc)
-            stop = bool(slot.job.callback(ev)) if slot.job.callback is not None else False
-            if config.target_accuracy is not None and acc >= config.target_accuracy:
-                reasons[k] = "target"
-            elif stop:
-                reasons[k] = "callback"
-            elif slot.step >= slot.budget:
-                reasons[k] = "max_iterations"
-        if len(due) == len(slots) or tick % config.eval_every == 0:
-            window.clear()
-        if reasons:
-            finish(reasons, diverged)
-    return finished
+            for row in done
+        ]
+        keep = [i for i in range(len(self.slots)) if i not in done]
+        self.slots[:] = [self.slots[i] for i in keep]
+        self.window[:] = [w[keep] if keep else w[:0] for w in self.window]
+        self.plan = self.plan[:, keep]
+        if keep:
+            self.stack.keep(keep)
+        else:
+            self.stack.params, self.stack.buffers, self.stack.momenta = {}, {}, {}
+        return results
 
 
 _PLAN_STEPS = 256  # steps of LRs and momenta sent to the device at a time
@@ -404,9 +391,9 @@ _PLAN_STEPS = 256  # steps of LRs and momenta sent to the device at a time
 
 def _plan(slots: list[_Slot], steps: int, config: TrainConfig) -> torch.Tensor:
     """The LR and momentum of each trial for its next ``steps`` updates, from the closed forms."""
-    lrs = [[s.job.schedule.lr(i) for i in range(s.step, s.step + steps)] for s in slots]
+    lrs = [[s.job.schedule.lr(i) for i in range(s.run.step, s.run.step + steps)] for s in slots]
     momenta = [
-        [_momentum(s.job.schedule, i, config) for i in range(s.step, s.step + steps)]
+        [_momentum(s.job.schedule, i, config) for i in range(s.run.step, s.run.step + steps)]
         for s in slots
     ]
     return torch.tensor([lrs, momenta], dtype=config.torch_dtype)

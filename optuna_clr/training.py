@@ -30,60 +30,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import contextlib
-import dataclasses
 import time
 from typing import Any
-from typing import NamedTuple
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from optuna_clr import models
+from optuna_clr.engine_core import Evaluation as Evaluation  # re-exported
+from optuna_clr.engine_core import first_non_finite as first_non_finite  # re-exported
+from optuna_clr.engine_core import RunState
+from optuna_clr.engine_core import STOP_REASONS as STOP_REASONS  # re-exported
+from optuna_clr.engine_core import TrainResult as TrainResult  # re-exported
 from optuna_clr.schedules import Schedule
 from optuna_clr.settings import OPTIMIZERS as OPTIMIZERS  # re-exported
 from optuna_clr.settings import TrainConfig as TrainConfig  # re-exported
 from optuna_clr.tasks import Split
 from optuna_clr.tasks import Task
-
-
-STOP_REASONS = ("target", "max_iterations", "max_examples", "max_seconds", "diverged", "callback")
-
-
-class Evaluation(NamedTuple):
-    """What the loop knows at an evaluation; the callback receives one."""
-
-    step: int  # updates done (iterations)
-    accuracy: float | None  # validation accuracy (None when validation is off)
-    loss: float  # mean training loss over the updates since the last evaluation
-    lr: float  # LR of the last update
-    examples: int  # training examples seen
-    seconds: float  # wall seconds since the run started
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """The outcome of one run. ``iterations_to_target`` is None when the target was not reached."""
-
-    reached: bool
-    iterations_to_target: int | None
-    examples_to_target: int | None
-    seconds_to_target: float | None
-    best_accuracy: float
-    final_accuracy: float
-    test_accuracy: float | None  # None when the run diverged or its callback stopped it (pruned)
-    iterations: int
-    examples_seen: int
-    epochs: float
-    seconds: float
-    stop_reason: str
-    diverged_at: int | None
-    curve: list[Evaluation]
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["curve"] = {k: [getattr(e, k) for e in self.curve] for k in Evaluation._fields}
-        return d
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -195,12 +159,6 @@ class BatchOrder:
         return idx
 
 
-def first_non_finite(losses: torch.Tensor) -> int | None:
-    """Index of the first NaN or infinite value in a (host) vector of losses, or None."""
-    bad = (~torch.isfinite(losses)).nonzero()
-    return int(bad[0]) if len(bad) else None
-
-
 def train(
     task: Task,
     model: models.ModelSpec | nn.Module,
@@ -221,138 +179,95 @@ def train(
         validate: measure validation accuracy at evaluations (the loss-based range test
             turns it off).
     """
-    device = resolve_device(config.device)
-    task = task.to(device, config.torch_dtype)
-    if isinstance(model, nn.Module):
-        net = model.to(device, config.torch_dtype)
-    else:
-        net = models.create(
-            model, image_shape=task.image_shape, num_classes=task.num_classes, seed=config.seed
-        )
-        net = net.to(device, config.torch_dtype)
-    if config.channels_last and device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
-    opt = optimizer if optimizer is not None else make_optimizer(net, config)
-    forward = torch.compile(net) if config.compile else net
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16)
-        if config.precision == "bf16" and device.type == "cuda"
-        else None
-    )
-
-    x_train, y_train = task.train.x, task.train.y
-    n = len(y_train)
-    order = BatchOrder(n, config.seed, device)
-    aug_gen = (
-        torch.Generator(device=device).manual_seed(config.seed + 1) if config.augment else None
-    )
-
-    # this window's per-update losses (a window never outgrows eval_every or the budget)
-    losses = torch.empty(
-        min(config.eval_every, config.max_iterations), device=device, dtype=config.torch_dtype
-    )
-    window = 0
-    curve: list[Evaluation] = []
-    best, last = 0.0, 0.0
-    reached_at: tuple[int, int, float] | None = None
-    stop_reason, diverged_at = "max_iterations", None
-    examples = 0
-    grid = config.eval_grid
-    next_eval = grid  # with an examples grid: the next example count that is evaluated
-    net.train()
+    stepper = _OneModel(task, model, config, optimizer)
+    run = RunState(config, schedule, callback=callback)
+    n = len(stepper.task.train)
     start = time.perf_counter()
-
-    step = 0
-    while step < config.max_iterations:
-        batch = schedule.batch_size(step) or config.batch_size
+    while run.step < config.max_iterations:
+        batch = schedule.batch_size(run.step) or config.batch_size
         if batch > n:
-            raise ValueError(f"batch size {batch} at step {step} exceeds the {n} training images")
-        idx = order.take(batch)
-        xb, yb = x_train[idx], y_train[idx]
-        if aug_gen is not None:
-            xb = augment_batch(xb, aug_gen)
-        if config.channels_last and device.type == "cuda":
-            xb = xb.contiguous(memory_format=torch.channels_last)
-
-        schedule.apply(opt, step)
-        with autocast or contextlib.nullcontext():
-            loss = config.loss(forward(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if window == len(losses):  # an examples grid with batches below batch_size: more updates
-            losses = torch.cat([losses, torch.empty_like(losses)])
-        losses[window] = loss.detach()
-        window += 1
-        examples += batch
-        step += 1
-
-        over_examples = config.max_examples is not None and examples >= config.max_examples
-        due = examples >= next_eval if next_eval is not None else step % config.eval_every == 0
-        if not due and step < config.max_iterations and not over_examples:
+            raise ValueError(
+                f"batch size {batch} at step {run.step} exceeds the {n} training images"
+            )
+        stepper.step(schedule, run.step, batch)
+        run.advance(batch)
+        if not run.due():
             continue
-        if grid is not None:
-            next_eval = (examples // grid + 1) * grid
-
         # --- evaluation: the only place the host reads from the device ---
-        window_losses = losses[:window].double().cpu()
-        window = 0
-        bad = first_non_finite(window_losses)
-        if bad is not None:
-            diverged_at = step - len(window_losses) + bad
-            stop_reason = "diverged"
+        losses = stepper.take_losses()
+        if run.diverged(losses):
             break
-        acc = (
-            accuracy(forward, task.valid, batch_size=config.eval_batch_size, autocast=autocast)
-            if validate
-            else None
-        )
-        seconds = time.perf_counter() - start
-        ev = Evaluation(
-            step, acc, float(window_losses.mean()), schedule.lr(step - 1), examples, seconds
-        )
-        curve.append(ev)
-        if acc is not None:
-            last = acc
-            best = max(best, acc)
-        stop = bool(callback(ev)) if callback is not None else False
-        if (
-            acc is not None
-            and config.target_accuracy is not None
-            and acc >= config.target_accuracy
-        ):
-            reached_at = (step, examples, seconds)
-            stop_reason = "target"
+        acc = stepper.accuracy(stepper.task.valid) if validate else None
+        if run.evaluate(losses, acc, time.perf_counter() - start):
             break
-        if stop:
-            stop_reason = "callback"
-            break
-        if over_examples:
-            stop_reason = "max_examples"
-            break
-        if config.max_seconds is not None and seconds >= config.max_seconds:
-            stop_reason = "max_seconds"
-            break
-
     seconds = time.perf_counter() - start
-    test_acc = None
-    if task.test is not None and stop_reason not in ("diverged", "callback"):
-        test_acc = accuracy(
-            forward, task.test, batch_size=config.eval_batch_size, autocast=autocast
+    tested = stepper.task.test is not None and run.tested
+    test_acc = stepper.accuracy(stepper.task.test) if tested else None
+    return run.result(test_accuracy=test_acc, train_size=n, seconds=seconds)
+
+
+class _OneModel:
+    """How :func:`train` steps: one model, its optimizer, and the device buffer of the losses
+    since the last evaluation (read by the host only at evaluations)."""
+
+    def __init__(
+        self,
+        task: Task,
+        model: models.ModelSpec | nn.Module,
+        config: TrainConfig,
+        optimizer: torch.optim.Optimizer | None,
+    ) -> None:
+        self.config = config
+        self.device = device = resolve_device(config.device)
+        self.task = task.to(device, config.torch_dtype)
+        if isinstance(model, nn.Module):
+            net = model.to(device, config.torch_dtype)
+        else:
+            net = models.create(
+                model, image_shape=task.image_shape, num_classes=task.num_classes, seed=config.seed
+            ).to(device, config.torch_dtype)
+        self.channels_last = config.channels_last and device.type == "cuda"
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        self.opt = optimizer if optimizer is not None else make_optimizer(net, config)
+        self.forward = torch.compile(net) if config.compile else net
+        bf16 = config.precision == "bf16" and device.type == "cuda"
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else None
+        self.order = BatchOrder(len(self.task.train), config.seed, device)
+        self.aug_gen = (
+            torch.Generator(device=device).manual_seed(config.seed + 1) if config.augment else None
         )
-    return TrainResult(
-        reached=reached_at is not None,
-        iterations_to_target=reached_at[0] if reached_at else None,
-        examples_to_target=reached_at[1] if reached_at else None,
-        seconds_to_target=reached_at[2] if reached_at else None,
-        best_accuracy=best,
-        final_accuracy=last,
-        test_accuracy=test_acc,
-        iterations=step,
-        examples_seen=examples,
-        epochs=examples / n,
-        seconds=seconds,
-        stop_reason=stop_reason,
-        diverged_at=diverged_at,
-        curve=curve,
-    )
+        # the window's per-update losses (a window never outgrows eval_every or the budget)
+        size = min(config.eval_every, config.max_iterations)
+        self.losses = torch.empty(size, device=device, dtype=config.torch_dtype)
+        self.window = 0
+        net.train()
+
+    def step(self, schedule: Schedule, step: int, batch: int) -> None:
+        """One update of ``batch`` examples at ``step``'s LR (and momentum, batch size)."""
+        idx = self.order.take(batch)
+        xb, yb = self.task.train.x[idx], self.task.train.y[idx]
+        if self.aug_gen is not None:
+            xb = augment_batch(xb, self.aug_gen)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        schedule.apply(self.opt, step)
+        with self.autocast or contextlib.nullcontext():
+            loss = self.config.loss(self.forward(xb), yb)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.window == len(self.losses):  # an examples grid with small batches: more updates
+            self.losses = torch.cat([self.losses, torch.empty_like(self.losses)])
+        self.losses[self.window] = loss.detach()
+        self.window += 1
+
+    def take_losses(self) -> torch.Tensor:
+        """The losses since the last evaluation, on the host; the window starts afresh."""
+        losses, self.window = self.losses[: self.window].double().cpu(), 0
+        return losses
+
+    def accuracy(self, split: Split) -> float:
+        return accuracy(
+            self.forward, split, batch_size=self.config.eval_batch_size, autocast=self.autocast
+        )
