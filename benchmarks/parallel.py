@@ -28,6 +28,7 @@ import torch
 import optuna_clr
 from optuna_clr.fused import FusedJob
 from optuna_clr.fused import train_fused
+from optuna_clr.schedules import Fixed
 from optuna_clr.tasks import Task
 from optuna_clr.training import resolve_device
 from optuna_clr.training import train
@@ -60,15 +61,17 @@ def sync(device: torch.device) -> None:
 
 
 def single(model: str, task: Task, device: torch.device, batch: int, steps: int) -> float:
-    train(task, model, optuna_clr.Fixed(0.01), config(device, batch, 5), validate=False)  # warm-up
+    train(
+        task, model, optuna_clr.schedules.Fixed(0.01), config(device, batch, 5), validate=False
+    )  # warm-up
     result = train(
-        task, model, optuna_clr.Fixed(0.01), config(device, batch, steps), validate=False
+        task, model, optuna_clr.schedules.Fixed(0.01), config(device, batch, steps), validate=False
     )
     return batch * steps / result.curve[-1].seconds
 
 
 def fused(model: str, task: Task, device: torch.device, batch: int, steps: int, k: int) -> float:
-    jobs = lambda n: [FusedJob(optuna_clr.Fixed(0.001 * (1 + i)), seed=i) for i in range(k)]  # noqa: E731
+    jobs = lambda n: [FusedJob(Fixed(0.001 * (1 + i)), seed=i) for i in range(k)]  # noqa: E731
     train_fused(task, model, config(device, batch, 5), jobs(k), capacity=k)  # warm-up
     sync(device)
     start = time.perf_counter()
@@ -84,14 +87,18 @@ def _worker(args: tuple) -> None:
     torch.set_num_threads(threads)  # share the cores instead of oversubscribing them
     task = synthetic_task(n, torch.device(device))
     train(
-        task, model, optuna_clr.Fixed(0.01), config(torch.device(device), batch, 5), validate=False
+        task,
+        model,
+        optuna_clr.schedules.Fixed(0.01),
+        config(torch.device(device), batch, 5),
+        validate=False,
     )
     barrier.wait()
     start = time.time()
     train(
         task,
         model,
-        optuna_clr.Fixed(0.01),
+        optuna_clr.schedules.Fixed(0.01),
         config(torch.device(device), batch, steps),
         validate=False,
     )

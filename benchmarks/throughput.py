@@ -119,7 +119,7 @@ def engine(
 
     The clock is the trainer's own: from the first update to the host read that ends the run
     (validation is off, so that read waits for every update and nothing else)."""
-    schedule = optuna_clr.Fixed(0.001)
+    schedule = optuna_clr.schedules.Fixed(0.001)
     warm = TrainConfig(
         max_iterations=10, eval_every=10**9, batch_size=batch, device=str(device), **options
     )
@@ -144,11 +144,11 @@ def digits_trial_seconds(repeats: int) -> list[float]:
         eval_every=10,
         device="cpu",
     )
-    objective.run(optuna_clr.Fixed(0.05))  # warm-up
+    objective.run(optuna_clr.schedules.Fixed(0.05))  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        result = objective.run(optuna_clr.Fixed(0.05))
+        result = objective.run(optuna_clr.schedules.Fixed(0.05))
         times.append(time.perf_counter() - start)
     print(
         "digits trial (mlp, Fixed(0.05), batch 32, target 0.95): reached at "

@@ -15,7 +15,7 @@ Example:
             task="digits", model="mlp",
             config=optuna_clr.TrainConfig(max_iterations=500, eval_every=10, target_accuracy=0.95,
                                           batch_size=32, device="cpu"))
-        result = experiment.run(optuna_clr.Fixed(0.05), seed=1)
+        result = experiment.run(optuna_clr.schedules.Fixed(0.05), seed=1)
         print(result.iterations_to_target, experiment.value(result))   # the same when reached
 """
 

@@ -13,13 +13,14 @@ Example:
 
         import optuna
         import optuna_clr
+        from optuna_clr.fingerprint import ensure_fingerprint
 
         objective = optuna_clr.IterationsToTarget(task="digits", model="mlp", batch_size=32,
                                                   target_accuracy=0.95, max_iterations=300,
                                                   device="cpu")
         study = optuna.create_study(direction="minimize")
-        optuna_clr.ensure_fingerprint(study, objective.fingerprint())   # stored
-        optuna_clr.ensure_fingerprint(study, objective.fingerprint())   # the same: passes
+        ensure_fingerprint(study, objective.fingerprint())   # stored
+        ensure_fingerprint(study, objective.fingerprint())   # the same: passes
 """
 
 from __future__ import annotations

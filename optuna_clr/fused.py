@@ -36,7 +36,7 @@ Example:
         config = TrainConfig(
             max_iterations=600, eval_every=20, target_accuracy=0.95, batch_size=32, device="cpu"
         )
-        jobs = [FusedJob(optuna_clr.Fixed(lr)) for lr in (0.02, 0.05, 0.1, 0.2)]
+        jobs = [FusedJob(optuna_clr.schedules.Fixed(lr)) for lr in (0.02, 0.05, 0.1, 0.2)]
         results = train_fused(task, "mlp", config, jobs, capacity=4)
         print([r.iterations_to_target for r in results])
 """

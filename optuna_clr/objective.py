@@ -9,7 +9,8 @@ A trial that never reaches the target returns a censored value
 above the budget and smaller the closer it came.
 A trial whose loss turns NaN or infinite is pruned as diverged, with the reason in its user
 attrs; a trial that runs out of memory fails with :class:`OutOfMemory` (pass
-``catch=(optuna_clr.OutOfMemory,)`` to ``study.optimize`` to go on, as ``optuna-clr`` does).
+``catch=(optuna_clr.exceptions.OutOfMemory,)`` to ``study.optimize`` to go on, as
+``optuna-clr`` does).
 A trial that another worker finished while it trained (failed as stale when its heartbeats came
 late) stops at its next report and raises :class:`FinishedElsewhere`.
 
@@ -42,7 +43,7 @@ Example:
         print(study.best_value, study.best_trial.user_attrs["schedule"])
 
         # One schedule, no Optuna:
-        result = objective.run(optuna_clr.Fixed(0.05))
+        result = objective.run(optuna_clr.schedules.Fixed(0.05))
         print(result.iterations_to_target, result.test_accuracy)
 """
 

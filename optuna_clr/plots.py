@@ -22,9 +22,10 @@ def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -
 
     .. testcode::
 
-        import optuna_clr
+        from optuna_clr.plots import plot_schedule
+        from optuna_clr.schedules import Triangular2
 
-        fig = optuna_clr.plot_schedule(optuna_clr.Triangular2(0.001, 0.006, 2000), 12000)
+        fig = plot_schedule(Triangular2(0.001, 0.006, 2000), 12000)
         fig.savefig("triangular2.png")
     """
     from matplotlib.figure import Figure

@@ -15,8 +15,8 @@ objective, plus three things:
   there, never a trial the user enqueued, and ``study.stop()`` ends the wait too.
 * A trial that another worker fails as stale while it still trains (its heartbeats came later
   than the grace period) stops at its next report with
-  :class:`~optuna_clr.FinishedElsewhere`; the worker logs one line and goes on with its other
-  trials, where ``study.optimize`` would stop with "Cannot tell a FAIL trial".
+  :class:`~optuna_clr.exceptions.FinishedElsewhere`; the worker logs one line and goes on with
+  its other trials, where ``study.optimize`` would stop with "Cannot tell a FAIL trial".
 * An interrupt (Ctrl-C, or the :class:`Interrupted` the CLI raises for SIGINT and SIGTERM)
   fails the trials this call is running and queues each again as a retry (Optuna's
   ``failed_trial`` and ``retry_history`` system attrs, its parameters fixed as

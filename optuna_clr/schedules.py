@@ -26,7 +26,7 @@ Example:
 
         import optuna_clr
 
-        s = optuna_clr.Triangular2(base_lr=0.001, max_lr=0.006, step_size=2000)
+        s = optuna_clr.schedules.Triangular2(base_lr=0.001, max_lr=0.006, step_size=2000)
         assert s.lr(0) == 0.001
         assert abs(s.lr(2000) - 0.006) < 1e-15      # first peak
         assert abs(s.lr(6000) - 0.0035) < 1e-15     # second peak, amplitude halved

@@ -22,7 +22,7 @@ Example:
 
         task = optuna_clr.tasks.load("digits")
         config = TrainConfig(max_iterations=600, eval_every=50, target_accuracy=0.9, batch_size=32)
-        result = train(task, "mlp", optuna_clr.Triangular(0.01, 0.2, 100), config)
+        result = train(task, "mlp", optuna_clr.schedules.Triangular(0.01, 0.2, 100), config)
         print(result.reached, result.iterations_to_target)
 """
 

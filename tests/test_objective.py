@@ -157,7 +157,7 @@ def test_out_of_memory_fails_the_trial_with_the_reason_and_the_study_goes_on():
 
     objective = make(model=shaped)
     study = optuna.create_study(direction="minimize")
-    study.optimize(objective, n_trials=2, catch=(optuna_clr.OutOfMemory,))
+    study.optimize(objective, n_trials=2, catch=(optuna_clr.exceptions.OutOfMemory,))
     failed, ok = study.trials
     assert failed.state == optuna.trial.TrialState.FAIL
     assert (

@@ -145,7 +145,7 @@ def asked_at(schedule, reports, **attrs):
     return asked
 
 
-TRI = optuna_clr.Triangular(
+TRI = optuna_clr.schedules.Triangular(
     0.001, 0.006, 50
 )  # cycle ends (LR back at base_lr) after 100 and 200 updates
 
@@ -156,7 +156,7 @@ def test_cycle_aware_asks_the_wrapped_pruner_only_at_cycle_ends():
     assert all(TRI.lr(s) == TRI.base_lr for s in (100, 200))  # the low point, never mid-ramp
     # reports that miss the end: the first one after it (within one evaluation interval)
     assert asked_at(TRI, (30, 60, 90, 120, 150, 180, 210)) == [120, 210]
-    assert asked_at(optuna_clr.Fixed(0.01), (30, 60)) == [
+    assert asked_at(optuna_clr.schedules.Fixed(0.01), (30, 60)) == [
         30,
         60,
     ]  # no cycles: asked at every report
@@ -183,7 +183,7 @@ def test_examples_unit_without_a_batch_size_is_an_error_that_says_what_to_set():
 
 
 def test_one_cycle_is_judged_from_its_single_cycle_end_on():
-    one = optuna_clr.OneCycle(max_lr=0.1, total_steps=500)
+    one = optuna_clr.schedules.OneCycle(max_lr=0.1, total_steps=500)
     # a budget below total_steps: never asked, the LR has not come down yet
     assert asked_at(one, (100, 200, 300)) == []
     # from the end on the LR stays at its minimum: asked at every report

@@ -47,10 +47,10 @@ def test_recipes_first_then_prior_and_uniform_draws_inside_the_bounds_then_the_m
         trial = study.ask()
         schedules.append(space.suggest(trial))
         study.tell(trial, 1.0)
-    assert schedules[0] == optuna_clr.Triangular2(
+    assert schedules[0] == optuna_clr.schedules.Triangular2(
         base_lr=0.001, max_lr=0.006, step_size=1800
     )  # 4 epochs of 450
-    assert schedules[1] == optuna_clr.Fixed(lr=0.003)
+    assert schedules[1] == optuna_clr.schedules.Fixed(lr=0.003)
     origins = [t.user_attrs["sampler"] for t in study.trials]
     assert origins[:2] == ["Smith's recipe: triangular2", "Smith's recipe: fixed"]
     assert set(origins[2:10]) <= {"range-test prior", "uniform"}  # TPE needs 10 observations first
@@ -74,7 +74,7 @@ def test_recipe_for_a_family_the_space_lacks_is_skipped():
     )
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
     trial = study.ask()
-    assert fixed_only.suggest(trial) == optuna_clr.Fixed(0.003)
+    assert fixed_only.suggest(trial) == optuna_clr.schedules.Fixed(0.003)
 
 
 def test_same_seed_same_draws_and_clear_errors():
@@ -94,7 +94,9 @@ def test_same_seed_same_draws_and_clear_errors():
 THREE = optuna_clr.ScheduleSpace(
     families=["fixed", "triangular", "triangular2"], lr=(1e-4, 1.0), iterations_per_epoch=450
 )
-RECIPE = optuna_clr.Triangular2(base_lr=0.001, max_lr=0.006, step_size=1800)  # 4 epochs of 450
+RECIPE = optuna_clr.schedules.Triangular2(
+    base_lr=0.001, max_lr=0.006, step_size=1800
+)  # 4 epochs of 450
 
 
 def run(study, n):
@@ -113,13 +115,15 @@ def test_an_enqueued_family_gets_its_own_recipe_or_the_prior_and_takes_no_other_
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
     study.enqueue_trial({"family": "triangular"})  # no recipe for triangular
     (tri, origin), (smith, smith_origin), (fixed, fixed_origin), (_, later) = run(study, 4)
-    assert isinstance(tri, optuna_clr.Triangular) and tri.family == "triangular"
-    assert origin == "range-test prior" and tri != optuna_clr.Triangular(0.001, 0.006, 1800)
+    assert isinstance(tri, optuna_clr.schedules.Triangular) and tri.family == "triangular"
+    assert origin == "range-test prior" and tri != optuna_clr.schedules.Triangular(
+        0.001, 0.006, 1800
+    )
     assert (smith, smith_origin) == (
         RECIPE,
         "Smith's recipe: triangular2",
     )  # not used up by trial 0
-    assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert (fixed, fixed_origin) == (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed")
     assert later == "range-test prior"
 
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
@@ -128,7 +132,7 @@ def test_an_enqueued_family_gets_its_own_recipe_or_the_prior_and_takes_no_other_
     )  # gets the fixed recipe, though triangular2's comes first
     study.enqueue_trial({"family": "fixed"})  # no fixed recipe left: the prior
     (first, first_origin), (second, second_origin), (smith, smith_origin) = run(study, 3)
-    assert (first, first_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert (first, first_origin) == (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed")
     assert second.family == "fixed" and second != first and second_origin == "range-test prior"
     assert (smith, smith_origin) == (RECIPE, "Smith's recipe: triangular2")
 
@@ -148,7 +152,7 @@ def test_recipes_follow_from_the_storage_across_workers(tmp_path):
     )
     assert run(second, 2) == [
         (RECIPE, "Smith's recipe: triangular2"),
-        (optuna_clr.Fixed(0.003), "Smith's recipe: fixed"),
+        (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed"),
     ]
 
 
@@ -316,7 +320,7 @@ def test_trials_added_by_hand_or_with_a_partial_fixed_family_do_not_use_up_a_rec
     )
     study.sampler = optuna.samplers.PartialFixedSampler({"family": "fixed"}, study.sampler)
     ((fixed, fixed_origin),) = run(study, 1)  # its own family's recipe, not triangular2's
-    assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert (fixed, fixed_origin) == (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed")
     study.sampler = study.sampler._base_sampler
     assert run(study, 1) == [(RECIPE, "Smith's recipe: triangular2")]
 
@@ -328,7 +332,7 @@ def test_a_recipe_trial_that_failed_gets_its_recipe_again():
     study.tell(trial, state=optuna.trial.TrialState.FAIL)
     assert run(study, 2) == [
         (RECIPE, "Smith's recipe: triangular2"),
-        (optuna_clr.Fixed(0.003), "Smith's recipe: fixed"),
+        (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed"),
     ]
 
 
@@ -484,7 +488,7 @@ def test_with_hyperband_every_bracket_shares_the_recipes():
     )
     assert run(study, 2) == [
         (RECIPE, "Smith's recipe: triangular2"),
-        (optuna_clr.Fixed(0.003), "Smith's recipe: fixed"),
+        (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed"),
     ]
 
 
@@ -540,9 +544,9 @@ def test_an_enqueued_trial_that_overrides_a_recipe_value_leaves_the_recipe_to_a_
     study = optuna.create_study(sampler=optuna_clr.RangeTestPriorSampler(PRIOR, seed=0))
     study.enqueue_trial({"family": "fixed", "lr": 0.05})  # not the recipe's 0.003
     (enqueued, origin), (smith, _), (fixed, fixed_origin), (_, later) = run(study, 4)
-    assert enqueued == optuna_clr.Fixed(0.05) and origin == "range-test prior"
+    assert enqueued == optuna_clr.schedules.Fixed(0.05) and origin == "range-test prior"
     assert smith == RECIPE
-    assert (fixed, fixed_origin) == (optuna_clr.Fixed(0.003), "Smith's recipe: fixed")
+    assert (fixed, fixed_origin) == (optuna_clr.schedules.Fixed(0.003), "Smith's recipe: fixed")
     assert not later.startswith("Smith's recipe")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from conftest import tiny_study
 import optuna
 
-from optuna_clr import BatchSizeIncrease
 from optuna_clr import IterationsToTarget
-from optuna_clr import StepDecay
+from optuna_clr.schedules import BatchSizeIncrease
+from optuna_clr.schedules import StepDecay
 from optuna_clr.studyfile import StudyFile
 
 
