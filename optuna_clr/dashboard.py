@@ -17,6 +17,10 @@ import warnings
 import optuna
 
 from optuna_clr import records
+from optuna_clr.figures import describe_comparison
+from optuna_clr.figures import describe_range_test
+from optuna_clr.figures import describe_study
+from optuna_clr.figures import render_plotly
 
 
 if TYPE_CHECKING:
@@ -219,168 +223,31 @@ def artifact_store(folder: str | Path) -> Any:
     return FileSystemArtifactStore(str(folder))
 
 
-# --- plotly figures (the PNGs of optuna_clr.report stay for the Markdown report) ---
+# --- plotly figures: optuna_clr.figures describes them, as the PNGs of optuna_clr.report ---
+
+GRAPH_IDS = {  # a comparison's figure names (the report's PNGs) -> the dashboard's graph ids
+    "curves": "comparison_curves",
+    "schedules": "comparison_schedules",
+    "iterations": "comparison_iterations",
+    "range_test": "range_test",
+}
 
 
 def range_test_figure(result: Any) -> Any:
-    """The range test on a log LR axis, with base_lr, best_lr and max_lr marked."""
-    import plotly.graph_objects as go
-
-    metric = result.settings.get("metric", "accuracy")
-    label = "validation accuracy" if metric == "accuracy" else "training loss"
-    points = [
-        (lr, y)
-        for lr, y in zip(result.lrs, result.accuracies if metric == "accuracy" else result.losses)
-        if lr > 0
-    ]
-    smooth = [(lr, y) for lr, y in zip(result.lrs, result.smoothed) if lr > 0]
-    fig = go.Figure()
-    fig.add_scatter(
-        x=[p[0] for p in points],
-        y=[p[1] for p in points],
-        name=label,
-        mode="lines",
-        line={"width": 1},
-    )
-    fig.add_scatter(
-        x=[p[0] for p in smooth],
-        y=[p[1] for p in smooth],
-        name="smoothed",
-        mode="lines",
-        line={"dash": "dash"},
-    )
-    for key, color in (("base_lr", "green"), ("best_lr", "orange"), ("max_lr", "red")):
-        value = getattr(result, key)
-        if value:
-            fig.add_vline(x=value, line_color=color, annotation_text=f"{key} {value:.3g}")
-    fig.update_xaxes(type="log", title="learning rate (log scale)")
-    fig.update_yaxes(title=label)
-    return _layout(fig, f"LR range test: {'clear' if result.clear else 'NOT CLEAR'}")
+    """The range test on the tested LRs, with base_lr, best_lr and max_lr as legend lines
+    (:func:`optuna_clr.figures.describe_range_test`, in plotly)."""
+    return render_plotly(describe_range_test(result))
 
 
 def comparison_figures(comparison: Comparison, range_test: Any = None) -> dict[str, Any]:
-    """Plotly figures of a comparison, by graph id: iterations to target per configuration
-    (every seed, and the geometric mean with its 95% t-interval), the per-seed validation
-    curves, and the range test."""
-    import plotly.graph_objects as go
-
-    from optuna_clr.statistics import log_interval
-
-    unit = comparison.unit
-    fig = go.Figure()
-    for i, arm in enumerate(comparison.arms):
-        mid, low, high = log_interval(arm.values)
-        fig.add_scatter(
-            x=arm.values,
-            y=[arm.name] * len(arm.runs),
-            mode="markers",
-            name=f"{arm.name}: every seed",
-            marker={"symbol": ["circle" if r.reached else "x" for r in arm.runs], "size": 9},
-            text=[f"seed {r.seed}" for r in arm.runs],
-        )
-        fig.add_scatter(
-            x=[mid],
-            y=[arm.name],
-            mode="markers",
-            name=f"{arm.name}: mean",
-            marker={"symbol": "diamond", "size": 12, "color": "black"},
-            error_x=None
-            if low is None
-            else {
-                "type": "data",
-                "symmetric": False,
-                "array": [high - mid],
-                "arrayminus": [mid - low],
-            },
-        )
-    fig.add_vline(x=comparison.budget, line_dash="dot", annotation_text="budget")
-    fig.update_xaxes(
-        type="log",
-        title=f"{unit} to {comparison.target_accuracy:g} validation "
-        "accuracy (log; x: not reached, censored)",
-    )
-    out = {
-        "comparison_iterations": _layout(
-            fig, "iterations to target: every seed, geometric mean and 95% interval"
-        )
-    }
-
-    fig = go.Figure()
-    for arm in comparison.arms:
-        for j, run in enumerate(arm.runs):
-            fig.add_scatter(
-                x=[p[0] for p in run.curve],
-                y=[p[1] for p in run.curve],
-                mode="lines",
-                name=f"{arm.name}",
-                legendgroup=arm.name,
-                showlegend=j == 0,
-                hovertext=f"{arm.name}, seed {run.seed}",
-            )
-    fig.add_hline(y=comparison.target_accuracy, line_dash="dash", annotation_text="target")
-    fig.update_xaxes(type="log", title="iteration (log scale)")
-    fig.update_yaxes(title="validation accuracy")
-    out["comparison_curves"] = _layout(fig, "validation accuracy of every seed")
-    if range_test is not None:
-        out["range_test"] = range_test_figure(range_test)
-    return out
+    """Plotly figures of a comparison, by graph id (:data:`GRAPH_IDS`): the per-seed
+    validation curves, the schedules, iterations to target per configuration (every seed,
+    and the geometric mean with its 95% t-interval) and the range test."""
+    described = describe_comparison(comparison, range_test)
+    return {GRAPH_IDS[name]: render_plotly(info) for name, info in described.items()}
 
 
 def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
-    """Plotly figures of a study, by graph id: the LR and the validation accuracy of the
+    """Plotly figures of a study, by graph id: the validation accuracy and the LR of the
     ``top`` best trials over their iterations, and the range test."""
-    from plotly.subplots import make_subplots
-
-    from optuna_clr import schedules
-    from optuna_clr.range_test import RangeTestResult
-    from optuna_clr.tracking import accuracy_curve
-
-    done = sorted(
-        study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
-        key=lambda t: t.value,
-    )[:top]
-    out: dict[str, Any] = {}
-    if done:
-        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-        for t in done:
-            curve = accuracy_curve(t)
-            schedule = schedules.from_dict(t.user_attrs["schedule"])
-            steps = [s for s, _ in curve]
-            name = f"trial {t.number}: {t.user_attrs.get('schedule_label', schedule.family)}"
-            fig.add_scatter(
-                x=steps,
-                y=[a for _, a in curve],
-                mode="lines+markers",
-                name=name,
-                legendgroup=str(t.number),
-                row=1,
-                col=1,
-            )
-            fig.add_scatter(
-                x=steps,
-                y=[schedule.lr(max(s - 1, 0)) for s in steps],
-                mode="lines",
-                name=name,
-                legendgroup=str(t.number),
-                showlegend=False,
-                row=2,
-                col=1,
-            )
-        fig.update_yaxes(title="validation accuracy", row=1, col=1)
-        fig.update_yaxes(title="learning rate", row=2, col=1)
-        fig.update_xaxes(title="iteration", row=2, col=1)
-        out["best_trials"] = _layout(fig, f"the {len(done)} best trials: accuracy and LR")
-    rt = RangeTestResult.from_study(study)
-    if rt is not None:
-        out["range_test"] = range_test_figure(rt)
-    return out
-
-
-def _layout(fig: Any, title: str) -> Any:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        template="plotly_white",
-        legend={"orientation": "h", "y": -0.25},
-        margin={"t": 50, "b": 10},
-    )
-    return fig
+    return {name: render_plotly(info) for name, info in describe_study(study, top=top).items()}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 from pathlib import Path
 import re
 import statistics
@@ -21,11 +20,12 @@ import optuna
 from optuna.trial import TrialState
 
 from optuna_clr import schedules
+from optuna_clr.figures import describe_comparison
+from optuna_clr.figures import describe_study
+from optuna_clr.figures import render_matplotlib
 from optuna_clr.range_test import RangeTestResult
-from optuna_clr.statistics import log_interval
 from optuna_clr.statistics import paired_ratio
 from optuna_clr.statistics import verdict
-from optuna_clr.tracking import accuracy_curve
 
 
 if TYPE_CHECKING:
@@ -58,120 +58,11 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:.2f}" if unit == "seconds" else f"{value:,.0f}"
 
 
-def colors(n: int) -> list[Any]:
-    """``n`` colours, one per configuration: tab10 up to 10, tab20 up to 20, then tab20 again.
-    A figure must never drop a configuration for want of a colour (``zip`` with a short list
-    did: the CLR paper's optimizer table has 10 baselines)."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10" if n <= 10 else "tab20"]
-    return list(itertools.islice(itertools.cycle(cmap.colors), n))
-
-
-def _log_if_decades(ax: Any, axis: str, values: list[float]) -> bool:
-    """A log scale on ``axis`` where the positive ``values`` span more than a decade, so the
-    data are not squeezed into a tenth of the axis; True if it did."""
-    positive = [v for v in values if v > 0]
-    if not positive or max(positive) < 10 * min(positive):
-        return False
-    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-    return True
-
-
 def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -> dict[str, Any]:
-    """Matplotlib figures of a comparison: learning curves, schedules, iterations to target,
-    and the range test."""
-    from matplotlib.figure import Figure
-
-    palette = colors(len(comparison.arms))
-    out: dict[str, Any] = {}
-
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.add_subplot()
-    longest = 1
-    for color, arm in zip(palette, comparison.arms):
-        for i, run in enumerate(arm.runs):
-            steps, accs = zip(*run.curve) if run.curve else ((), ())
-            longest = max([longest, *steps])
-            ax.plot(
-                steps,
-                accs,
-                color=color,
-                lw=0.9,
-                alpha=0.8,
-                label=f"{arm.name} ({len(arm.runs)} seeds)" if i == 0 else None,
-            )
-    ax.axhline(
-        comparison.target_accuracy,
-        color="black",
-        ls="--",
-        lw=0.8,
-        label=f"target {comparison.target_accuracy:g}",
-    )
-    ax.set_xscale("log")  # a seed that never reaches the target would squash the rest
-    ax.set_xlabel("iteration (log scale)")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title(
-        f"{comparison.name}: validation accuracy of each configuration, every seed", fontsize=9
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    out["curves"] = fig
-
-    fig = Figure(figsize=(7, 3.4), layout="constrained")
-    ax = fig.add_subplot()
-    for color, arm in zip(palette, comparison.arms):
-        s = schedules.from_dict(arm.schedule)
-        xs = range(0, longest, max(1, longest // 2000))
-        ax.plot(
-            list(xs), [s.lr(x) for x in xs], color=color, lw=1.2, label=f"{arm.name}: {s.label()}"
-        )
-    if _log_if_decades(
-        ax,
-        "x",
-        [1, longest]
-        if longest
-        > 10
-        * min(
-            statistics.median(r.iterations for r in arm.runs)
-            for arm in comparison.arms
-            if arm.runs
-        )
-        else [1],
-    ):
-        ax.set_xlabel("iteration (log scale)")
-    else:
-        ax.set_xlabel("iteration")
-    ax.set_ylabel("learning rate")
-    ax.set_title("learning-rate schedules", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
-    out["schedules"] = fig
-
-    fig = Figure(figsize=(7, max(3.2, 1.2 + 0.3 * len(comparison.arms))), layout="constrained")
-    ax = fig.add_subplot()
-    for i, (color, arm) in enumerate(zip(palette, comparison.arms)):
-        mid, low, high = log_interval(arm.values)
-        xerr = None if low is None else [[mid - low], [high - mid]]
-        ax.errorbar([mid], [i], xerr=xerr, fmt="o", color=color, capsize=4)
-        for r in arm.runs:
-            ax.plot(r.value, i + 0.12, marker="x" if not r.reached else "|", color=color, ms=8)
-    ax.axvline(
-        comparison.budget, color="black", ls=":", lw=0.8, label="budget (x: not reached, censored)"
-    )
-    ax.set_yticks(range(len(comparison.arms)), [a.name for a in comparison.arms])
-    ax.set_xscale("log")  # the interval is one on the log scale
-    ax.set_xlabel(
-        f"{comparison.unit} to {comparison.target_accuracy:g} validation accuracy\n"
-        "(log scale; every seed, geometric mean and its 95% t-interval)"
-    )
-    ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=7)
-    out["iterations"] = fig
-
-    if range_test is not None:
-        out["range_test"] = range_test.plot()
-    return out
+    """Matplotlib figures of a comparison, by name: learning curves, schedules, iterations to
+    target, and the range test (:func:`optuna_clr.figures.describe_comparison`, drawn)."""
+    described = describe_comparison(comparison, range_test)
+    return {name: render_matplotlib(info) for name, info in described.items()}
 
 
 # --- report files ---
@@ -533,43 +424,10 @@ def study_markdown(
 
 
 def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
-    """The validation curves of the best ``top`` trials (with their schedules) and the range
-    test."""
-    from matplotlib.figure import Figure
-
-    done = sorted(
-        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value
-    )[:top]
-    out: dict[str, Any] = {}
-    if done:
-        fig = Figure(figsize=(7, 6), layout="constrained")
-        ax, ax2 = fig.subplots(2, 1, sharex=True)
-        for t in done:
-            curve = accuracy_curve(t)
-            label = f"trial {t.number}: {t.params.get('family', '?')} ({t.value:,.0f})"
-            if curve:
-                ax.plot(*zip(*curve), lw=1.1, label=label)
-            s = schedules.from_dict(t.user_attrs["schedule"])
-            n = int(t.user_attrs.get("iterations", 1))
-            xs = range(0, max(n, 1), max(1, n // 1000))
-            ax2.plot(list(xs), [s.lr(x) for x in xs], lw=1.1)
-        target = done[0].user_attrs.get("target_accuracy")
-        if target:
-            ax.axhline(target, color="black", ls="--", lw=0.8, label=f"target {target:g}")
-        ax.set_ylabel("validation accuracy")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        ax.set_title(f"{study.study_name}: the {len(done)} best trials", fontsize=9)
-        ax2.set_ylabel("learning rate")
-        steps = [s for t in done for s in t.intermediate_values]
-        log = _log_if_decades(ax2, "x", steps)
-        ax2.set_xlabel("iteration (log scale)" if log else "iteration")
-        ax2.grid(alpha=0.3)
-        out["best_trials"] = fig
-    rt = RangeTestResult.from_study(study)
-    if rt is not None:
-        out["range_test"] = rt.plot()
-    return out
+    """Matplotlib figures of a study, by name: the validation curves of the best ``top``
+    trials (with their schedules) and the range test
+    (:func:`optuna_clr.figures.describe_study`, drawn)."""
+    return {name: render_matplotlib(info) for name, info in describe_study(study, top=top).items()}
 
 
 def write_study_report(
