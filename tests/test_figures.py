@@ -61,9 +61,9 @@ def comparison(experiment: optuna_clr.Experiment) -> compare.Comparison:
     arms = [
         compare.Arm(name, kind, s.to_dict(), compare.retrain(experiment, s, SEEDS))
         for name, kind, s in (
-            ("fixed", "tuned", optuna_clr.Fixed(0.1)),
-            ("cyclical", "tuned", optuna_clr.Triangular2(0.02, 0.2, 40)),
-            ("slow", "baseline", optuna_clr.Fixed(0.002)),
+            ("fixed", "tuned", optuna_clr.schedules.Fixed(0.1)),
+            ("cyclical", "tuned", optuna_clr.schedules.Triangular2(0.02, 0.2, 40)),
+            ("slow", "baseline", optuna_clr.schedules.Fixed(0.002)),
         )
     ]
     assert not any(r.reached for r in arms[2].runs)  # the figures show censored seeds too
