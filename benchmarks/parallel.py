@@ -3,8 +3,9 @@
 For each model, trains K trials at once for ``--steps`` updates on synthetic CIFAR-shaped data
 and prints the aggregate throughput (K x batch x steps / wall seconds):
 
-* ``single``: the one-trial engine, :func:`optuna_clr.training.train` (K = 1);
-* ``vmap K``: the fused engine, :func:`optuna_clr.fused.train_fused` (K models stacked with
+* ``single``: the one-trial engine, :func:`optuna_clr.training.engine.train` (K = 1);
+* ``vmap K``: the fused engine, :func:`optuna_clr.training.fused.train_fused` (K models stacked
+with
   ``torch.func``, per-trial LR vectors);
 * ``processes K``: K processes each running the one-trial engine at the same time on the same
   device (what ``optuna-clr optimize --parallel K --engine processes`` does).
@@ -26,13 +27,13 @@ import time
 import torch
 
 import optuna_clr
-from optuna_clr.fused import FusedJob
-from optuna_clr.fused import train_fused
 from optuna_clr.schedules import Fixed
-from optuna_clr.tasks import Task
-from optuna_clr.training import resolve_device
-from optuna_clr.training import train
-from optuna_clr.training import TrainConfig
+from optuna_clr.training.engine import resolve_device
+from optuna_clr.training.engine import train
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.fused import FusedJob
+from optuna_clr.training.fused import train_fused
+from optuna_clr.training.tasks import Task
 
 
 def synthetic_task(n: int, device: torch.device) -> Task:

@@ -15,7 +15,7 @@ measurements:
    ``triangular``, ``triangular2`` and ``exp_range`` (1,159 schedules) is trained once with
    ``optuna_clr.IterationsToTarget(...).run(schedule)`` (digits: 1,159 schedules; mnist:
    370 on a coarser grid); its iterations to target (or the censored value,
-   :func:`optuna_clr.tracking.censored_value`, when it never got there) is a row of
+   :func:`optuna_clr.study.tracking.censored_value`, when it never got there) is a row of
    ``benchmarks/search_efficiency_<table>.csv``, whose first line holds the settings that
    made it. The comparison reads that file, so it reruns in minutes without training;
    ``--rebuild`` retrains it (digits: 20 minutes on 2 shared cores; mnist: 22 minutes with
@@ -114,10 +114,10 @@ from optuna.trial import FrozenTrial
 import torch
 
 import optuna_clr
-from optuna_clr.samplers import default_tpe
-from optuna_clr.space import FAMILY_PARAMS
-from optuna_clr.studyfile import StudyFile
-from optuna_clr.tracking import censored_value
+from optuna_clr.search.samplers import default_tpe
+from optuna_clr.search.space import FAMILY_PARAMS
+from optuna_clr.study.studyfile import StudyFile
+from optuna_clr.study.tracking import censored_value
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ CIFAR-shaped data (random images, so no files are needed), with the same SGD and
 * ``plain``: a torchvision-style ``Dataset`` (uint8 HWC images through ``ToTensor`` and
   ``Normalize``), ``DataLoader(shuffle=True, num_workers=..., pin_memory=True)``, ``.to(device)``
   per batch, ``optimizer.zero_grad(); loss.backward(); optimizer.step()``;
-* ``engine``: :func:`optuna_clr.training.train` (data on the device as one tensor, index-slice
+* ``engine``: :func:`optuna_clr.training.engine.train` (data on the device as one tensor,
+index-slice
   batches, no host reads between evaluations; evaluation is switched off here), and its
   variants ``bf16``, ``channels_last`` and ``compile`` on CUDA.
 
@@ -35,11 +36,11 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset
 
 import optuna_clr
-from optuna_clr import models
-from optuna_clr.tasks import Task
-from optuna_clr.training import resolve_device
-from optuna_clr.training import train
-from optuna_clr.training import TrainConfig
+from optuna_clr.training import models
+from optuna_clr.training.engine import resolve_device
+from optuna_clr.training.engine import train
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.tasks import Task
 
 
 class SyntheticCIFAR(Dataset):

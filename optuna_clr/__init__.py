@@ -2,8 +2,8 @@
 
 The names here are what a study needs: the objective and its search space, the LR range test
 and the sampler it steers, the pruner, and the runner. Schedules live in
-:mod:`optuna_clr.schedules`, data in :mod:`optuna_clr.tasks`, models in
-:mod:`optuna_clr.models`, errors in :mod:`optuna_clr.exceptions`, everything else in its
+:mod:`optuna_clr.schedules`, data in :mod:`optuna_clr.training.tasks`, models in
+:mod:`optuna_clr.training.models`, errors in :mod:`optuna_clr.exceptions`, everything else in its
 module. Names that were here before (the schedule classes, ``train``, ``open_storage``,
 ``ensure_fingerprint``, the plots and the errors) still work, with a ``FutureWarning`` naming
 their new place; they go in the next release.
@@ -15,25 +15,28 @@ import importlib
 from typing import Any
 import warnings
 
+from optuna_clr import _compat
 from optuna_clr import exceptions
-from optuna_clr import models
 from optuna_clr import schedules
-from optuna_clr import tasks
-from optuna_clr.experiment import Experiment
-from optuna_clr.objective import IterationsToTarget
-from optuna_clr.prior import RangeTestPrior
-from optuna_clr.pruners import TargetPruner
-from optuna_clr.range_test import lr_range_test
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.runner import optimize
-from optuna_clr.samplers import RangeTestPriorSampler
-from optuna_clr.settings import TrainConfig
-from optuna_clr.space import ScheduleSpace
-from optuna_clr.tracking import TargetTracker
-from optuna_clr.training import TrainResult
+from optuna_clr.search.prior import RangeTestPrior
+from optuna_clr.search.pruners import TargetPruner
+from optuna_clr.search.range_test import lr_range_test
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.search.samplers import RangeTestPriorSampler
+from optuna_clr.search.space import ScheduleSpace
+from optuna_clr.study.objective import IterationsToTarget
+from optuna_clr.study.runner import optimize
+from optuna_clr.study.tracking import TargetTracker
+from optuna_clr.training import models
+from optuna_clr.training import tasks
+from optuna_clr.training.engine import TrainResult
+from optuna_clr.training.experiment import Experiment
+from optuna_clr.training.settings import TrainConfig
 
 
 __version__ = "0.1.0"
+
+_compat.install()  # old module paths (optuna_clr.objective, ...) for one release
 
 __all__ = [
     "Experiment",
@@ -73,11 +76,11 @@ _MOVED = {
             "Triangular2",
         )
     },  # fmt: skip
-    "train": "optuna_clr.training",
-    "open_storage": "optuna_clr.storage",
-    "ensure_fingerprint": "optuna_clr.fingerprint",
-    "plot_range_test": "optuna_clr.plots",
-    "plot_schedule": "optuna_clr.plots",
+    "train": "optuna_clr.training.engine",
+    "open_storage": "optuna_clr.study.storage",
+    "ensure_fingerprint": "optuna_clr.study.fingerprint",
+    "plot_range_test": "optuna_clr.results.plots",
+    "plot_schedule": "optuna_clr.results.plots",
     **{
         name: "optuna_clr.exceptions"
         for name in ("FingerprintMismatch", "FinishedElsewhere", "OutOfMemory", "StorageError")

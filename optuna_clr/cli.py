@@ -24,30 +24,32 @@ from typing import Any
 
 import optuna
 
-from optuna_clr import compare
-from optuna_clr import dashboard
 from optuna_clr import records
-from optuna_clr import report
-from optuna_clr import settings
-from optuna_clr.fingerprint import ensure_fingerprint
-from optuna_clr.fingerprint import ensure_ours
-from optuna_clr.fingerprint import ensure_same_choices
-from optuna_clr.range_test import lr_range_test
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.runner import Interrupted
-from optuna_clr.runner import optimize
-from optuna_clr.settings import neutral
-from optuna_clr.storage import check_url
-from optuna_clr.storage import DEFAULT_URL
-from optuna_clr.storage import is_journal
-from optuna_clr.storage import local_path
-from optuna_clr.storage import open_storage
-from optuna_clr.storage import redact
-from optuna_clr.storage import STORAGE_ENV
-from optuna_clr.storage import StorageError
-from optuna_clr.studyfile import StudyFile
-from optuna_clr.studyfile import StudyFileError
-from optuna_clr.tasks import DataError
+from optuna_clr.results import compare
+from optuna_clr.results import dashboard
+from optuna_clr.results import plots
+from optuna_clr.results import report
+from optuna_clr.search.range_test import lr_range_test
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.study import notes
+from optuna_clr.study.fingerprint import ensure_fingerprint
+from optuna_clr.study.fingerprint import ensure_ours
+from optuna_clr.study.fingerprint import ensure_same_choices
+from optuna_clr.study.runner import Interrupted
+from optuna_clr.study.runner import optimize
+from optuna_clr.study.storage import check_url
+from optuna_clr.study.storage import DEFAULT_URL
+from optuna_clr.study.storage import is_journal
+from optuna_clr.study.storage import local_path
+from optuna_clr.study.storage import open_storage
+from optuna_clr.study.storage import redact
+from optuna_clr.study.storage import STORAGE_ENV
+from optuna_clr.study.storage import StorageError
+from optuna_clr.study.studyfile import StudyFile
+from optuna_clr.study.studyfile import StudyFileError
+from optuna_clr.training import settings
+from optuna_clr.training.settings import neutral
+from optuna_clr.training.tasks import DataError
 
 
 class WorkerError(RuntimeError):
@@ -422,7 +424,7 @@ def ensure_range_test(
     )
     result = lr_range_test(**kwargs)
     result.settings[RANGE_TEST_REQUEST] = {**range_test_request(sf), "repeats": kwargs["repeats"]}
-    result.attach(study, artifact_store=store)
+    dashboard.attach_range_test(study, result, store)
     print(f"range test: {'clear' if result.clear else 'NOT CLEAR'}: {result.message}")
     return result
 
@@ -460,7 +462,7 @@ def cmd_range_test(args: argparse.Namespace) -> int:
     assert result is not None
     folder = args.out / report.folder_name(study.study_name)
     folder.mkdir(parents=True, exist_ok=True)
-    result.plot().savefig(folder / "range_test.png", dpi=100)
+    plots.plot_range_test(result).savefig(folder / "range_test.png", dpi=100)
     for key in ("base_lr", "best_lr", "max_lr"):
         spread = (result.spread or {}).get(key)
         extra = (
@@ -493,7 +495,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     sf, progress, storage, store, objective = _training_setup(args)
     study = _open_study(sf, storage)
     note = ensure_fingerprint(study, objective.fingerprint())  # before the range test trains
-    dashboard.name_metric(study, objective)
+    notes.name_metric(study, objective)
     if note and args.worker is None:
         print(note)
     prior = clear_bounds(ensure_range_test(sf, study, store))
@@ -801,9 +803,9 @@ def _in_bookkeeping(frame: FrameType | None) -> bool:
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`~optuna_clr.runner.Interrupted` in the main thread, once:
-    more of them while it unwinds are ignored, so failing and re-queuing the running trials is
-    not cut short (a terminal's Ctrl-C and the parent of a worker may both send one; SIGKILL
+    """SIGINT and SIGTERM raise :class:`~optuna_clr.study.runner.Interrupted` in the main thread,
+    once: more of them while it unwinds are ignored, so failing and re-queuing the running trials
+    is not cut short (a terminal's Ctrl-C and the parent of a worker may both send one; SIGKILL
     still stops at once). One that comes during the storage's or Optuna's bookkeeping is raised
     as soon as that is done (checked every 50 ms). Installed whatever the inherited
     disposition: a background job of a non-interactive shell starts with SIGINT ignored, and a

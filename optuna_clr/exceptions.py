@@ -8,7 +8,7 @@ Example:
 
         import optuna_clr
         from optuna_clr.exceptions import StudyFileError
-        from optuna_clr.studyfile import StudyFile
+        from optuna_clr.study.studyfile import StudyFile
 
         try:
             StudyFile.parse("[study]\\nname = 'x'\\n", source="x.toml")
@@ -18,14 +18,14 @@ Example:
 
 from __future__ import annotations
 
-from optuna_clr.experiment import OutOfMemory
-from optuna_clr.fingerprint import FingerprintMismatch
-from optuna_clr.fingerprint import ForeignStudy
-from optuna_clr.objective import FinishedElsewhere
-from optuna_clr.storage import StorageError
-from optuna_clr.studyfile import StudyFileError
-from optuna_clr.tasks import DataError
-from optuna_clr.user_code import UserCodeError
+from optuna_clr.study.fingerprint import FingerprintMismatch
+from optuna_clr.study.fingerprint import ForeignStudy
+from optuna_clr.study.objective import FinishedElsewhere
+from optuna_clr.study.storage import StorageError
+from optuna_clr.study.studyfile import StudyFileError
+from optuna_clr.training.experiment import OutOfMemory
+from optuna_clr.training.tasks import DataError
+from optuna_clr.training.user_code import UserCodeError
 
 
 __all__ = [

@@ -39,7 +39,7 @@ import lightning
 import optuna
 
 from optuna_clr.schedules import Schedule
-from optuna_clr.tracking import TargetTracker
+from optuna_clr.study.tracking import TargetTracker
 
 
 class ScheduleCallback(lightning.pytorch.Callback):

@@ -70,7 +70,7 @@ def _writable_cache(
 def digits():
     import optuna_clr
 
-    return optuna_clr.tasks.load("digits", seed=0)
+    return optuna_clr.training.tasks.load("digits", seed=0)
 
 
 TINY_STUDY = """

@@ -4,6 +4,9 @@ for one release with a warning that names their new place."""
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -35,9 +38,39 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_every_error_is_caught_from_one_module():
-    from optuna_clr.studyfile import StudyFile
+    from optuna_clr.study.studyfile import StudyFile
 
     with pytest.raises(exceptions.StudyFileError, match=r"x\.toml: \[training\]"):
         StudyFile.parse("[study]\nname = 'x'\n", source="x.toml")
     for name in exceptions.__all__:
         assert issubclass(getattr(exceptions, name), Exception)
+
+
+def test_an_old_module_path_is_the_module_at_its_new_place_with_a_warning():
+    """A fresh interpreter, so every old path is imported for the first time."""
+    from optuna_clr import _compat
+
+    code = (
+        "import importlib, json, sys, warnings\n"
+        "warnings.simplefilter('always')\n"
+        "from optuna_clr import _compat\n"
+        "out = {}\n"
+        "for old, new in _compat.MOVED_MODULES.items():\n"
+        "    with warnings.catch_warnings(record=True) as caught:\n"
+        "        module = importlib.import_module(old)\n"
+        "    out[old] = [module is importlib.import_module(new),\n"
+        "                [str(w.message) for w in caught if w.category is FutureWarning]]\n"
+        "print(json.dumps(out))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seen = json.loads(run.stdout)
+    assert set(seen) == set(_compat.MOVED_MODULES)
+    for old, (same, messages) in seen.items():
+        assert same, old
+        if old in ("optuna_clr.tasks", "optuna_clr.models"):  # still offered as attributes
+            assert messages == [], old
+        else:
+            assert messages == [
+                f"{old} moved to {_compat.MOVED_MODULES[old]}; the old path "
+                "goes in the next release"
+            ], old

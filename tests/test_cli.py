@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import inspect
 from pathlib import Path
 
 from conftest import tiny_study
@@ -10,12 +12,16 @@ import pytest
 import torch
 
 from optuna_clr import cli
-from optuna_clr import compare
 from optuna_clr import records
-from optuna_clr import report
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.storage import open_storage
-from optuna_clr.studyfile import StudyFile
+from optuna_clr.results import compare
+from optuna_clr.results import report
+from optuna_clr.results import statistics
+from optuna_clr.search.range_test import lr_range_test
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.search.space import ScheduleSpace
+from optuna_clr.study.storage import open_storage
+from optuna_clr.study.studyfile import StudyFile
+from optuna_clr.training import models
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,10 +127,17 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     text = (folder / "report.md").read_text()
     assert "speed-up of" in text and "95% interval" in text and "t-interval on the log" in text
     assert text.count("\n# ") + text.startswith("# ") == 1  # one H1
-    verdict = next(line for line in text.splitlines() if line.startswith("**Verdict: "))
-    assert verdict.startswith(
-        ("**Verdict: inconclusive", "**Verdict: cyclical faster", "**Verdict: fixed faster")
-    ), verdict
+    # the verdict is the one the retrained seeds' paired interval gives
+    with open(folder / "seeds.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows.sort(key=lambda r: int(r["seed"]))
+    fixed, cyclical = (
+        [float(r["iterations_to_target_or_censored"]) for r in rows if r["configuration"] == arm]
+        for arm in ("fixed", "cyclical")
+    )
+    assert len(fixed) == len(cyclical) == 2
+    expected = f"**Verdict: {statistics.verdict(statistics.paired_ratio(fixed, cyclical))}.**"
+    assert expected in text.splitlines()
     assert "## Compute" in text and "iterations trained (tuning)" in text
     for name in ("fixed (trial", "cyclical (trial", "smith (baseline)"):
         assert name in text
@@ -384,9 +397,26 @@ def test_shipped_study_files_are_valid_and_each_can_run_its_range_test():
         "cifar10_batch_size",
         "cifar10_optimizers",
     }
+    shapes = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+    signature = inspect.signature(lr_range_test)
     for f in files:
         # what `optuna-clr range-test` does with a file whose test is disabled
-        StudyFile.load(f).with_overrides(range_test__enabled=True)
+        sf = StudyFile.load(f).with_overrides(range_test__enabled=True)
+        task = sf.task["name"]
+        size = sf.task["image_size"]
+        shape = shapes[task] if size is None else (shapes[task][0], size, size)
+        net = models.create(sf.training["model"], image_shape=shape, num_classes=10, seed=0)
+        assert net(torch.zeros(2, *shape)).shape == (2, 10), f.name
+        signature.bind(**sf.range_test_kwargs())  # every key is one the range test takes
+        space = ScheduleSpace(**sf.space_kwargs(iterations_per_epoch=100, train_size=45_000))
+        assert space.families, f.name
+        assert sf.make_pruner() is not None and sf.make_sampler() is not None, f.name
+    # the embedded default runs end to end: its range test, as `optuna-clr range-test` does
+    digits = StudyFile.load(REPO / "studies/digits.toml").with_overrides(
+        range_test__enabled=True, range_test__epochs=1, range_test__repeats=1
+    )
+    result = lr_range_test(**{**digits.range_test_kwargs(), "device": "cpu"})
+    assert len(result.lrs) == len(result.losses) > 10
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

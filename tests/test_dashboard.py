@@ -30,7 +30,7 @@ from optuna.artifacts import FileSystemArtifactStore
 import pytest
 
 from optuna_clr import cli
-from optuna_clr.space import FAMILY_PARAMS
+from optuna_clr.search.space import FAMILY_PARAMS
 
 
 optuna_dashboard = pytest.importorskip("optuna_dashboard")

@@ -14,9 +14,9 @@ import optuna
 import pytest
 
 from optuna_clr import cli
-from optuna_clr.storage import open_storage
-from optuna_clr.storage import STORAGE_ENV
-from optuna_clr.storage import StorageError
+from optuna_clr.study.storage import open_storage
+from optuna_clr.study.storage import STORAGE_ENV
+from optuna_clr.study.storage import StorageError
 
 
 TEXT = tiny_study("early", n_trials=2)

@@ -24,8 +24,8 @@ import pytest
 import torch
 
 from optuna_clr import cli
-from optuna_clr import models
-from optuna_clr.storage import open_storage
+from optuna_clr.study.storage import open_storage
+from optuna_clr.training import models
 
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

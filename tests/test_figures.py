@@ -1,4 +1,5 @@
-"""Each figure is described once (optuna_clr.figures) and both renderings draw that description.
+"""Each figure is described once (optuna_clr.results.figures) and both renderings draw that
+description.
 
 A real comparison (three configurations retrained on two seeds of digits, one of them too slow
 to reach the target), a real study (four trials) and a real range test (two seeds) are
@@ -18,11 +19,12 @@ import optuna
 import pytest
 
 import optuna_clr
-from optuna_clr import compare
-from optuna_clr import dashboard
-from optuna_clr import figures
-from optuna_clr import report
-from optuna_clr.statistics import paired_ratio
+from optuna_clr.results import compare
+from optuna_clr.results import dashboard
+from optuna_clr.results import figures
+from optuna_clr.results import plots
+from optuna_clr.results import report
+from optuna_clr.results.statistics import paired_ratio
 
 
 pytest.importorskip("plotly")
@@ -325,4 +327,5 @@ def test_report_and_dashboard_render_the_same_figures(
             "range_test",
         ]
     )
-    assert _matplotlib(range_test.plot()) == _plotly(dashboard.range_test_figure(range_test))
+    drawn = _matplotlib(plots.plot_range_test(range_test))
+    assert drawn == _plotly(dashboard.range_test_figure(range_test))

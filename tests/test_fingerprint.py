@@ -9,10 +9,10 @@ import optuna
 import pytest
 
 from optuna_clr import cli
-from optuna_clr.fingerprint import ensure_fingerprint
-from optuna_clr.fingerprint import FINGERPRINT_ATTR
-from optuna_clr.fingerprint import FingerprintMismatch
-from optuna_clr.objective import IterationsToTarget
+from optuna_clr.study.fingerprint import ensure_fingerprint
+from optuna_clr.study.fingerprint import FINGERPRINT_ATTR
+from optuna_clr.study.fingerprint import FingerprintMismatch
+from optuna_clr.study.objective import IterationsToTarget
 
 
 STORAGE = "sqlite:///optuna_clr.db"

@@ -6,13 +6,13 @@ import torch
 
 import optuna_clr
 from optuna_clr import schedules as S
-from optuna_clr.fused import fusable
-from optuna_clr.fused import FusedJob
-from optuna_clr.fused import train_fused
-from optuna_clr.runner import optimize
-from optuna_clr.tracking import accuracy_curve
-from optuna_clr.training import train
-from optuna_clr.training import TrainConfig
+from optuna_clr.study.runner import optimize
+from optuna_clr.study.tracking import accuracy_curve
+from optuna_clr.training.engine import train
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.fused import fusable
+from optuna_clr.training.fused import FusedJob
+from optuna_clr.training.fused import train_fused
 
 
 def conv_bn():

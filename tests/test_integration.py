@@ -15,10 +15,10 @@ from optuna_clr import schedules as S  # noqa: E402
 from optuna_clr import TargetPruner  # noqa: E402
 from optuna_clr import tasks  # noqa: E402
 from optuna_clr.integration import ScheduleCallback  # noqa: E402
-from optuna_clr.training import BatchOrder  # noqa: E402
-from optuna_clr.training import make_optimizer  # noqa: E402
-from optuna_clr.training import train  # noqa: E402
-from optuna_clr.training import TrainConfig  # noqa: E402
+from optuna_clr.training.engine import BatchOrder  # noqa: E402
+from optuna_clr.training.engine import make_optimizer  # noqa: E402
+from optuna_clr.training.engine import train  # noqa: E402
+from optuna_clr.training.engine import TrainConfig  # noqa: E402
 
 
 SEED, BATCH, EVERY, BUDGET, TARGET = 0, 32, 10, 600, 0.95

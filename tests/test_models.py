@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from optuna_clr import models
+from optuna_clr.training import models
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import torch
 
 import optuna_clr
 from optuna_clr import schedules as S
-from optuna_clr.tracking import accuracy_curve
-from optuna_clr.tracking import censored_value
+from optuna_clr.study.tracking import accuracy_curve
+from optuna_clr.study.tracking import censored_value
 
 
 def make(**kw):
@@ -209,7 +209,7 @@ def test_an_unknown_name_is_refused_at_construction_before_the_data_loads(
     def load(*args, **kwargs):
         raise AssertionError("the data was loaded before the arguments were checked")
 
-    monkeypatch.setattr(optuna_clr.tasks, "load", load)
+    monkeypatch.setattr(optuna_clr.training.tasks, "load", load)
     with pytest.raises(error, match=words) as info:
         make(**kw)
     assert "\n" not in str(info.value)

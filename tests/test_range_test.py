@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import optuna_clr
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.range_test import suggest_bounds
+from optuna_clr.results import dashboard
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.search.range_test import suggest_bounds
 
 
 def run(**kw):
@@ -59,7 +60,6 @@ def test_json_round_trip(result, tmp_path):
     d = json.loads(json.dumps(result.to_dict()))
     back = RangeTestResult.from_dict(d)
     assert back == result
-    assert back.plot() is not None
 
 
 def test_model_and_optimizer_left_exactly_as_found(digits):
@@ -280,13 +280,10 @@ def test_flat_noise_rarely_gets_bounds():
 
 
 def test_attach_stores_the_result_and_its_plot(result, tmp_path):
-    from optuna.artifacts import FileSystemArtifactStore
-
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = optuna.create_study(storage=storage, study_name="rt")
-    (tmp_path / "artifacts").mkdir()
-    store = FileSystemArtifactStore(str(tmp_path / "artifacts"))
-    artifact_id = result.attach(study, artifact_store=store)
+    store = dashboard.artifact_store(tmp_path / "artifacts")
+    artifact_id = dashboard.attach_range_test(study, result, store)
     reloaded = optuna.load_study(study_name="rt", storage=storage)
     assert RangeTestResult.from_study(reloaded) == result
     assert (tmp_path / "artifacts" / artifact_id).stat().st_size > 5000  # the PNG
@@ -304,7 +301,7 @@ def test_argument_errors():
 
 def test_a_divergence_while_still_improving_is_the_upper_bound():
     # a higher max_lr would diverge at the same LR: "rerun with a higher max_lr" cannot help
-    from optuna_clr.range_test import bounded_by_divergence
+    from optuna_clr.search.range_test import bounded_by_divergence
 
     lrs = [i / 100 for i in range(1, 60)]
     rising = [0.1 + 0.8 * x for x in lrs]
@@ -336,3 +333,15 @@ def test_the_range_test_of_an_experiment_runs_as_its_trials_will():
     )
     assert from_experiment.accuracies == by_hand.accuracies
     assert from_experiment.runs[1].accuracies == by_hand.runs[1].accuracies  # seed 1's own split
+
+
+def test_the_old_plot_and_attach_still_work_with_a_future_warning(result, tmp_path):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(storage=storage, study_name="rt")
+    store = dashboard.artifact_store(tmp_path / "artifacts")
+    with pytest.warns(FutureWarning, match="plot_range_test"):
+        assert result.plot().axes  # a matplotlib Figure with the curve's axes
+    with pytest.warns(FutureWarning, match="attach_range_test"):
+        artifact_id = result.attach(study, artifact_store=store)
+    assert (tmp_path / "artifacts" / artifact_id).stat().st_size > 5000
+    assert RangeTestResult.from_study(study) == result

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from optuna_clr import report
 from optuna_clr import schedules
-from optuna_clr.compare import Arm
-from optuna_clr.compare import Comparison
-from optuna_clr.compare import SeedRun
+from optuna_clr.results import report
+from optuna_clr.results.compare import Arm
+from optuna_clr.results.compare import Comparison
+from optuna_clr.results.compare import SeedRun
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,12 +16,12 @@ import torch
 
 import optuna_clr
 from optuna_clr import cli
-from optuna_clr.runner import BEATING_ATTR
-from optuna_clr.runner import fail_stale_trials
-from optuna_clr.runner import Interrupted
-from optuna_clr.runner import optimize
-from optuna_clr.storage import HEARTBEAT_ATTR
-from optuna_clr.storage import open_storage
+from optuna_clr.study.runner import BEATING_ATTR
+from optuna_clr.study.runner import fail_stale_trials
+from optuna_clr.study.runner import Interrupted
+from optuna_clr.study.runner import optimize
+from optuna_clr.study.storage import HEARTBEAT_ATTR
+from optuna_clr.study.storage import open_storage
 
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

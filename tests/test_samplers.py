@@ -9,8 +9,8 @@ import optuna
 import pytest
 
 import optuna_clr
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.studyfile import StudyFile
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.study.studyfile import StudyFile
 
 
 PRIOR = {"base_lr": 0.001, "best_lr": 0.003, "max_lr": 0.006}

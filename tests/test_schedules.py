@@ -386,12 +386,12 @@ def test_apply_and_torch_scheduler_move_adams_beta1_and_scale_each_group_alike()
 
 
 def test_plot_schedule_draws_lr_and_moving_batch_size(tmp_path):
-    fig = optuna_clr.plots.plot_schedule(S.Triangular2(0.001, 0.006, 200), 1200)
+    fig = optuna_clr.study.notes.plot_schedule(S.Triangular2(0.001, 0.006, 200), 1200)
     line = fig.axes[0].lines[0]
     assert list(line.get_ydata()[:3]) == [S.Triangular2(0.001, 0.006, 200).lr(s) for s in range(3)]
     assert len(fig.axes) == 1
     grow = ALL[-1]
-    fig = optuna_clr.plots.plot_schedule(grow, 3500)
+    fig = optuna_clr.study.notes.plot_schedule(grow, 3500)
     assert len(fig.axes) == 2  # a second axis for the batch size
     assert max(fig.axes[1].lines[0].get_ydata()) == 2500
     fig.savefig(tmp_path / "s.png")

@@ -1,4 +1,4 @@
-"""The training settings are declared once (:mod:`optuna_clr.settings`) and every consumer
+"""The training settings are declared once (:mod:`optuna_clr.training.settings`) and every consumer
 reads that declaration: the library objective, the range test, the study file's defaults and
 checks, and the fingerprint."""
 
@@ -12,18 +12,18 @@ import optuna
 import pytest
 
 import optuna_clr
-from optuna_clr import settings
-from optuna_clr.fingerprint import ensure_fingerprint
-from optuna_clr.fingerprint import fingerprint_changes
-from optuna_clr.fingerprint import FingerprintMismatch
-from optuna_clr.fused import FusedJob
-from optuna_clr.fused import train_fused
 from optuna_clr.schedules import Fixed
-from optuna_clr.settings import TrainConfig
-from optuna_clr.studyfile import DEFAULTS
-from optuna_clr.studyfile import StudyFile
-from optuna_clr.studyfile import StudyFileError
-from optuna_clr.training import train
+from optuna_clr.study.fingerprint import ensure_fingerprint
+from optuna_clr.study.fingerprint import fingerprint_changes
+from optuna_clr.study.fingerprint import FingerprintMismatch
+from optuna_clr.study.studyfile import DEFAULTS
+from optuna_clr.study.studyfile import StudyFile
+from optuna_clr.study.studyfile import StudyFileError
+from optuna_clr.training import settings
+from optuna_clr.training.engine import train
+from optuna_clr.training.fused import FusedJob
+from optuna_clr.training.fused import train_fused
+from optuna_clr.training.settings import TrainConfig
 
 
 def test_each_consumer_takes_its_settings_from_the_one_declaration(digits):
@@ -130,5 +130,6 @@ def test_the_study_file_reference_shows_every_setting_as_declared():
     page = Path(__file__).resolve().parents[1] / "docs" / "study-files.md"
     assert settings.reference() in page.read_text(), (
         "docs/study-files.md's [training] table differs from the declaration: paste the "
-        "output of python -c 'from optuna_clr.settings import reference; print(reference())'"
+        "output of python -c "
+        "'from optuna_clr.training.settings import reference; print(reference())'"
     )

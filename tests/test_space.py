@@ -8,8 +8,8 @@ import pytest
 
 import optuna_clr
 from optuna_clr import schedules as S
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.space import FAMILY_PARAMS
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.search.space import FAMILY_PARAMS
 
 
 def full_space(**kw):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optuna_clr.statistics import paired_ratio
-from optuna_clr.statistics import verdict
+from optuna_clr.results.statistics import paired_ratio
+from optuna_clr.results.statistics import verdict
 
 
 RATIO, SEEDS, REPS = 1.3, 5, 2000

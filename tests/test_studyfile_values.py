@@ -2,7 +2,7 @@
 negatives and huge values are refused in one line naming the file, the section and the key,
 unless the value is a legitimate one (an explicit allow-list below).
 
-The cases come from :data:`optuna_clr.studyfile.DEFAULTS`, so a new numeric key is covered
+The cases come from :data:`optuna_clr.study.studyfile.DEFAULTS`, so a new numeric key is covered
 without editing this file (a new key whose default is None has to be classified here first).
 """
 
@@ -16,9 +16,9 @@ from conftest import tiny_study
 import pytest
 
 from optuna_clr import cli
-from optuna_clr.studyfile import DEFAULTS
-from optuna_clr.studyfile import StudyFile
-from optuna_clr.studyfile import StudyFileError
+from optuna_clr.study.studyfile import DEFAULTS
+from optuna_clr.study.studyfile import StudyFile
+from optuna_clr.study.studyfile import StudyFileError
 
 
 try:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import optuna_clr
-from optuna_clr import tasks
+from optuna_clr.training import tasks
 
 
 def test_digits_is_embedded_and_split_by_seed():

@@ -8,8 +8,8 @@ from optuna.trial import TrialState
 import pytest
 
 import optuna_clr
-from optuna_clr.tracking import accuracy_curve
-from optuna_clr.tracking import reported_value
+from optuna_clr.study.tracking import accuracy_curve
+from optuna_clr.study.tracking import reported_value
 
 
 BUDGET, TARGET, EVERY = 400, 0.95, 20

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from optuna_clr import schedules as S
-from optuna_clr.training import augment_batch
-from optuna_clr.training import OPTIMIZERS
-from optuna_clr.training import train
-from optuna_clr.training import TrainConfig
+from optuna_clr.training.engine import augment_batch
+from optuna_clr.training.engine import OPTIMIZERS
+from optuna_clr.training.engine import train
+from optuna_clr.training.engine import TrainConfig
 
 
 def config(**kw):

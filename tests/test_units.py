@@ -8,7 +8,7 @@ import optuna
 from optuna_clr import IterationsToTarget
 from optuna_clr.schedules import BatchSizeIncrease
 from optuna_clr.schedules import StepDecay
-from optuna_clr.studyfile import StudyFile
+from optuna_clr.study.studyfile import StudyFile
 
 
 def examples_objective(**kwargs) -> IterationsToTarget:
@@ -37,7 +37,7 @@ def reported_steps(objective: IterationsToTarget, schedule) -> list[int]:
 
 
 def test_batch_growth_and_step_decay_are_evaluated_at_the_same_example_counts():
-    from optuna_clr.space import ScheduleSpace
+    from optuna_clr.search.space import ScheduleSpace
 
     objective = examples_objective()
     objective.space = ScheduleSpace(families=["fixed"], iterations_per_epoch=36)
@@ -75,7 +75,7 @@ def test_hyperband_and_median_count_in_the_studys_unit():
 
 def test_a_trials_value_is_the_experiments_value_of_the_same_run():
     # the comparison retrains with the experiment: its values must be the tuning trials' values
-    from optuna_clr.space import ScheduleSpace
+    from optuna_clr.search.space import ScheduleSpace
 
     objective = examples_objective()
     objective.experiment.config = objective.config.__class__(
@@ -102,7 +102,7 @@ def test_a_trials_value_is_the_experiments_value_of_the_same_run():
 def test_a_batch_larger_than_the_grid_is_refused_when_the_file_loads():
     import pytest
 
-    from optuna_clr.studyfile import StudyFileError
+    from optuna_clr.study.studyfile import StudyFileError
 
     text = (
         tiny_study("units", n_trials=2, max_iterations=300, eval_every=2)

@@ -148,7 +148,7 @@ def test_an_image_folder_is_read_once_into_tensors(workdir, capsys):
     )
     assert run("optimize", "own.toml", "--no-progress", "--n-trials", 1) == 0
     assert len(trials()) == 1
-    from optuna_clr import tasks
+    from optuna_clr.training import tasks
 
     task = tasks.load("imagefolder", root=folder / "images")
     assert task.image_shape == (3, 8, 8) and len(task.test) == 120 and task.num_classes == 10
@@ -156,7 +156,7 @@ def test_an_image_folder_is_read_once_into_tensors(workdir, capsys):
 
 
 def test_images_of_mixed_sizes_need_image_size(tmp_path):
-    from optuna_clr import tasks
+    from optuna_clr.training import tasks
 
     write_images(tmp_path, {"val": 12})
     with pytest.raises(tasks.DataError, match="set \\[task\\] image_size to resize them all"):

@@ -35,11 +35,11 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_clr import cli
-from optuna_clr.runner import BEATING_ATTR
-from optuna_clr.runner import fail_stale_trials
-from optuna_clr.storage import DeadFreeJournalLock
-from optuna_clr.storage import HEARTBEAT_ATTR
-from optuna_clr.storage import open_storage
+from optuna_clr.study.runner import BEATING_ATTR
+from optuna_clr.study.runner import fail_stale_trials
+from optuna_clr.study.storage import DeadFreeJournalLock
+from optuna_clr.study.storage import HEARTBEAT_ATTR
+from optuna_clr.study.storage import open_storage
 
 
 POSTGRES_ENV = "OPTUNA_CLR_TEST_POSTGRES"
@@ -428,7 +428,7 @@ def test_a_worker_killed_mid_trial_loses_nothing(url, study_name, workers, tmp_p
 
 HOLD_THE_LOCK = """
 import sys, time
-from optuna_clr.storage import DeadFreeJournalLock
+from optuna_clr.study.storage import DeadFreeJournalLock
 DeadFreeJournalLock(sys.argv[1]).acquire()
 print("holding", flush=True)
 time.sleep(600)

@@ -8,7 +8,7 @@ Example:
 
     .. testcode::
 
-        from optuna_clr.user_code import load_factory
+        from optuna_clr.training.user_code import load_factory
 
         build = load_factory("torch.nn:Identity", what="[training] model", args=())
         print(build())   # Identity()

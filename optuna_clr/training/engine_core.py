@@ -1,9 +1,9 @@
 """The stop rules every engine shares, and the :class:`TrainResult` they produce.
 
-A run (one trial) is stepped by an engine: :func:`optuna_clr.training.train` steps one model,
-:func:`optuna_clr.fused.train_fused` steps many stacked in one. How they step differs; what
-happens at an evaluation does not, and lives here once: the divergence check on the losses
-since the last evaluation, the curve, the callback, the stop rules (target reached, the
+A run (one trial) is stepped by an engine: :func:`optuna_clr.training.engine.train` steps one
+model, :func:`optuna_clr.training.fused.train_fused` steps many stacked in one. How they step
+differs; what happens at an evaluation does not, and lives here once: the divergence check on the
+losses since the last evaluation, the curve, the callback, the stop rules (target reached, the
 callback asked, the example, time or iteration budget spent) and the result. So both engines
 count the same iterations to target by construction.
 
@@ -12,9 +12,9 @@ Example:
     .. testcode::
 
         import torch
-        from optuna_clr.engine_core import RunState
+        from optuna_clr.training.engine_core import RunState
         from optuna_clr.schedules import Fixed
-        from optuna_clr.settings import TrainConfig
+        from optuna_clr.training.settings import TrainConfig
 
         run = RunState(TrainConfig(max_iterations=20, target_accuracy=0.9), Fixed(0.1))
         for _ in range(10):
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import torch
 
 from optuna_clr.schedules import Schedule
-from optuna_clr.settings import TrainConfig
+from optuna_clr.training.settings import TrainConfig
 
 
 STOP_REASONS = ("target", "max_iterations", "max_examples", "max_seconds", "diverged", "callback")
@@ -215,3 +215,35 @@ class RunState:
             diverged_at=self.diverged_at,
             curve=self.curve,
         )
+
+
+def reported_value(budget: float, target_accuracy: float, accuracy: float) -> float:
+    """What a trial reports at an evaluation with validation ``accuracy``:
+    ``budget * (1 + target_accuracy - accuracy)``, in the objective's unit.
+
+    Above ``budget`` while the target is not reached, so a pruned trial ranks below every trial
+    that reached it; affine and increasing in the error ``1 - accuracy``, so a pruner that
+    compares reports (medians, percentiles, ranks) decides as it would on the error. With a
+    budget of 1,000 and a 0.95 target: 0.90 reports 1,050, 0.50 reports 1,450, 0.96 reports 990.
+    """
+    return budget * (1.0 + target_accuracy - accuracy)
+
+
+def reported_accuracy(budget: float, target_accuracy: float, value: float) -> float:
+    """The validation accuracy behind a :func:`reported_value`."""
+    return 1.0 + target_accuracy - value / budget
+
+
+def censored_value(budget: float, target_accuracy: float, best_accuracy: float) -> float:
+    """The value of a trial that did not reach the target within ``budget``:
+    ``budget * (1 + target_accuracy - best_accuracy)``.
+
+    It is larger than ``budget`` (so larger than any reached trial's value) and shrinks as the
+    best accuracy approaches the target: with a budget of 1,000 iterations and a 0.95 target,
+    a trial that peaked at 0.90 scores 1,050 and one that peaked at 0.50 scores 1,450.
+    """
+    if best_accuracy >= target_accuracy:
+        raise ValueError(
+            f"best_accuracy {best_accuracy} reached the target {target_accuracy}: not censored"
+        )
+    return reported_value(budget, target_accuracy, best_accuracy)

@@ -11,8 +11,8 @@ copy whose contents are the data set is used: MNIST's idx files decompressed or 
 compressed anew, as Linux distributions ship it, too), CIFAR's pickles, each checked by magic
 number or keys, counts, shapes, labels and, where it is known, the MD5 of the contents. A file
 that is not the official one but holds the data set is used with one logged warning line
-(logger ``optuna_clr.tasks``, on stderr when logging is not configured) naming it; a missing,
-truncated or corrupt file raises :class:`DataError`, one line naming each such file, the
+(logger ``optuna_clr.training.tasks``, on stderr when logging is not configured) naming it; a
+missing, truncated or corrupt file raises :class:`DataError`, one line naming each such file, the
 layout expected and where the official files are, before any training starts.
 
 Example:
@@ -21,7 +21,7 @@ Example:
 
         import optuna_clr
 
-        task = optuna_clr.tasks.load("digits", seed=0)
+        task = optuna_clr.training.tasks.load("digits", seed=0)
         print(task)  # digits: 1150 train / 287 validation / 360 test, 1x8x8, 10 classes
         print(task.iterations_per_epoch(32))  # 35
 """
@@ -45,8 +45,8 @@ import zlib
 import numpy as np
 import torch
 
-from optuna_clr.user_code import is_import_path
-from optuna_clr.user_code import load_factory
+from optuna_clr.training.user_code import is_import_path
+from optuna_clr.training.user_code import load_factory
 
 
 _logger = logging.getLogger(__name__)
@@ -665,7 +665,7 @@ def _from_factory(spec: str) -> Task | tuple:
     if not (isinstance(made, (tuple, list)) and len(made) == 4):
         raise DataError(
             f"[task] name {spec!r}: the factory returned {type(made).__name__}; return a "
-            "optuna_clr.tasks.Task or the tensors (x_train, y_train, x_test, y_test)"
+            "optuna_clr.training.tasks.Task or the tensors (x_train, y_train, x_test, y_test)"
         )
     train = Task.from_tensors(train=(made[0], made[1]), valid=(made[2], made[3]), name=spec)
     x_train, x_test = _standardise(train.train.x, train.valid.x)

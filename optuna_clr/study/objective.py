@@ -1,11 +1,11 @@
 """The Optuna objective: iterations (or examples, or seconds) to a target validation accuracy.
 
 Each trial gets a schedule from the :class:`~optuna_clr.ScheduleSpace`, trains under it
-(:func:`optuna_clr.training.train`), reports at every evaluation in the objective's unit
-(:func:`optuna_clr.tracking.reported_value`), so pruners work with ``direction="minimize"``
+(:func:`optuna_clr.training.engine.train`), reports at every evaluation in the objective's unit
+(:func:`optuna_clr.study.tracking.reported_value`), so pruners work with ``direction="minimize"``
 and a pruned trial ranks below every completed one, and returns the iterations it needed.
 A trial that never reaches the target returns a censored value
-(:func:`optuna_clr.tracking.censored_value`: ``budget * (1 + target - best_accuracy)``),
+(:func:`optuna_clr.study.tracking.censored_value`: ``budget * (1 + target - best_accuracy)``),
 above the budget and smaller the closer it came.
 A trial whose loss turns NaN or infinite is pruned as diverged, with the reason in its user
 attrs; a trial that runs out of memory fails with :class:`OutOfMemory` (pass
@@ -21,7 +21,7 @@ sort: ``family``, ``schedule_label`` (its one-line form), ``lr_min``, ``lr_max``
 ``examples_seen``, ``epochs``, ``seconds``, ``stop_reason``, ``budget``, ``target_accuracy``,
 ``unit`` and, where it applies, ``pruned_reason`` / ``fail_reason``; ``schedule`` (its
 ``to_dict()``) rebuilds it. The reports are the accuracy curve in the objective's unit
-(:func:`optuna_clr.tracking.accuracy_curve` reads it back); with an artifact store, each
+(:func:`optuna_clr.study.tracking.accuracy_curve` reads it back); with an artifact store, each
 trial also uploads its curves (CSV) and its schedule plot, and gets a note that says its
 schedule in words.
 
@@ -57,25 +57,25 @@ from typing import TYPE_CHECKING
 
 import optuna
 
-from optuna_clr import dashboard
-from optuna_clr import tasks
-from optuna_clr.experiment import Experiment
-from optuna_clr.experiment import is_out_of_memory as _is_out_of_memory  # noqa: F401  (the runner's)
-from optuna_clr.experiment import OutOfMemory
-from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
-from optuna_clr.settings import default
-from optuna_clr.settings import names
-from optuna_clr.tracking import TargetTracker
-from optuna_clr.training import Evaluation
-from optuna_clr.training import TrainConfig
-from optuna_clr.training import TrainResult
+from optuna_clr.study import notes
+from optuna_clr.study.tracking import TargetTracker
+from optuna_clr.training import tasks
+from optuna_clr.training.engine import Evaluation
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.engine import TrainResult
+from optuna_clr.training.experiment import Experiment
+from optuna_clr.training.experiment import is_out_of_memory as _is_out_of_memory  # noqa: F401  (the runner's)
+from optuna_clr.training.experiment import OutOfMemory
+from optuna_clr.training.models import ModelSpec
+from optuna_clr.training.settings import default
+from optuna_clr.training.settings import names
 
 
 if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
 
-    from optuna_clr.space import ScheduleSpace
+    from optuna_clr.search.space import ScheduleSpace
 
 
 class FinishedElsewhere(RuntimeError):
@@ -127,7 +127,7 @@ class TrialJob:
 def _config(
     target_accuracy: float, max_iterations: int, unit: str, given: dict[str, Any]
 ) -> TrainConfig:
-    """The objective's :class:`~optuna_clr.settings.TrainConfig`: the budget in ``unit``
+    """The objective's :class:`~optuna_clr.training.settings.TrainConfig`: the budget in ``unit``
     decides the evaluation grid (and, for examples, ``max_examples``' default)."""
     allowed = set(names()) - {"eval_unit", "target_accuracy", "max_iterations"}
     unknown = sorted(set(given) - allowed)
@@ -151,10 +151,10 @@ class IterationsToTarget:
     """Optuna objective: the iterations a trial's schedule needs to reach ``target_accuracy``.
 
     Args:
-        task: a task name for :func:`optuna_clr.tasks.load` (``"digits"``, ``"mnist"``,
-            ``"cifar10"``...) or your own :class:`~optuna_clr.tasks.Task`.
-        model: a registered model name (:mod:`optuna_clr.models`) or a zero-argument factory.
-        space: the :class:`~optuna_clr.ScheduleSpace` trials draw from (not needed for
+        task: a task name for :func:`optuna_clr.training.tasks.load` (``"digits"``, ``"mnist"``,
+            ``"cifar10"``...) or your own :class:`~optuna_clr.training.tasks.Task`.
+        model: a registered model name (:mod:`optuna_clr.training.models`) or a zero-argument
+        factory. space: the :class:`~optuna_clr.ScheduleSpace` trials draw from (not needed for
             :meth:`run`).
         target_accuracy: validation accuracy to reach.
         max_iterations: update budget per trial.
@@ -162,14 +162,14 @@ class IterationsToTarget:
             ``"examples"`` (training examples seen; budget ``max_examples``, by default
             ``max_iterations * batch_size``) or ``"seconds"`` (wall time; needs ``max_seconds``).
         data_dir: the data folder for file-backed tasks (default ``$OPTUNA_CLR_DATA``).
-        validation: the validation split, a fraction or a count (:func:`optuna_clr.tasks.load`).
-        image_size: for ``task="imagefolder"``, the square side every image is resized to.
-        artifact_store: an Optuna artifact store; each trial then uploads its schedule plot.
-        show_progress_bar: a tqdm bar over each trial's iterations.
-        experiment: what to train, made already (:class:`~optuna_clr.Experiment`); the
+        validation: the validation split, a fraction or a count
+        (:func:`optuna_clr.training.tasks.load`). image_size: for ``task="imagefolder"``, the
+        square side every image is resized to. artifact_store: an Optuna artifact store; each
+        trial then uploads its schedule plot. show_progress_bar: a tqdm bar over each trial's
+        iterations. experiment: what to train, made already (:class:`~optuna_clr.Experiment`); the
             arguments above but ``space``, ``artifact_store`` and ``show_progress_bar`` are
             then not used.
-        settings: any other setting of :class:`~optuna_clr.settings.TrainConfig`:
+        settings: any other setting of :class:`~optuna_clr.training.settings.TrainConfig`:
             ``eval_every``, ``seed`` (the validation split, the initial weights and the batch
             order), ``batch_size``, ``optimizer``, ``momentum``, ``nesterov``,
             ``weight_decay``, ``augment``, ``device``, ``precision``, ...
@@ -179,11 +179,11 @@ class IterationsToTarget:
     Raises:
         TypeError: no ``target_accuracy`` or ``max_iterations`` (and no ``experiment``); a
             ``model`` that is a module instance or not callable, or a ``task`` that is neither
-            a name nor a :class:`~optuna_clr.tasks.Task`.
+            a name nor a :class:`~optuna_clr.training.tasks.Task`.
         ValueError: an unknown ``model`` (neither registered nor an import path to a builder
             that imports and takes ``(image_shape, num_classes)``), ``task``, ``optimizer``,
             ``unit``, ``precision`` or ``device``, a setting out of its range
-            (:class:`~optuna_clr.training.TrainConfig`), or ``unit="seconds"`` without
+            (:class:`~optuna_clr.training.engine.TrainConfig`), or ``unit="seconds"`` without
             ``max_seconds``.
         DataError: the data is missing or does not fit the device
             (:class:`~optuna_clr.Experiment`).
@@ -343,7 +343,7 @@ class IterationsToTarget:
             upload_schedule_plot(trial, schedule, max(result.iterations, 1), self.artifact_store)
             upload_curves(trial, result, self.artifact_store)
         per_epoch = self.task.iterations_per_epoch(self.config.batch_size)
-        dashboard.save_trial_note(
+        notes.save_trial_note(
             trial,
             schedule,
             result,
@@ -391,7 +391,7 @@ def upload_schedule_plot(
     """Save the schedule's plot as a PNG artifact of ``trial``; returns the artifact id."""
     from optuna.artifacts import upload_artifact
 
-    from optuna_clr.plots import plot_schedule
+    from optuna_clr.study.notes import plot_schedule
 
     fig = plot_schedule(schedule, steps, title=f"trial {trial.number}: {schedule.label()}")
     with tempfile.TemporaryDirectory() as folder:

@@ -21,16 +21,16 @@ import re
 from typing import Any
 
 from optuna_clr import schedules
-from optuna_clr import settings
-from optuna_clr.settings import BATCH_MAX
-from optuna_clr.settings import Check
-from optuna_clr.settings import finite as _finite
-from optuna_clr.settings import INT_MAX
-from optuna_clr.settings import SEED_MAX
-from optuna_clr.space import FAMILY_PARAMS
-from optuna_clr.user_code import is_import_path
-from optuna_clr.user_code import load_factory
-from optuna_clr.user_code import UserCodeError
+from optuna_clr.search.space import FAMILY_PARAMS
+from optuna_clr.training import settings
+from optuna_clr.training.settings import BATCH_MAX
+from optuna_clr.training.settings import Check
+from optuna_clr.training.settings import finite as _finite
+from optuna_clr.training.settings import INT_MAX
+from optuna_clr.training.settings import SEED_MAX
+from optuna_clr.training.user_code import is_import_path
+from optuna_clr.training.user_code import load_factory
+from optuna_clr.training.user_code import UserCodeError
 
 
 try:
@@ -155,7 +155,8 @@ class _Fields:
             raise self.fail(key, problem)
 
     def setting(self, key: str) -> None:
-        """A training setting, by :class:`~optuna_clr.settings.TrainConfig`'s own check."""
+        """A training setting, by :class:`~optuna_clr.training.settings.TrainConfig`'s own
+        check."""
         self.check(key, settings.check(key))
 
     def pair(self, key: str, *, allow_none: bool = False, high: float | None = None) -> None:
@@ -222,9 +223,10 @@ class _Fields:
                     raise self.fail(where, f"must be at most {INT_MAX} in size, got {item!r}")
 
     def train_config(self, training: dict[str, Any]) -> None:
-        """What :class:`~optuna_clr.training.TrainConfig` itself checks across fields (Nesterov
-        needs momentum, for one), so nothing it would reject at the first trial gets past."""
-        from optuna_clr.training import TrainConfig
+        """What :class:`~optuna_clr.training.engine.TrainConfig` itself checks across fields
+        (Nesterov needs momentum, for one), so nothing it would reject at the first trial gets
+        past."""
+        from optuna_clr.training.engine import TrainConfig
 
         given = settings.pick(training, "file")
         given.pop("device", None)  # checked apart: what the machine has is known at run time
@@ -389,7 +391,7 @@ class StudyFile:
             )
 
     def _check_task(self) -> None:
-        from optuna_clr import tasks
+        from optuna_clr.training import tasks
 
         f = self._fields("task")
         name = self.task["name"]
@@ -431,7 +433,7 @@ class StudyFile:
             )
 
     def _check_training(self) -> None:
-        from optuna_clr import models
+        from optuna_clr.training import models
 
         f = self._fields("training")
         t = self.training
@@ -619,7 +621,7 @@ class StudyFile:
     def make_objective(self, **kwargs: Any) -> Any:
         """The :class:`~optuna_clr.IterationsToTarget` the file describes (its data loaded and
         checked now); ``kwargs`` go to it too (``artifact_store``, ``show_progress_bar``)."""
-        from optuna_clr.objective import IterationsToTarget
+        from optuna_clr.study.objective import IterationsToTarget
 
         objective = IterationsToTarget(**self.objective_kwargs(), **kwargs)
         self.check_data(len(objective.task.train), str(objective.task.name))
@@ -642,7 +644,7 @@ class StudyFile:
         self, objective: Any, *, families: list[str] | None = None, lr: Any = None
     ) -> Any:
         """The file's :class:`~optuna_clr.ScheduleSpace` for the objective's task."""
-        from optuna_clr.space import ScheduleSpace
+        from optuna_clr.search.space import ScheduleSpace
 
         task = objective.task
         kwargs = self.space_kwargs(
@@ -673,8 +675,8 @@ class StudyFile:
         the constant liar so it does not propose again what is already being trained."""
         import optuna
 
-        from optuna_clr.samplers import default_tpe
-        from optuna_clr.samplers import RangeTestPriorSampler
+        from optuna_clr.search.samplers import default_tpe
+        from optuna_clr.search.samplers import RangeTestPriorSampler
 
         kind = self.study["sampler"]
         seed = self.study["seed"] if seed is None else seed
@@ -706,7 +708,7 @@ class StudyFile:
         pruner joined with ``+`` is wrapped by it (consulted at cycle ends only)."""
         import optuna
 
-        from optuna_clr.pruners import TargetPruner
+        from optuna_clr.search.pruners import TargetPruner
 
         parts = str(self.study["pruner"]).split("+")
         grid, budget = self.report_grid()

@@ -1,133 +1,34 @@
-"""What optuna-dashboard shows: notes, artifacts, plotly figures and metric names.
+"""What optuna-dashboard shows of finished studies: notes, artifacts and plotly figures.
 
-:func:`name_metric` names a study's value ("iterations to 0.97 validation accuracy") so every
-plot says what it counts; :func:`save_trial_note` says a trial's schedule and outcome in words;
-:func:`attach` turns a report folder (:mod:`optuna_clr.report`) into a study's note with its
-figures as artifacts; :func:`attach_comparison` does it for every study of a comparison.
-optuna-dashboard is needed for notes and figures only: without it they are skipped.
+What a trial says while it runs (its note, the study's metric name) is in
+:mod:`optuna_clr.study.notes`; :func:`attach` turns a report folder
+(:mod:`optuna_clr.results.report`) into a study's note with its figures as artifacts;
+:func:`attach_comparison` does it for every study of a comparison. optuna-dashboard is needed for
+notes and figures only: without it they are skipped.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+import tempfile
 from typing import Any
 from typing import TYPE_CHECKING
-import warnings
 
 import optuna
 
 from optuna_clr import records
-from optuna_clr.figures import describe_comparison
-from optuna_clr.figures import describe_range_test
-from optuna_clr.figures import describe_study
-from optuna_clr.figures import render_plotly
+from optuna_clr.results.figures import describe_comparison
+from optuna_clr.results.figures import describe_range_test
+from optuna_clr.results.figures import describe_study
+from optuna_clr.results.figures import render_matplotlib
+from optuna_clr.results.figures import render_plotly
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.search.range_test import STUDY_ATTR
 
 
 if TYPE_CHECKING:
-    from optuna_clr.compare import Comparison
-    from optuna_clr.objective import IterationsToTarget
-    from optuna_clr.schedules import Schedule
-    from optuna_clr.training import TrainResult
-
-
-def metric_name(unit: str, target_accuracy: float) -> str:
-    """What a study's value counts: ``"iterations to 0.97 validation accuracy"``."""
-    return f"{unit} to {target_accuracy:g} validation accuracy"
-
-
-def name_metric(study: optuna.Study, objective: IterationsToTarget) -> None:
-    """Name ``study``'s objective value after ``objective``'s unit and target, so
-    optuna-dashboard's plots say what they count instead of "Objective 0"."""
-    name = metric_name(objective.unit, objective.target_accuracy)
-    if study.metric_names != [name]:
-        with warnings.catch_warnings():  # experimental since Optuna 3.2, and what we need
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([name])
-
-
-def schedule_in_words(
-    schedule: Schedule, *, iterations_per_epoch: int, steps: int | None = None
-) -> str:
-    """The schedule as a person says it: ``"triangular 0.0238 to 0.0931, half cycle 264
-    iterations (7.5 epochs)"``, ``"fixed 0.0576"``, and a decay over the ``steps`` trained,
-    ``"step 0.0488 to 0.00279 over 1,500 iterations"``."""
-
-    def epochs(steps: int) -> str:
-        return f"{steps:,} iterations ({steps / iterations_per_epoch:.1f} epochs)"
-
-    d = schedule.to_dict()
-    if schedule.family == "fixed":
-        return f"fixed {d['lr']:.3g}"
-    if schedule.cycles and "base_lr" in d and "step_size" in d:
-        return (
-            f"{schedule.family} {d['base_lr']:.3g} to {d['max_lr']:.3g}, "
-            f"half cycle {epochs(d['step_size'])}"
-        )
-    if schedule.cycles:
-        length = schedule.next_cycle_end(0) or 1
-        lrs = [schedule.lr(x) for x in range(0, length, max(1, length // 500))]
-        return f"{schedule.family} {min(lrs):.3g} to {max(lrs):.3g}, cycle {epochs(length)}"
-    if not steps:
-        return schedule.label()
-    words = (
-        f"{schedule.family} {schedule.lr(0):.3g} to {schedule.lr(steps - 1):.3g} over {steps:,}"
-    )
-    if schedule.moves_batch_size:
-        words += f", batch {schedule.batch_size(0)} to {schedule.batch_size(steps - 1)}"
-    return words + " iterations"
-
-
-def trial_summary(
-    schedule: Schedule, result: TrainResult, *, target_accuracy: float, iterations_per_epoch: int
-) -> str:
-    """A trial in one line: its schedule in words, its outcome and, for a cyclical schedule,
-    the cycles it completed (``"...; reached 0.97 at 110; 0.4 cycles completed"``)."""
-    if result.reached:
-        outcome = f"reached {target_accuracy:g} at {result.iterations_to_target:,}"
-    elif result.stop_reason == "diverged":
-        outcome = f"diverged at iteration {result.diverged_at:,}"
-    elif result.stop_reason == "callback":
-        outcome = (
-            f"pruned at {result.iterations:,} iterations "
-            f"(best accuracy {result.best_accuracy:.4f})"
-        )
-    else:
-        outcome = (
-            f"did not reach {target_accuracy:g} in {result.iterations:,} iterations "
-            f"(best {result.best_accuracy:.4f})"
-        )
-    words = [
-        schedule_in_words(
-            schedule, iterations_per_epoch=iterations_per_epoch, steps=result.iterations
-        ),
-        outcome,
-    ]
-    cycles = schedule.cycles_completed(result.iterations)
-    if cycles is not None:
-        words.append(f"{cycles:.2f} cycles completed")
-    return "; ".join(words)
-
-
-def save_trial_note(
-    trial: optuna.Trial,
-    schedule: Schedule,
-    result: TrainResult,
-    *,
-    target_accuracy: float,
-    iterations_per_epoch: int,
-) -> None:
-    """The trial's note in optuna-dashboard: :func:`trial_summary` and its parameters."""
-    try:
-        import optuna_dashboard
-    except ModuleNotFoundError:
-        return
-    line = trial_summary(
-        schedule,
-        result,
-        target_accuracy=target_accuracy,
-        iterations_per_epoch=iterations_per_epoch,
-    )
-    optuna_dashboard.save_note(trial, f"## Trial {trial.number}\n\n{line}\n\n`{schedule!r}`\n")
+    from optuna_clr.results.compare import Comparison
 
 
 def attach(
@@ -194,7 +95,7 @@ def attach_comparison(
     """The comparison report in ``folder`` as the note of each arm study and of study
     ``<name>-retrain`` (with its figures, and the plotly ones), and of study ``<name>`` when
     that has no trials of its own (else its summary says the comparison: see
-    :func:`optuna_clr.report.write_study_report`)."""
+    :func:`optuna_clr.results.report.write_study_report`)."""
     figures = comparison_figures(comparison, range_test)
     names = {
         s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
@@ -215,6 +116,33 @@ def attach_comparison(
         attach(study, folder, store, note_title=title, figures=figures)
 
 
+def attach_range_test(study: optuna.Study, result: RangeTestResult, artifact_store: Any) -> str:
+    """Store a range test in ``study`` and its plot as a study artifact optuna-dashboard shows.
+
+    The record is what :meth:`RangeTestResult.from_study` reads back; the plot's artifact id is
+    kept in the study's ``range_test_plot`` user attr, and :func:`attach` reuses it.
+
+    Args:
+        study: the study whose space and prior the test sets.
+        result: the range test (:func:`optuna_clr.lr_range_test`).
+        artifact_store: an Optuna artifact store (:func:`artifact_store`).
+
+    Returns:
+        The plot's artifact id.
+    """
+    from optuna.artifacts import upload_artifact
+
+    records.save(study, STUDY_ATTR, result.to_dict(), artifact_store=artifact_store)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "range_test.png")
+        render_matplotlib(describe_range_test(result)).savefig(path, dpi=90)
+        artifact_id = upload_artifact(
+            artifact_store=artifact_store, file_path=path, study_or_trial=study
+        )
+    study.set_user_attr("range_test_plot", artifact_id)
+    return artifact_id
+
+
 def artifact_store(folder: str | Path) -> Any:
     """Optuna's file-system artifact store in ``folder`` (created if missing)."""
     from optuna.artifacts import FileSystemArtifactStore
@@ -223,7 +151,8 @@ def artifact_store(folder: str | Path) -> Any:
     return FileSystemArtifactStore(str(folder))
 
 
-# --- plotly figures: optuna_clr.figures describes them, as the PNGs of optuna_clr.report ---
+# --- plotly figures: optuna_clr.results.figures describes them, as the PNGs of
+# optuna_clr.results.report ---
 
 GRAPH_IDS = {  # a comparison's figure names (the report's PNGs) -> the dashboard's graph ids
     "curves": "comparison_curves",
@@ -235,7 +164,7 @@ GRAPH_IDS = {  # a comparison's figure names (the report's PNGs) -> the dashboar
 
 def range_test_figure(result: Any) -> Any:
     """The range test on the tested LRs, with base_lr, best_lr and max_lr as legend lines
-    (:func:`optuna_clr.figures.describe_range_test`, in plotly)."""
+    (:func:`optuna_clr.results.figures.describe_range_test`, in plotly)."""
     return render_plotly(describe_range_test(result))
 
 

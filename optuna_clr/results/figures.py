@@ -7,8 +7,8 @@ its :class:`Series` (data, group, colour, line style, legend label) and its
 :class:`ReferenceLine` s (a target, a budget, the range test's bounds; each in the legend with
 its value). Two renderers draw a description and compute nothing about the data:
 :func:`render_matplotlib` (a ``matplotlib.figure.Figure``, no pyplot state) for the Markdown
-reports (:mod:`optuna_clr.report`) and :func:`render_plotly` (a plotly figure) for
-optuna-dashboard (:mod:`optuna_clr.dashboard`). So both show the same data, colours, legend
+reports (:mod:`optuna_clr.results.report`) and :func:`render_plotly` (a plotly figure) for
+optuna-dashboard (:mod:`optuna_clr.results.dashboard`). So both show the same data, colours, legend
 entries and scales.
 
 Series of one ``group`` are one thing to a reader (an arm's seeds, a trial's accuracy and LR):
@@ -29,13 +29,13 @@ import optuna
 from optuna.trial import TrialState
 
 from optuna_clr import schedules
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.statistics import log_interval
-from optuna_clr.tracking import accuracy_curve
+from optuna_clr.results.statistics import log_interval
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.study.tracking import accuracy_curve
 
 
 if TYPE_CHECKING:
-    from optuna_clr.compare import Comparison
+    from optuna_clr.results.compare import Comparison
 
 
 LineStyle = Literal["solid", "dashed", "dotted"]
@@ -144,7 +144,7 @@ def _points(xs: Any, ys: Any, xlog: bool) -> tuple[tuple[float, ...], tuple[floa
     )
 
 
-# --- a comparison (optuna_clr.compare.Comparison) ---
+# --- a comparison (optuna_clr.results.compare.Comparison) ---
 
 
 def describe_comparison(
@@ -155,7 +155,7 @@ def describe_comparison(
     and, given ``range_test``, ``range_test`` (:func:`describe_range_test`).
 
     Args:
-        comparison: the outcome of :func:`optuna_clr.compare.compare`.
+        comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
         range_test: the range test the arms' spaces were narrowed with, if any.
 
     Returns:
@@ -165,8 +165,8 @@ def describe_comparison(
 
         .. testcode::
 
-            from optuna_clr.compare import Arm, Comparison, SeedRun
-            from optuna_clr.figures import describe_comparison, render_matplotlib
+            from optuna_clr.results.compare import Arm, Comparison, SeedRun
+            from optuna_clr.results.figures import describe_comparison, render_matplotlib
 
             run = SeedRun(1, True, 40, 40, 1280, 0.96, None, [[20, 0.8], [40, 0.96]])
             arm = Arm("fixed", "baseline", {"family": "fixed", "lr": 0.1}, [run])
@@ -192,7 +192,7 @@ def describe_curves(comparison: Comparison) -> FigureInfo:
     configuration (its name and number of seeds) and the target.
 
     Args:
-        comparison: the outcome of :func:`optuna_clr.compare.compare`.
+        comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
 
     Returns:
         The figure's description.
@@ -201,8 +201,8 @@ def describe_curves(comparison: Comparison) -> FigureInfo:
 
         .. testcode::
 
-            from optuna_clr.compare import Arm, Comparison, SeedRun
-            from optuna_clr.figures import describe_curves
+            from optuna_clr.results.compare import Arm, Comparison, SeedRun
+            from optuna_clr.results.figures import describe_curves
 
             runs = [SeedRun(seed, True, 40, 40, 1280, 0.96, None, [[20, 0.8], [40, 0.96]])
                     for seed in (1, 2)]
@@ -238,7 +238,7 @@ def describe_schedules(comparison: Comparison) -> FigureInfo:
     axis where the longest run is more than ten times the fastest configuration's median.
 
     Args:
-        comparison: the outcome of :func:`optuna_clr.compare.compare`.
+        comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
 
     Returns:
         The figure's description: one series per configuration, in its colour, labelled
@@ -248,8 +248,8 @@ def describe_schedules(comparison: Comparison) -> FigureInfo:
 
         .. testcode::
 
-            from optuna_clr.compare import Arm, Comparison, SeedRun
-            from optuna_clr.figures import describe_schedules
+            from optuna_clr.results.compare import Arm, Comparison, SeedRun
+            from optuna_clr.results.figures import describe_schedules
 
             run = SeedRun(1, True, 40, 40, 1280, 0.96, None, [[20, 0.8], [40, 0.96]])
             arm = Arm("fixed", "baseline", {"family": "fixed", "lr": 0.1}, [run])
@@ -286,7 +286,7 @@ def describe_iterations(comparison: Comparison) -> FigureInfo:
     value) an ``"x"``; all in the configuration's colour.
 
     Args:
-        comparison: the outcome of :func:`optuna_clr.compare.compare`.
+        comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
 
     Returns:
         The figure's description.
@@ -295,8 +295,8 @@ def describe_iterations(comparison: Comparison) -> FigureInfo:
 
         .. testcode::
 
-            from optuna_clr.compare import Arm, Comparison, SeedRun
-            from optuna_clr.figures import describe_iterations
+            from optuna_clr.results.compare import Arm, Comparison, SeedRun
+            from optuna_clr.results.figures import describe_iterations
 
             runs = [SeedRun(1, True, 40, 40, 1280, 0.96, None, []),
                     SeedRun(2, False, 330, 300, 9600, 0.92, None, [])]
@@ -364,7 +364,7 @@ def describe_study(study: optuna.Study, *, top: int = 5) -> dict[str, FigureInfo
         .. testcode::
 
             import optuna
-            from optuna_clr.figures import describe_study
+            from optuna_clr.results.figures import describe_study
 
             study = optuna.create_study()
             assert describe_study(study) == {}  # no trial, no range test: nothing to show
@@ -400,7 +400,7 @@ def describe_best_trials(study: optuna.Study, *, top: int = 5) -> FigureInfo | N
 
             import optuna
             from optuna.distributions import CategoricalDistribution
-            from optuna_clr.figures import describe_best_trials
+            from optuna_clr.results.figures import describe_best_trials
 
             study = optuna.create_study(study_name="demo")
             study.add_trial(optuna.trial.create_trial(
@@ -469,7 +469,7 @@ def describe_range_test(result: RangeTestResult) -> FigureInfo:
         .. testcode::
 
             import optuna_clr
-            from optuna_clr.figures import describe_range_test, render_matplotlib
+            from optuna_clr.results.figures import describe_range_test, render_matplotlib
 
             result = optuna_clr.lr_range_test(task="digits", model="mlp", min_lr=0.0,
                                               max_lr=1.0, steps=40, eval_every=4,

@@ -6,10 +6,11 @@ users who keep their own model and loop. Three lines join a loop to the search:
     .. testcode::
 
         import optuna
+
         import torch
         import optuna_clr
 
-        task = optuna_clr.tasks.load("digits")
+        task = optuna_clr.training.tasks.load("digits")
         space = optuna_clr.ScheduleSpace(
             families=["fixed", "triangular2"], lr=(0.01, 0.5),
             iterations_per_epoch=task.iterations_per_epoch(32),
@@ -52,22 +53,9 @@ from typing import Any
 
 import optuna
 
-
-def reported_value(budget: float, target_accuracy: float, accuracy: float) -> float:
-    """What a trial reports at an evaluation with validation ``accuracy``:
-    ``budget * (1 + target_accuracy - accuracy)``, in the objective's unit.
-
-    Above ``budget`` while the target is not reached, so a pruned trial ranks below every trial
-    that reached it; affine and increasing in the error ``1 - accuracy``, so a pruner that
-    compares reports (medians, percentiles, ranks) decides as it would on the error. With a
-    budget of 1,000 and a 0.95 target: 0.90 reports 1,050, 0.50 reports 1,450, 0.96 reports 990.
-    """
-    return budget * (1.0 + target_accuracy - accuracy)
-
-
-def reported_accuracy(budget: float, target_accuracy: float, value: float) -> float:
-    """The validation accuracy behind a :func:`reported_value`."""
-    return 1.0 + target_accuracy - value / budget
+from optuna_clr.training.engine_core import censored_value
+from optuna_clr.training.engine_core import reported_accuracy
+from optuna_clr.training.engine_core import reported_value
 
 
 def accuracy_curve(trial: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
@@ -81,21 +69,6 @@ def accuracy_curve(trial: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
         (step, reported_accuracy(budget, target, value))
         for step, value in sorted(trial.intermediate_values.items())
     ]
-
-
-def censored_value(budget: float, target_accuracy: float, best_accuracy: float) -> float:
-    """The value of a trial that did not reach the target within ``budget``:
-    ``budget * (1 + target_accuracy - best_accuracy)``.
-
-    It is larger than ``budget`` (so larger than any reached trial's value) and shrinks as the
-    best accuracy approaches the target: with a budget of 1,000 iterations and a 0.95 target,
-    a trial that peaked at 0.90 scores 1,050 and one that peaked at 0.50 scores 1,450.
-    """
-    if best_accuracy >= target_accuracy:
-        raise ValueError(
-            f"best_accuracy {best_accuracy} reached the target {target_accuracy}: not censored"
-        )
-    return reported_value(budget, target_accuracy, best_accuracy)
 
 
 class TargetTracker:

@@ -29,10 +29,10 @@ Example:
     .. testcode::
 
         import optuna_clr
-        from optuna_clr.fused import FusedJob, train_fused
-        from optuna_clr.training import TrainConfig
+        from optuna_clr.training.fused import FusedJob, train_fused
+        from optuna_clr.training.engine import TrainConfig
 
-        task = optuna_clr.tasks.load("digits")
+        task = optuna_clr.training.tasks.load("digits")
         config = TrainConfig(
             max_iterations=600, eval_every=20, target_accuracy=0.95, batch_size=32, device="cpu"
         )
@@ -56,18 +56,18 @@ from torch.func import functional_call
 from torch.func import stack_module_state
 from torch.func import vmap
 
-from optuna_clr import models
-from optuna_clr.engine_core import Evaluation
-from optuna_clr.engine_core import RunState
 from optuna_clr.schedules import Schedule
-from optuna_clr.tasks import Split
-from optuna_clr.tasks import Task
-from optuna_clr.training import augment_batch
-from optuna_clr.training import BatchOrder
-from optuna_clr.training import resolve_device
-from optuna_clr.training import to_device
-from optuna_clr.training import TrainConfig
-from optuna_clr.training import TrainResult
+from optuna_clr.training import models
+from optuna_clr.training.engine import augment_batch
+from optuna_clr.training.engine import BatchOrder
+from optuna_clr.training.engine import resolve_device
+from optuna_clr.training.engine import to_device
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.engine import TrainResult
+from optuna_clr.training.engine_core import Evaluation
+from optuna_clr.training.engine_core import RunState
+from optuna_clr.training.tasks import Split
+from optuna_clr.training.tasks import Task
 
 
 @dataclasses.dataclass

@@ -28,17 +28,17 @@ from typing import Any
 
 import torch
 
-from optuna_clr import models
-from optuna_clr import settings
-from optuna_clr import tasks
-from optuna_clr.models import ModelSpec
 from optuna_clr.schedules import Schedule
-from optuna_clr.tracking import censored_value
-from optuna_clr.training import Evaluation
-from optuna_clr.training import resolve_device
-from optuna_clr.training import train
-from optuna_clr.training import TrainConfig
-from optuna_clr.training import TrainResult
+from optuna_clr.training import models
+from optuna_clr.training import settings
+from optuna_clr.training import tasks
+from optuna_clr.training.engine import Evaluation
+from optuna_clr.training.engine import resolve_device
+from optuna_clr.training.engine import train
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.engine import TrainResult
+from optuna_clr.training.engine_core import censored_value
+from optuna_clr.training.models import ModelSpec
 
 
 UNITS = ("iterations", "examples", "seconds")
@@ -62,22 +62,22 @@ class Experiment:
     """A task (loaded once per split seed), a model and the training settings.
 
     Args:
-        task: a task name or import path for :func:`optuna_clr.tasks.load`, or your own
-            :class:`~optuna_clr.tasks.Task`.
+        task: a task name or import path for :func:`optuna_clr.training.tasks.load`, or your own
+            :class:`~optuna_clr.training.tasks.Task`.
         model: a registered model name, an import path, or a zero-argument factory.
         config: every setting of a run but the schedule; its ``seed`` is the default seed.
         unit: what a run's value counts: ``"iterations"``, ``"examples"`` or ``"seconds"``.
-        data_dir, validation, image_size: as :func:`optuna_clr.tasks.load` takes them.
+        data_dir, validation, image_size: as :func:`optuna_clr.training.tasks.load` takes them.
         end_at_cycle_end: cut a cyclical schedule's budget back to its last cycle end.
         show_progress_bar: a tqdm bar over each run's iterations.
 
     Raises:
         ValueError: an unknown unit, ``"seconds"`` without ``config.max_seconds``, an unknown
-            model name or a broken import path (:func:`optuna_clr.models.check`), an unknown
-            device (:func:`~optuna_clr.training.resolve_device`), or an unknown task name;
-            each checked before the data loads.
+            model name or a broken import path (:func:`optuna_clr.training.models.check`), an
+            unknown device (:func:`~optuna_clr.training.engine.resolve_device`), or an unknown
+            task name; each checked before the data loads.
         TypeError: a model that is a module instance or not callable, or a task that is
-            neither a name nor a :class:`~optuna_clr.tasks.Task`.
+            neither a name nor a :class:`~optuna_clr.training.tasks.Task`.
         DataError: the data is missing or does not fit the device (loaded when made).
     """
 
@@ -148,7 +148,8 @@ class Experiment:
 
     def fingerprint(self, *, seed: int | None = None) -> dict[str, Any]:
         """What makes two runs' values comparable, as flat JSON scalars (see
-        :mod:`optuna_clr.fingerprint`); ``seed`` is the split's seed (default: the config's)."""
+        :mod:`optuna_clr.study.fingerprint`); ``seed`` is the split's seed (default: the
+        config's)."""
         c, task, spec = self.config, self.task, self._task_spec
         model = (
             self.model

@@ -17,7 +17,7 @@ Example:
 
     .. testcode::
 
-        from optuna_clr.statistics import paired_ratio
+        from optuna_clr.results.statistics import paired_ratio
 
         speedup = paired_ratio([200.0, 410.0, 95.0], [100.0, 190.0, 50.0])
         print(f"{speedup['ratio']:.2f} ({speedup['low']:.2f}-{speedup['high']:.2f})")

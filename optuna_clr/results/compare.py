@@ -11,13 +11,13 @@ The comparison protocol (:func:`compare`):
    again on the validation split it was picked on would look better than it is;
 3. per arm: iterations to target for every seed, test accuracy, and the speed-up of the
    cyclical arm over the fixed one with a paired interval
-   (:func:`optuna_clr.statistics.paired_ratio`).
+   (:func:`optuna_clr.results.statistics.paired_ratio`).
 
-The outcome is a :class:`Comparison`; :mod:`optuna_clr.report` writes it as Markdown, CSV and
-figures, :mod:`optuna_clr.dashboard` shows it in optuna-dashboard.
+The outcome is a :class:`Comparison`; :mod:`optuna_clr.results.report` writes it as Markdown, CSV
+and figures, :mod:`optuna_clr.results.dashboard` shows it in optuna-dashboard.
 
 A seed that does not reach the target counts with its censored value (see
-:func:`optuna_clr.tracking.censored_value`) and is marked in the tables.
+:func:`optuna_clr.study.tracking.censored_value`) and is marked in the tables.
 
 Everything is resumable: arms top up to their trial budget, and retrained seeds are stored
 (the winners' in the arm studies, the baselines' in study ``<name>``, keyed by the baseline
@@ -40,17 +40,17 @@ from optuna.trial import TrialState
 
 from optuna_clr import records
 from optuna_clr import schedules
-from optuna_clr.dashboard import name_metric
-from optuna_clr.experiment import Experiment
-from optuna_clr.fingerprint import ensure_fingerprint
-from optuna_clr.fingerprint import ensure_same_choices
-from optuna_clr.objective import IterationsToTarget
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.space import ScheduleSpace
-from optuna_clr.statistics import paired_ratio
-from optuna_clr.tracking import accuracy_curve
-from optuna_clr.tracking import reported_value
-from optuna_clr.training import TrainResult
+from optuna_clr.results.statistics import paired_ratio
+from optuna_clr.search.range_test import RangeTestResult
+from optuna_clr.search.space import ScheduleSpace
+from optuna_clr.study.fingerprint import ensure_fingerprint
+from optuna_clr.study.fingerprint import ensure_same_choices
+from optuna_clr.study.notes import name_metric
+from optuna_clr.study.objective import IterationsToTarget
+from optuna_clr.study.tracking import accuracy_curve
+from optuna_clr.study.tracking import reported_value
+from optuna_clr.training.engine import TrainResult
+from optuna_clr.training.experiment import Experiment
 
 
 ARMS = ("fixed", "cyclical")
@@ -204,8 +204,8 @@ def compare(
     family_spaces: dict[str, ScheduleSpace] | None = None,
 ) -> Comparison:
     """Run the comparison protocol (module docstring) and return its outcome; see
-    :func:`optuna_clr.report.write_report` for the files and
-    :func:`optuna_clr.dashboard.attach_comparison` for the dashboard. ``seeds`` should
+    :func:`optuna_clr.results.report.write_report` for the files and
+    :func:`optuna_clr.results.dashboard.attach_comparison` for the dashboard. ``seeds`` should
     leave out ``tuning_seed``, the seed the objective tunes with (:func:`retrain_seeds`).
     Every retrained seed becomes a trial of study ``<name>-retrain``; the outcome is stored
     as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison.
@@ -319,7 +319,7 @@ def _open(
     **kwargs: Any,
 ) -> optuna.Study:
     """A study of the comparison, refused when its trials were measured with other settings
-    (:mod:`optuna_clr.fingerprint`); the retrained seeds' study is checked without the split
+    (:mod:`optuna_clr.study.fingerprint`); the retrained seeds' study is checked without the split
     seed, which its trials vary."""
     study = optuna.create_study(
         study_name=study_name, storage=storage, direction="minimize", load_if_exists=True, **kwargs
@@ -349,7 +349,7 @@ def _optimize(
     parallel: int,
     show_progress_bar: bool,
 ) -> None:
-    from optuna_clr.runner import optimize
+    from optuna_clr.study.runner import optimize
 
     optimize(
         study, objective, n_trials=n_trials, parallel=parallel, show_progress_bar=show_progress_bar

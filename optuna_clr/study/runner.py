@@ -4,9 +4,9 @@
 objective, plus three things:
 
 * ``parallel=K`` trains K trials at once on one device with the fused engine
-  (:mod:`optuna_clr.fused`): the sampler is asked for a trial whenever a place in the stack is
-  free (use ``TPESampler(constant_liar=True)`` so running trials are not asked again), each
-  trial reports and is pruned on its own, and trials the engine cannot fuse (batch-size
+  (:mod:`optuna_clr.training.fused`): the sampler is asked for a trial whenever a place in the
+  stack is free (use ``TPESampler(constant_liar=True)`` so running trials are not asked again),
+  each trial reports and is pruned on its own, and trials the engine cannot fuse (batch-size
   schedules, optimizers other than SGD) are trained one by one in between.
 * With a storage that has heartbeats, a worker that has run its trials waits until no trial in
   the study is left running before it returns: a trial whose worker died goes stale, is
@@ -46,15 +46,15 @@ from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 import torch
 
-from optuna_clr.fused import fusable
-from optuna_clr.fused import FusedJob
-from optuna_clr.fused import train_fused
-from optuna_clr.objective import _is_out_of_memory
-from optuna_clr.objective import FinishedElsewhere
-from optuna_clr.objective import IterationsToTarget
-from optuna_clr.objective import OutOfMemory
-from optuna_clr.objective import TrialJob
-from optuna_clr.training import TrainResult
+from optuna_clr.study.objective import _is_out_of_memory
+from optuna_clr.study.objective import FinishedElsewhere
+from optuna_clr.study.objective import IterationsToTarget
+from optuna_clr.study.objective import OutOfMemory
+from optuna_clr.study.objective import TrialJob
+from optuna_clr.training.engine import TrainResult
+from optuna_clr.training.fused import fusable
+from optuna_clr.training.fused import FusedJob
+from optuna_clr.training.fused import train_fused
 
 
 _logger = logging.getLogger(__name__)

@@ -64,7 +64,7 @@ from optuna_clr import schedules as S
 
 
 if TYPE_CHECKING:
-    from optuna_clr.range_test import RangeTestResult
+    from optuna_clr.search.range_test import RangeTestResult
 
 
 CYCLICAL = ("triangular", "triangular2", "exp_range")

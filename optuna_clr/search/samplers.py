@@ -76,7 +76,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_clr.prior import RangeTestPrior
+from optuna_clr.search.prior import RangeTestPrior
 
 
 USER_ATTR = "sampler"

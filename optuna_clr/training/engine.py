@@ -11,16 +11,16 @@ accuracy is measured; the run stops at the first evaluation at or above the targ
 iteration / example / time budget, when the loss turns NaN or infinite (``diverged``; checked
 at each evaluation, the step it happened at is exact), or when the callback asks it to.
 
-This module knows nothing of Optuna: :mod:`optuna_clr.objective` turns runs into trials.
+This module knows nothing of Optuna: :mod:`optuna_clr.study.objective` turns runs into trials.
 
 Example:
 
     .. testcode::
 
         import optuna_clr
-        from optuna_clr.training import TrainConfig, train
+        from optuna_clr.training.engine import TrainConfig, train
 
-        task = optuna_clr.tasks.load("digits")
+        task = optuna_clr.training.tasks.load("digits")
         config = TrainConfig(max_iterations=600, eval_every=50, target_accuracy=0.9, batch_size=32)
         result = train(task, "mlp", optuna_clr.schedules.Triangular(0.01, 0.2, 100), config)
         print(result.reached, result.iterations_to_target)
@@ -37,17 +37,17 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from optuna_clr import models
-from optuna_clr.engine_core import Evaluation as Evaluation  # re-exported
-from optuna_clr.engine_core import first_non_finite as first_non_finite  # re-exported
-from optuna_clr.engine_core import RunState
-from optuna_clr.engine_core import STOP_REASONS as STOP_REASONS  # re-exported
-from optuna_clr.engine_core import TrainResult as TrainResult  # re-exported
 from optuna_clr.schedules import Schedule
-from optuna_clr.settings import OPTIMIZERS as OPTIMIZERS  # re-exported
-from optuna_clr.settings import TrainConfig as TrainConfig  # re-exported
-from optuna_clr.tasks import Split
-from optuna_clr.tasks import Task
+from optuna_clr.training import models
+from optuna_clr.training.engine_core import Evaluation as Evaluation  # re-exported
+from optuna_clr.training.engine_core import first_non_finite as first_non_finite  # re-exported
+from optuna_clr.training.engine_core import RunState
+from optuna_clr.training.engine_core import STOP_REASONS as STOP_REASONS  # re-exported
+from optuna_clr.training.engine_core import TrainResult as TrainResult  # re-exported
+from optuna_clr.training.settings import OPTIMIZERS as OPTIMIZERS  # re-exported
+from optuna_clr.training.settings import TrainConfig as TrainConfig  # re-exported
+from optuna_clr.training.tasks import Split
+from optuna_clr.training.tasks import Task
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -154,7 +154,7 @@ class DeadFreeJournalLock(optuna.storages.journal.JournalFileSymlinkLock):
         .. testcode::
 
             import optuna
-            from optuna_clr.storage import DeadFreeJournalLock
+            from optuna_clr.study.storage import DeadFreeJournalLock
 
             backend = optuna.storages.journal.JournalFileBackend(
                 "study.log", lock_obj=DeadFreeJournalLock("study.log")
@@ -353,8 +353,8 @@ def check_url(url: str) -> None:
 
         .. testcode::
 
-            from optuna_clr.storage import check_url
-            from optuna_clr.storage import StorageError
+            from optuna_clr.study.storage import check_url
+            from optuna_clr.study.storage import StorageError
 
             check_url("sqlite:///study.db")   # nothing is created
             try:

@@ -1,9 +1,9 @@
 """A comparison or a study as files: Markdown, CSV and matplotlib figures.
 
-:func:`write_report` writes a :class:`~optuna_clr.compare.Comparison` (``report.md``,
+:func:`write_report` writes a :class:`~optuna_clr.results.compare.Comparison` (``report.md``,
 ``seeds.csv`` and PNG figures) and :func:`write_study_report` one study's summary (the best
 trial of each family, ``trials.csv``, the best trials' curves and the range test). Nothing
-here trains or talks to optuna-dashboard (:mod:`optuna_clr.dashboard` does).
+here trains or talks to optuna-dashboard (:mod:`optuna_clr.results.dashboard` does).
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ import optuna
 from optuna.trial import TrialState
 
 from optuna_clr import schedules
-from optuna_clr.figures import describe_comparison
-from optuna_clr.figures import describe_study
-from optuna_clr.figures import render_matplotlib
-from optuna_clr.range_test import RangeTestResult
-from optuna_clr.statistics import paired_ratio
-from optuna_clr.statistics import verdict
+from optuna_clr.results.figures import describe_comparison
+from optuna_clr.results.figures import describe_study
+from optuna_clr.results.figures import render_matplotlib
+from optuna_clr.results.statistics import paired_ratio
+from optuna_clr.results.statistics import verdict
+from optuna_clr.search.range_test import RangeTestResult
 
 
 if TYPE_CHECKING:
-    from optuna_clr.compare import Comparison
+    from optuna_clr.results.compare import Comparison
 
 
 def folder_name(name: str, suffix: str = "") -> str:
@@ -41,7 +41,7 @@ def folder_name(name: str, suffix: str = "") -> str:
 
         .. testcode::
 
-            from optuna_clr.report import folder_name
+            from optuna_clr.results.report import folder_name
 
             print(folder_name("digits", "-compare"))   # digits-compare
             print(folder_name("../../etc"))            # __.._etc-<8 hex digits>
@@ -60,7 +60,7 @@ def format_value(value: float, unit: str) -> str:
 
 def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -> dict[str, Any]:
     """Matplotlib figures of a comparison, by name: learning curves, schedules, iterations to
-    target, and the range test (:func:`optuna_clr.figures.describe_comparison`, drawn)."""
+    target, and the range test (:func:`optuna_clr.results.figures.describe_comparison`, drawn)."""
     described = describe_comparison(comparison, range_test)
     return {name: render_matplotlib(info) for name, info in described.items()}
 
@@ -426,7 +426,7 @@ def study_markdown(
 def study_figures(study: optuna.Study, *, top: int = 5) -> dict[str, Any]:
     """Matplotlib figures of a study, by name: the validation curves of the best ``top``
     trials (with their schedules) and the range test
-    (:func:`optuna_clr.figures.describe_study`, drawn)."""
+    (:func:`optuna_clr.results.figures.describe_study`, drawn)."""
     return {name: render_matplotlib(info) for name, info in describe_study(study, top=top).items()}
 
 

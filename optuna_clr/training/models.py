@@ -14,7 +14,7 @@ name                       network
 :func:`create` takes one of these names, any zero-argument callable that returns a fresh
 ``torch.nn.Module`` (``lambda: MyNet()``), so each trial starts from new weights, or an import
 path to a builder called like the registered ones, ``build(image_shape, num_classes)``
-(``"mypkg.nets:build"``, as a study file names it; see :mod:`optuna_clr.user_code`).
+(``"mypkg.nets:build"``, as a study file names it; see :mod:`optuna_clr.training.user_code`).
 
 A model may carry ``param_multipliers``: ``{parameter name: (lr_scale, weight_decay_scale)}``,
 Caffe's ``lr_mult`` / ``decay_mult``; :func:`param_groups` turns them into optimizer groups.
@@ -31,8 +31,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from optuna_clr.user_code import is_import_path
-from optuna_clr.user_code import load_factory
+from optuna_clr.training.user_code import is_import_path
+from optuna_clr.training.user_code import load_factory
 
 
 ModelSpec = Union[str, Callable[[], nn.Module]]
@@ -60,7 +60,7 @@ def check(model: Any) -> None:
     Raises:
         ValueError: a name that is neither registered nor an import path, or an import path
             that does not import or names no builder taking ``(image_shape, num_classes)``
-            (:class:`~optuna_clr.user_code.UserCodeError`).
+            (:class:`~optuna_clr.training.user_code.UserCodeError`).
         TypeError: a module instance (every trial needs fresh weights), or neither a name nor
             a callable.
     """

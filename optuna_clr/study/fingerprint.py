@@ -13,7 +13,7 @@ Example:
 
         import optuna
         import optuna_clr
-        from optuna_clr.fingerprint import ensure_fingerprint
+        from optuna_clr.study.fingerprint import ensure_fingerprint
 
         objective = optuna_clr.IterationsToTarget(task="digits", model="mlp", batch_size=32,
                                                   target_accuracy=0.95, max_iterations=300,
@@ -31,7 +31,7 @@ from typing import Any
 
 import optuna
 
-from optuna_clr.settings import neutral
+from optuna_clr.training.settings import neutral
 
 
 FINGERPRINT_ATTR = "fingerprint"
@@ -125,8 +125,8 @@ def ensure_ours(study: optuna.Study) -> None:
         .. testcode::
 
             import optuna
-            from optuna_clr.fingerprint import ensure_ours
-            from optuna_clr.fingerprint import ForeignStudy
+            from optuna_clr.study.fingerprint import ensure_ours
+            from optuna_clr.study.fingerprint import ForeignStudy
 
             study = optuna.create_study(study_name="mine")
             study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)

@@ -12,7 +12,7 @@ Example:
 
     .. testcode::
 
-        from optuna_clr.settings import TrainConfig, names
+        from optuna_clr.training.settings import TrainConfig, names
 
         config = TrainConfig(max_iterations=600, batch_size=32)
         print(config.batch_size, "batch_size" in names("fingerprint"))   # 32 True
@@ -65,7 +65,7 @@ class Check:
 
         .. testcode::
 
-            from optuna_clr.settings import Check
+            from optuna_clr.training.settings import Check
 
             print(Check("number", low=0, below=1, strict_low=False).problem(1.5))
             # must be < 1, got 1.5
@@ -333,7 +333,7 @@ def reference() -> str:
 
         .. testcode::
 
-            from optuna_clr.settings import reference
+            from optuna_clr.training.settings import reference
 
             print(reference().splitlines()[0])   # | key | default | what it sets |
     """

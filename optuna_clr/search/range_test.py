@@ -23,45 +23,47 @@ Example:
     .. testcode::
 
         import optuna_clr
+        from optuna_clr.results.plots import plot_range_test
 
         result = optuna_clr.lr_range_test(task="digits", model="mlp", min_lr=0.0, max_lr=1.0,
                                           epochs=4, batch_size=32, device="cpu")
         print(result.base_lr, result.best_lr, result.max_lr, result.clear, result.message)
-        result.plot().savefig("range_test.png")
+        plot_range_test(result).savefig("range_test.png")
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 import json
 import math
 import os
 import statistics
-import tempfile
 from typing import Any
 from typing import TYPE_CHECKING
+import warnings
 
 import numpy as np
 import optuna
 import torch
 from torch import nn
 
-from optuna_clr import models
 from optuna_clr import records
-from optuna_clr import tasks
 from optuna_clr.schedules import Schedule
-from optuna_clr.settings import default
-from optuna_clr.settings import names
-from optuna_clr.training import Evaluation
-from optuna_clr.training import make_optimizer
-from optuna_clr.training import resolve_device
-from optuna_clr.training import train
-from optuna_clr.training import TrainConfig
+from optuna_clr.training import models
+from optuna_clr.training import tasks
+from optuna_clr.training.engine import Evaluation
+from optuna_clr.training.engine import make_optimizer
+from optuna_clr.training.engine import resolve_device
+from optuna_clr.training.engine import train
+from optuna_clr.training.engine import TrainConfig
+from optuna_clr.training.settings import default
+from optuna_clr.training.settings import names
 
 
 if TYPE_CHECKING:
-    from optuna_clr.experiment import Experiment
+    from optuna_clr.training.experiment import Experiment
 
 
 SUGGESTIONS = ("base_lr", "best_lr", "max_lr")
@@ -127,29 +129,38 @@ class RangeTestResult:
         return cls(**d)
 
     def plot(self) -> Any:
-        """A matplotlib Figure: the curve (every seed, their mean, the smoothed curve) with
-        base_lr, best_lr and max_lr marked."""
-        from optuna_clr.plots import plot_range_test
-
-        return plot_range_test(self)
+        """Deprecated: use :func:`optuna_clr.results.plots.plot_range_test` (goes in the
+        next release; the search does not draw figures)."""
+        warnings.warn(
+            "RangeTestResult.plot() is deprecated: use "
+            "optuna_clr.results.plots.plot_range_test(result)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module("optuna_clr.results.plots").plot_range_test(self)
 
     def attach(self, study: optuna.Study, *, artifact_store: Any = None) -> str | None:
-        """Store the result in ``study`` (record ``range_test``, :mod:`optuna_clr.records`)
-        and, with an Optuna artifact store, as ``range_test.json`` and its plot as study
-        artifacts that optuna-dashboard shows; returns the plot's artifact id."""
-        records.save(study, STUDY_ATTR, self.to_dict(), artifact_store=artifact_store)
-        if artifact_store is None:
-            return None
-        from optuna.artifacts import upload_artifact
+        """Store the result in ``study`` (record ``range_test``, :mod:`optuna_clr.records`).
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "range_test.png")
-            self.plot().savefig(path, dpi=90)
-            artifact_id = upload_artifact(
-                artifact_store=artifact_store, file_path=path, study_or_trial=study
+        Args:
+            study: the study whose space and prior the test sets.
+            artifact_store: deprecated: to upload the plot as well, use
+                :func:`optuna_clr.results.dashboard.attach_range_test`.
+
+        Returns:
+            The plot's artifact id with ``artifact_store``, else None.
+        """
+        if artifact_store is not None:
+            warnings.warn(
+                "RangeTestResult.attach(study, artifact_store=...) is deprecated: use "
+                "optuna_clr.results.dashboard.attach_range_test(study, result, artifact_store)",
+                FutureWarning,
+                stacklevel=2,
             )
-        study.set_user_attr("range_test_plot", artifact_id)
-        return artifact_id
+            dashboard = importlib.import_module("optuna_clr.results.dashboard")
+            return dashboard.attach_range_test(study, self, artifact_store)
+        records.save(study, STUDY_ATTR, self.to_dict())
+        return None
 
     @classmethod
     def from_study(cls, study: optuna.Study) -> RangeTestResult | None:
@@ -181,7 +192,7 @@ def lr_range_test(
     """Run the LR range test; see the module docstring.
 
     Args:
-        task: a task name or your own :class:`~optuna_clr.tasks.Task`.
+        task: a task name or your own :class:`~optuna_clr.training.tasks.Task`.
         model: a model name or factory, or your own module (restored afterwards; then
             ``optimizer`` may be your own optimizer over it, also restored).
         min_lr, max_lr: the LR range tested (``min_lr > 0`` for ``mode="exponential"``).
@@ -196,9 +207,9 @@ def lr_range_test(
             device and range-test settings replace those arguments, so the test runs as the
             trials will.
         train_settings: the training settings the test shares with the trials
-            (:func:`optuna_clr.settings.names` ``("range_test")``: ``batch_size``,
+            (:func:`optuna_clr.training.settings.names` ``("range_test")``: ``batch_size``,
             ``momentum``, ``nesterov``, ``weight_decay``, ``augment``, ...), as
-            :class:`~optuna_clr.settings.TrainConfig` takes them.
+            :class:`~optuna_clr.training.settings.TrainConfig` takes them.
     """
     shared = set(names("range_test")) - {"optimizer"}
     unknown = sorted(set(train_settings) - shared)
