@@ -561,7 +561,7 @@ def search(
     for seed in seeds:
         values: list[float] = []
 
-        def objective(trial: optuna.Trial) -> float:
+        def objective(trial: optuna.Trial, values: list[float] = values) -> float:
             values.append(table[suggest(trial)]["value"])
             return values[-1]
 

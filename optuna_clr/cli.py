@@ -21,6 +21,7 @@ import tempfile
 import threading
 from types import FrameType
 from typing import Any
+from typing import cast
 
 import optuna
 
@@ -637,7 +638,8 @@ def _best_line(study: optuna.Study) -> str:
     unit, target = attrs.get("unit", "iterations"), attrs.get("target_accuracy")
     if attrs.get("reached", True):
         return (
-            f"best: trial {best.number}, {report.format_value(best.value, unit)} {unit} "
+            f"best: trial {best.number}, "
+            f"{report.format_value(cast(float, best.value), unit)} {unit} "
             f"to {target} validation accuracy"
         )
     accuracy = attrs.get("best_accuracy")

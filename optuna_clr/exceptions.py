@@ -1,4 +1,4 @@
-"""The errors optuna_clr raises, in one place to catch them from.
+r"""The errors optuna_clr raises, in one place to catch them from.
 
 Each is defined where it is raised and re-exported here, as ``optuna.exceptions`` does.
 
@@ -11,7 +11,7 @@ Example:
         from optuna_clr.study.studyfile import StudyFile
 
         try:
-            StudyFile.parse("[study]\\nname = 'x'\\n", source="x.toml")
+            StudyFile.parse("[study]\nname = 'x'\n", source="x.toml")
         except StudyFileError as error:
             print(error)   # x.toml: [training] target_accuracy: ...
 """

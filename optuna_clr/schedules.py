@@ -307,7 +307,7 @@ class Fixed(Schedule):
     def __init__(self, lr: float) -> None:
         _set(self, lr_value=_positive(self, "lr", lr))
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         return self.lr_value
 
 
@@ -340,7 +340,7 @@ class StepDecay(Schedule):
             milestones=ms,
         )
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         return self.lr_value * self.gamma ** bisect.bisect_right(self.milestones, step)
 
 
@@ -356,7 +356,7 @@ class ExponentialDecay(Schedule):
     def __init__(self, lr: float, gamma: float) -> None:
         _set(self, lr_value=_positive(self, "lr", lr), gamma=_gamma(self, "gamma", gamma))
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         return self.lr_value * self.gamma**step
 
 
@@ -380,7 +380,7 @@ class InverseTimeDecay(Schedule):
             power=_positive(self, "power", power),
         )
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         return self.lr_value * (1.0 + self.gamma * step) ** (-self.power)
 
 
@@ -404,7 +404,7 @@ class LinearDecay(Schedule):
         _ordered(self, "base_lr", base, "max_lr", top)
         _set(self, max_lr=top, base_lr=base, step_size=_int(self, "step_size", self.step_size))
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         if step >= self.step_size:
             return self.base_lr
         return self.max_lr - (self.max_lr - self.base_lr) * step / self.step_size
@@ -434,7 +434,7 @@ class Triangular(Schedule):
     def _scale(self, cycle: int, step: int) -> float:
         return 1.0
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         # torch's CyclicLR arithmetic, term for term, so the values are bit-identical.
         total = 2.0 * self.step_size
         cycle = math.floor(1 + step / total)
@@ -516,7 +516,7 @@ class CosineRestarts(Schedule):
             length *= self.period_mult
         return t, length
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         t, length = self._position(step)
         return self.min_lr + (self.max_lr - self.min_lr) * (1 + math.cos(math.pi * t / length)) / 2
 
@@ -625,7 +625,7 @@ class OneCycle(Schedule):
             start = phase[0]
         raise AssertionError("unreachable")
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         pct, phase = self._phase(step)
         return self._anneal(phase[1], phase[2], pct)
 
@@ -740,10 +740,10 @@ class BatchSizeIncrease(Schedule):
     def _at(self, step: int) -> tuple[int, int, int, float]:
         return self._phases[bisect.bisect_right(self._starts, step) - 1]
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         return self._at(step)[3]
 
-    def batch_size(self, step: int) -> int:  # type: ignore[override]
+    def batch_size(self, step: int) -> int:
         return self._at(step)[2]
 
     def examples_seen(self, step: int) -> int:

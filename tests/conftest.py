@@ -126,3 +126,39 @@ def tiny_study(
         )
         + more
     )
+
+
+def range_test_result(
+    base: float = 0.001,
+    best: float = 0.003,
+    top: float = 0.006,
+    *,
+    tested: tuple[float, float] | None = (0.0, 0.02),
+    clear: bool = True,
+    message: str = "",
+):
+    """A range test's outcome with these suggestions, over LRs ``tested`` (no curve): what the
+    space and the prior read from one, without running it."""
+    from optuna_clr.search.range_test import RangeTestResult
+
+    return RangeTestResult(
+        lrs=[],
+        accuracies=[],
+        losses=[],
+        smoothed=[],
+        base_lr=base,
+        best_lr=best,
+        max_lr=top,
+        clear=clear,
+        message=message,
+        snr=10.0,
+        diverged_at_lr=None,
+        settings={} if tested is None else {"min_lr": tested[0], "max_lr": tested[1]},
+    )
+
+
+def run_cli(*argv: object) -> int:
+    """Run ``optuna-clr`` in this process with ``argv`` (numbers and paths as text)."""
+    from optuna_clr import cli
+
+    return cli.main([str(a) for a in argv])

@@ -6,12 +6,12 @@ import csv
 import inspect
 from pathlib import Path
 
+from conftest import run_cli as run
 from conftest import tiny_study
 import optuna
 import pytest
 import torch
 
-from optuna_clr import cli
 from optuna_clr import records
 from optuna_clr.results import compare
 from optuna_clr.results import report
@@ -49,10 +49,6 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.toml").write_text(SMALL)
     return tmp_path
-
-
-def run(*argv):
-    return cli.main([str(a) for a in argv])
 
 
 def test_optimize_report_and_resume(workdir, capsys):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import run_cli as run
 from conftest import tiny_study
 import optuna
 import pytest
 
-from optuna_clr import cli
 from optuna_clr.study.fingerprint import ensure_fingerprint
 from optuna_clr.study.fingerprint import FINGERPRINT_ATTR
 from optuna_clr.study.fingerprint import FingerprintMismatch
@@ -29,10 +29,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "fp.toml").write_text(NO_RANGE_TEST)
     return tmp_path
-
-
-def run(*argv: object) -> int:
-    return cli.main([str(a) for a in argv])
 
 
 def n_trials() -> int:

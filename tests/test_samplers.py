@@ -5,11 +5,11 @@ import copy
 import math
 import statistics
 
+from conftest import range_test_result
 import optuna
 import pytest
 
 import optuna_clr
-from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.study.studyfile import StudyFile
 
 
@@ -22,20 +22,7 @@ def narrowed_space():
         lr=(1e-5, 1.0),
         iterations_per_epoch=450,
     )
-    result = RangeTestResult(
-        lrs=[],
-        accuracies=[],
-        losses=[],
-        smoothed=[],
-        base_lr=0.001,
-        best_lr=0.003,
-        max_lr=0.006,
-        clear=True,
-        message="",
-        snr=10.0,
-        diverged_at_lr=None,
-        settings={"min_lr": 0.0, "max_lr": 0.02},
-    )
+    result = range_test_result()
     return wide.narrow(result), result
 
 
@@ -157,18 +144,9 @@ def test_recipes_follow_from_the_storage_across_workers(tmp_path):
 
 
 def test_an_unclear_range_test_is_refused_as_a_prior():
-    unclear = RangeTestResult(
-        lrs=[],
-        accuracies=[],
-        losses=[],
-        smoothed=[],
-        base_lr=0.001,
-        best_lr=0.003,
-        max_lr=0.006,
+    unclear = range_test_result(
+        tested=None,
         clear=False,
-        snr=10.0,
-        diverged_at_lr=None,
-        settings={},
         message="the validation accuracy was still improving at the end of the test",
     )
     with pytest.raises(
@@ -427,20 +405,7 @@ def test_incumbent_share_zero_leaves_the_model_part_to_the_base_sampler():
 
 
 def spread_result(max_lr_seeds):
-    result = RangeTestResult(
-        lrs=[],
-        accuracies=[],
-        losses=[],
-        smoothed=[],
-        base_lr=0.001,
-        best_lr=0.003,
-        max_lr=statistics.median(max_lr_seeds),
-        clear=True,
-        message="",
-        snr=10.0,
-        diverged_at_lr=None,
-        settings={"min_lr": 0.0, "max_lr": 0.02},
-    )
+    result = range_test_result(top=statistics.median(max_lr_seeds))
     result.spread = {
         "base_lr": {"values": [0.001] * len(max_lr_seeds)},
         "best_lr": {"values": [0.003] * len(max_lr_seeds)},

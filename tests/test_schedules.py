@@ -98,8 +98,10 @@ def test_cosine_restarts_equal_torch():
     for period, mult in [(1000, 1), (700, 2), (50, 3)]:
         sched = S.CosineRestarts(max_lr=0.1, min_lr=0.001, period=period, period_mult=mult)
         lrs, _ = torch_lrs(
-            lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-                opt, T_0=period, T_mult=mult, eta_min=0.001
+            lambda opt, period=period, mult=mult: (
+                torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+                    opt, T_0=period, T_mult=mult, eta_min=0.001
+                )
             ),
             STEPS,
             lr=0.1,

@@ -3,12 +3,12 @@ from __future__ import annotations
 import math
 import warnings
 
+from conftest import range_test_result
 import optuna
 import pytest
 
 import optuna_clr
 from optuna_clr import schedules as S
-from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.search.space import FAMILY_PARAMS
 
 
@@ -112,39 +112,22 @@ def test_tpe_multivariate_group_models_the_shared_parameters_and_gp_only_the_fam
     assert set(gp.infer_relative_search_space(study, study.ask())) == {"family"}
 
 
-def result_with(base, best, top, tested=(0.0, 0.02), clear=True, message=""):
-    return RangeTestResult(
-        lrs=[],
-        accuracies=[],
-        losses=[],
-        smoothed=[],
-        base_lr=base,
-        best_lr=best,
-        max_lr=top,
-        clear=clear,
-        message=message,
-        snr=10.0,
-        diverged_at_lr=None,
-        settings={"min_lr": tested[0], "max_lr": tested[1]},
-    )
-
-
 def test_narrow_takes_the_bounds_from_the_range_test():
     space = full_space(families=["fixed", "triangular2"])
-    narrow = space.narrow(result_with(0.001, 0.003, 0.006), margin=2.0)
+    narrow = space.narrow(range_test_result(0.001, 0.003, 0.006), margin=2.0)
     assert narrow.max_lr == pytest.approx((0.003, 0.012))
     assert narrow.lr == pytest.approx((0.001, 0.006))
     assert narrow.base_lr_ratio[0] < 1 / 6 < narrow.base_lr_ratio[1] < 1
     assert narrow.families == space.families and narrow.iterations_per_epoch == 450
     # bounds never leave the tested range
-    tight = space.narrow(result_with(0.001, 0.01, 0.015), margin=3.0)
+    tight = space.narrow(range_test_result(0.001, 0.01, 0.015), margin=3.0)
     assert tight.max_lr[1] == 0.02
     assert optuna_clr.ScheduleSpace.from_dict(narrow.to_dict()).to_dict() == narrow.to_dict()
 
 
 def test_narrow_refuses_an_unclear_range_test_even_with_values():
     space = full_space(families=["fixed", "triangular2"])
-    still_rising = result_with(
+    still_rising = range_test_result(
         0.001,
         0.01,
         0.02,
@@ -162,12 +145,14 @@ def test_narrow_refuses_an_unclear_range_test_even_with_values():
     )  # the problem, in the test's words
     assert "narrow = false" in text and "rerun" in text  # and the fixes
     with pytest.raises(ValueError, match="no clear bounds"):
-        space.narrow(result_with(None, None, None, clear=False, message="no clear improvement"))
+        space.narrow(
+            range_test_result(None, None, None, clear=False, message="no clear improvement")
+        )
 
 
 def test_narrow_with_margin_one_pins_the_tested_peak_and_ratio():
     space = full_space(families=["triangular2"])
-    pinned = space.narrow(result_with(0.001, 0.003, 0.006), margin=1.0)
+    pinned = space.narrow(range_test_result(0.001, 0.003, 0.006), margin=1.0)
     assert pinned.max_lr == (0.006, 0.006)
     assert pinned.base_lr_ratio == pytest.approx((1 / 6, 1 / 6))  # not the space's (0.1, 0.5)
     study = optuna.create_study()
@@ -180,7 +165,7 @@ def test_narrow_with_margin_one_pins_the_tested_peak_and_ratio():
 @pytest.mark.parametrize("margin", [1.0, 1.05, 2.0, 10.0])
 def test_narrowed_ratio_range_is_never_empty_and_holds_the_tested_ratio(ratio, margin):
     space = full_space(families=["triangular2"], base_lr_ratio=(0.3, 0.4))
-    result = result_with(0.01 * ratio, 0.005, 0.01)
+    result = range_test_result(0.01 * ratio, 0.005, 0.01)
     low, high = space.narrow(result, margin=margin).base_lr_ratio
     clamped = min(max(result.base_lr / result.max_lr, 0.02), 0.9)
     tested = (max(0.02, clamped / margin), min(0.9, clamped * margin))
@@ -211,7 +196,7 @@ def test_errors_name_the_field(kw, message):
 
 
 def test_narrow_never_leaves_the_users_bounds_and_says_where_the_test_points_outside():
-    digits_test = result_with(0.02158, 0.05755, 0.1079, tested=(0.0, 1.0))
+    digits_test = range_test_result(0.02158, 0.05755, 0.1079, tested=(0.0, 1.0))
     high = full_space(families=["fixed"], lr=(0.3, 0.5))
     assert high.narrow(digits_test).lr == (
         0.3,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 import uuid
 
+from conftest import run_cli as run
 from conftest import tiny_study
 import numpy as np
 import optuna
 import pytest
-
-from optuna_clr import cli
 
 
 MODULE = """
@@ -57,10 +56,6 @@ def study_file(folder: Path, task: str, model: str, *, more: str = "", n_trials:
     )
     (folder / "own.toml").write_text(text)
     return folder / "own.toml"
-
-
-def run(*argv: object) -> int:
-    return cli.main([str(a) for a in argv])
 
 
 def trials() -> list[optuna.trial.FrozenTrial]:

@@ -34,6 +34,7 @@ import os
 import platform
 import statistics
 from typing import Any
+from typing import cast
 
 import optuna
 from optuna.trial import TrialState
@@ -82,7 +83,7 @@ class SeedRun:
             result.examples_seen,
             result.best_accuracy,
             result.test_accuracy,
-            [[e.step, e.accuracy] for e in result.curve],
+            [[e.step, cast(float, e.accuracy)] for e in result.curve],  # validated steps
             result.seconds,
         )
 
@@ -213,9 +214,13 @@ def compare(
     ``<name>-<family>``), each tuned with the same ``n_trials``: which family wins, not only
     whether a cyclical one beats the fixed LR; the speed-up is then left out."""
     say = progress or (lambda message: None)
-    spaces = {"fixed": fixed_space, **(family_spaces or {"cyclical": cyclical_space})}
-    if any(space is None for space in spaces.values()):
+    given: dict[str, ScheduleSpace | None] = {
+        "fixed": fixed_space,
+        **(family_spaces or {"cyclical": cyclical_space}),
+    }
+    if any(space is None for space in given.values()):
         raise TypeError("compare needs cyclical_space or family_spaces")
+    spaces = cast(dict[str, ScheduleSpace], given)
     # every study is opened and checked before anything trains
     home = _open(storage, name, objective, base=name, say=say)
     retrained = _open(storage, name + RETRAIN_SUFFIX, objective, base=name, say=say)
@@ -470,7 +475,7 @@ def _run_of(trial: optuna.trial.FrozenTrial) -> SeedRun:
     return SeedRun(
         a["seed"],
         a["reached"],
-        float(trial.value),
+        float(cast(float, trial.value)),
         a["iterations"],
         a["examples_seen"],
         a["best_accuracy"],

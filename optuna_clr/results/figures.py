@@ -22,6 +22,7 @@ import math
 import statistics
 import textwrap
 from typing import Any
+from typing import cast
 from typing import Literal
 from typing import TYPE_CHECKING
 
@@ -111,7 +112,7 @@ class Panel:
 
 @dataclasses.dataclass(frozen=True)
 class FigureInfo:
-    """A figure: its title (lines split by ``"\\n"``), its panels top to bottom, sharing the
+    r"""A figure: its title (lines split by ``"\n"``), its panels top to bottom, sharing the
     x axis, and its size in inches (matplotlib's; plotly takes the height from it)."""
 
     title: str
@@ -309,10 +310,11 @@ def describe_iterations(comparison: Comparison) -> FigureInfo:
     series: list[Series] = []
     for i, (color, arm) in enumerate(zip(palette(len(comparison.arms)), comparison.arms)):
         mid, low, high = log_interval(arm.values)
-        xerr = None if low is None else ((mid - low,), (high - mid,))
+        xerr = None if low is None or high is None else ((mid - low,), (high - mid,))
         name = f"{arm.name}: geometric mean"
         series.append(Series((mid,), (i,), arm.name, color, name, marker="circle", xerr=xerr))
-        for reached, marker in ((True, "vline"), (False, "x")):
+        kinds: tuple[tuple[bool, Literal["vline", "x"]], ...] = ((True, "vline"), (False, "x"))
+        for reached, marker in kinds:
             runs = [r for r in arm.runs if r.reached == reached]
             if runs:
                 xs = tuple(float(r.value) for r in runs)
@@ -414,7 +416,8 @@ def describe_best_trials(study: optuna.Study, *, top: int = 5) -> FigureInfo | N
             assert accuracy.series[0].label == "trial 0: fixed (40)" and lr.series[0].label is None
     """
     done = sorted(
-        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value
+        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
+        key=lambda t: cast(float, t.value),
     )[:top]
     if not done:
         return None

@@ -14,6 +14,7 @@ from pathlib import Path
 import re
 import statistics
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 
 import optuna
@@ -156,7 +157,7 @@ def _family_headline(comparison: Comparison) -> list[str]:
     c, unit = comparison, comparison.unit
     fixed = c.arm("fixed")
     tuned = [a for a in c.arms if a.kind == "tuned" and a.name != "fixed"]
-    if not tuned:
+    if fixed is None or not tuned:
         return []
     lines = [
         f"Each family tuned with {tuned[0].trials} trials, then retrained; {unit} to "
@@ -233,7 +234,7 @@ def _cycles(arm: Any) -> float | None:
     """The most cycles the arm's schedule completed on any seed; None if it does not cycle."""
     s = schedules.from_dict(arm.schedule)
     done = [s.cycles_completed(r.iterations) for r in arm.runs]
-    return max(done) if done and done[0] is not None else None
+    return max(cast(list[float], done)) if done and done[0] is not None else None
 
 
 def _interval(speedup: dict[str, Any]) -> str:

@@ -127,15 +127,17 @@ class RangeTestPrior:
         total = 0.0
         for name, value in params.items():
             dist = distributions.get(name)
-            if dist is None or not self.covers(name, dist) or dist.low == dist.high:
+            if not isinstance(dist, FloatDistribution) or not self.covers(name, dist):
                 continue
-            mu, s, a, b = self._bounds(name, dist)  # type: ignore[arg-type]
+            if dist.low == dist.high:
+                continue
+            mu, s, a, b = self._bounds(name, dist)
             z = (math.log(value) - mu) / s
             log_prior = -0.5 * z * z - _LOG_SQRT_2PI - math.log(s) - _log_mass(a, b)
-            if dist.log:  # type: ignore[attr-defined]
-                log_uniform = -math.log(math.log(dist.high / dist.low))  # type: ignore
+            if dist.log:
+                log_uniform = -math.log(math.log(dist.high / dist.low))
             else:  # uniform in x is density x / (high - low) in log x
-                log_uniform = math.log(value) - math.log(dist.high - dist.low)  # type: ignore
+                log_uniform = math.log(value) - math.log(dist.high - dist.low)
             total += log_prior - log_uniform
         return total
 

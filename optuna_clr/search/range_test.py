@@ -41,6 +41,7 @@ import math
 import os
 import statistics
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 import warnings
 
@@ -81,7 +82,7 @@ class LRRamp(Schedule, register=False):
     steps: int
     mode: str = "linear"
 
-    def lr(self, step: int) -> float:  # type: ignore[override]
+    def lr(self, step: int) -> float:
         t = min(step, self.steps - 1) / max(1, self.steps - 1)
         if self.mode == "exponential":
             return self.min_lr * (self.max_lr / self.min_lr) ** t
@@ -249,7 +250,9 @@ def lr_range_test(
     if user_module and str(device) == "auto":
         device = str(next(model.parameters()).device)  # type: ignore[union-attr]
     dev = resolve_device(device)
-    loaded = {} if isinstance(task, tasks.Task) else {"root": data_dir, "image_size": image_size}
+    loaded: dict[str, Any] = (
+        {} if isinstance(task, tasks.Task) else {"root": data_dir, "image_size": image_size}
+    )
 
     def split_for(run_seed: int) -> tasks.Task:  # the task with the validation split of run_seed
         if experiment is not None:
@@ -281,7 +284,7 @@ def lr_range_test(
         "seed": seed,
         "repeats": repeats,
     }
-    saved = _snapshot(model, optimizer) if user_module else None
+    saved = _snapshot(cast(nn.Module, model), optimizer) if user_module else None
     runs = []
     try:
         for k in range(repeats):
@@ -301,10 +304,12 @@ def lr_range_test(
                 )
             )
             if saved is not None and k + 1 < repeats:
-                _restore(model, optimizer, saved)  # the next seed starts from the user's state
+                _restore(
+                    cast(nn.Module, model), optimizer, saved
+                )  # the next seed starts from the user's state
     finally:
         if saved is not None:
-            _restore(model, optimizer, saved)  # after the last seed, or an error
+            _restore(cast(nn.Module, model), optimizer, saved)  # after the last seed, or an error
     return runs[0] if repeats == 1 else _combine(runs, settings)
 
 
@@ -343,7 +348,7 @@ def _one_run(
     lrs = [p.lr for p in points]
     losses = [p.loss for p in points]
     accs = [p.accuracy for p in points]
-    score = accs if metric == "accuracy" else [-v for v in losses]
+    score = cast(list[float], accs) if metric == "accuracy" else [-v for v in losses]
     found = bounded_by_divergence(
         suggest_bounds(lrs, score, log_x=ramp.mode == "exponential", metric=metric),
         diverged_at,

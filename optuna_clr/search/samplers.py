@@ -61,8 +61,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 from typing import Any
+from typing import cast
 import warnings
 import zlib
 
@@ -275,6 +277,7 @@ class RangeTestPriorSampler(BaseSampler):
             if t.system_attrs.get(SYSTEM_ATTR) != RECIPE:
                 continue  # not proposed a recipe: added by hand, or another choice
             family = t.params.get("family", _fixed_family(t))
+            match: dict[str, Any] | None
             if family is None:
                 match = left[0]
             else:
@@ -379,7 +382,7 @@ class RangeTestPriorSampler(BaseSampler):
         study: optuna.Study,
         trial: FrozenTrial,
         state: TrialState,
-        values: list[float] | None,
+        values: Sequence[float] | None,
     ) -> None:
         self.base_sampler.after_trial(study, trial, state, values)
         if trial.user_attrs.get(USER_ATTR) is None and trial.state in _UNFINISHED:
@@ -410,7 +413,7 @@ class RangeTestPriorSampler(BaseSampler):
 
 
 def _fresh_entropy() -> int:
-    return int(np.random.SeedSequence().entropy % (2**32))
+    return cast(int, np.random.SeedSequence().entropy) % (2**32)
 
 
 def _fixed_family(trial: FrozenTrial) -> Any:

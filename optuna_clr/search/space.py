@@ -54,8 +54,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import math
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 
 import optuna
@@ -238,7 +240,7 @@ class ScheduleSpace:
         d = self.distributions
 
         def p(name: str) -> Any:
-            dist = d[name]
+            dist: Any = d[name]
             if isinstance(dist, optuna.distributions.CategoricalDistribution):
                 return trial.suggest_categorical(name, dist.choices)
             return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
@@ -251,7 +253,7 @@ class ScheduleSpace:
 
     def build(self, family: str, params: dict[str, Any]) -> S.Schedule:
         """The schedule that a trial with ``family`` and ``params`` (the names above) trains."""
-        g = params.get
+        g: Callable[[str], Any] = params.get
         ipe = self.iterations_per_epoch
         if family == "fixed":
             return S.Fixed(lr=g("lr"))
@@ -264,7 +266,8 @@ class ScheduleSpace:
             if family == "exp_range":
                 gamma = 0.5 ** (1.0 / (g("exp_range.half_life_epochs") * ipe))
                 return S.ExpRange(base_lr=base, max_lr=top, step_size=steps, gamma=gamma)
-            return S.FAMILIES[family](base_lr=base, max_lr=top, step_size=steps)
+            cyclical: Any = S.FAMILIES[family]  # Triangular, Triangular2
+            return cyclical(base_lr=base, max_lr=top, step_size=steps)
         if family == "step":
             interval = self._steps(g("step.interval_epochs"))
             milestones = list(range(interval, self.max_iterations, interval)) or [interval]  # type: ignore[arg-type]
@@ -336,14 +339,15 @@ class ScheduleSpace:
                 "rerun it as its message says (a wider LR range, or longer), or do not narrow: "
                 "set the LR ranges by hand ([range_test] narrow = false in a study file)"
             )
-        tested_low = max(result.settings["min_lr"], result.max_lr * 1e-3)
+        base_lr, best_max = cast(float, result.base_lr), cast(float, result.max_lr)  # clear
+        tested_low = max(result.settings["min_lr"], best_max * 1e-3)
         tested_high = result.settings["max_lr"]
         max_lr = (
-            max(tested_low, result.max_lr / margin),
-            min(tested_high, result.max_lr * margin),
+            max(tested_low, best_max / margin),
+            min(tested_high, best_max * margin),
         )
-        lr = (max(tested_low, result.base_lr), result.max_lr)
-        ratio = _ratio_range(result.base_lr / result.max_lr, margin)
+        lr = (max(tested_low, base_lr), best_max)
+        ratio = _ratio_range(base_lr / best_max, margin)
         return self.replace(
             lr=_within(lr, self.lr),
             max_lr=_within(max_lr, self.max_lr),

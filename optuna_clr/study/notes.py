@@ -9,6 +9,7 @@ needed for notes only: without it they are skipped.
 
 from __future__ import annotations
 
+from typing import cast
 from typing import Protocol
 from typing import TYPE_CHECKING
 import warnings
@@ -156,7 +157,11 @@ def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -
     if schedule.moves_batch_size:
         ax2 = ax.twinx()
         ax2.step(
-            xs, [schedule.batch_size(s) for s in xs], where="post", color="tab:orange", lw=1.4
+            xs,
+            [cast(int, schedule.batch_size(s)) for s in xs],
+            where="post",
+            color="tab:orange",
+            lw=1.4,
         )
         ax2.set_ylabel("batch size", color="tab:orange")
         ax2.set_yscale("log")

@@ -114,6 +114,7 @@ class TrialJob:
         """Report an evaluation (at :meth:`Experiment.report_step`); True when the run should
         stop (target reached or pruned)."""
         step = self.reported = self.experiment.report_step(ev, self.reported)
+        assert ev.accuracy is not None  # the objective always validates: it counts to a target
         try:
             return self.tracker.report(step, ev.accuracy)
         except optuna.TrialPruned as signal:

@@ -425,10 +425,11 @@ class _Heartbeats:
         return self
 
     def _beat(self) -> None:
-        interval = self.storage.get_heartbeat_interval()
+        storage: Any = self.storage  # heartbeat-enabled: RDB or journal storage
+        interval = storage.get_heartbeat_interval()
         while not self._stop.is_set():
             for trial_id in list(self.running):
-                self.storage.record_heartbeat(trial_id)
+                storage.record_heartbeat(trial_id)
             self._stop.wait(interval)
 
     def __exit__(self, *exc: Any) -> None:
@@ -486,8 +487,9 @@ def _optimize_fused(
                 _logger.warning(str(FinishedElsewhere(trial.number)))
         if not isinstance(error, KeyboardInterrupt):
             running.discard(trial._trial_id)  # an interrupted one stays, to be queued again
-        for callback in callbacks if frozen is not None else ():
-            callback(study, frozen)
+        if frozen is not None:
+            for callback in callbacks:
+                callback(study, frozen)
         if bar is not None:
             bar.update(1)
             try:
@@ -518,7 +520,7 @@ def _optimize_fused(
                 result = objective.run(
                     job.schedule, callback=job.on_eval, max_iterations=job.max_iterations
                 )
-            except catch as error:  # type: ignore[misc]
+            except catch as error:
                 tell(job, None, error)
                 continue
             tell(job, result)

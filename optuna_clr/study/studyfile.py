@@ -713,7 +713,7 @@ class StudyFile:
         parts = str(self.study["pruner"]).split("+")
         grid, budget = self.report_grid()
         warmup = max(grid, budget // 10)
-        curve = None
+        curve: optuna.pruners.BasePruner | None = None
         if "median" in parts:
             curve = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
         elif "percentile" in parts:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 import contextlib
 import time
 from typing import Any
+from typing import cast
 
 import torch
 from torch import nn
@@ -94,7 +95,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def augment_batch(
-    x: torch.Tensor, generator: torch.Generator, pad: int | None = None
+    x: torch.Tensor, generator: torch.Generator | None, pad: int | None = None
 ) -> torch.Tensor:
     """Random translation by up to ``pad`` pixels (zero fill; default 1/8 of the side) and a
     random horizontal flip, per image, on the batch's device."""
@@ -201,8 +202,8 @@ def train(
         if run.evaluate(losses, acc, time.perf_counter() - start):
             break
     seconds = time.perf_counter() - start
-    tested = stepper.task.test is not None and run.tested
-    test_acc = stepper.accuracy(stepper.task.test) if tested else None
+    test = stepper.task.test
+    test_acc = stepper.accuracy(test) if test is not None and run.tested else None
     return run.result(test_accuracy=test_acc, train_size=n, seconds=seconds)
 
 
@@ -269,5 +270,8 @@ class _OneModel:
 
     def accuracy(self, split: Split) -> float:
         return accuracy(
-            self.forward, split, batch_size=self.config.eval_batch_size, autocast=self.autocast
+            cast(nn.Module, self.forward),
+            split,
+            batch_size=self.config.eval_batch_size,
+            autocast=self.autocast,
         )

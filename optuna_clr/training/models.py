@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import math
 from typing import Any
-from typing import Union
+from typing import cast
 
 import torch
 from torch import nn
@@ -35,7 +35,7 @@ from optuna_clr.training.user_code import is_import_path
 from optuna_clr.training.user_code import load_factory
 
 
-ModelSpec = Union[str, Callable[[], nn.Module]]
+ModelSpec = str | Callable[[], nn.Module]
 _REGISTRY: dict[str, Callable[[tuple[int, int, int], int], nn.Module]] = {}
 
 
@@ -100,13 +100,15 @@ def create(
         TypeError: a module instance, or neither a name nor a callable.
     """
     check(model)
+    shape = cast(tuple[int, int, int], tuple(image_shape))  # a list from a study file, too
+    build: Callable[[], nn.Module]
     if is_import_path(model):
         builder = load_factory(model, what="model", args=("image_shape", "num_classes"))  # type: ignore[arg-type]
-        build = lambda: builder(tuple(image_shape), num_classes)  # noqa: E731
+        build = lambda: builder(shape, num_classes)  # noqa: E731
     elif isinstance(model, str):
-        build: Callable[[], nn.Module] = lambda: _REGISTRY[model](tuple(image_shape), num_classes)  # noqa: E731
+        build = lambda: _REGISTRY[model](shape, num_classes)  # noqa: E731
     else:
-        build = model  # type: ignore[assignment]
+        build = model
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
@@ -207,8 +209,8 @@ class CaffeInputScale(nn.Module):
 
 
 def _gaussian_(layer: nn.Module, std: float) -> nn.Module:
-    nn.init.normal_(layer.weight, std=std)
-    nn.init.zeros_(layer.bias)
+    nn.init.normal_(cast(torch.Tensor, layer.weight), std=std)
+    nn.init.zeros_(cast(torch.Tensor, layer.bias))
     return layer
 
 

@@ -102,6 +102,10 @@ class Check:
         kind = numbers.Integral if integer else numbers.Real
         if isinstance(value, bool) or not isinstance(value, kind):
             return f"must be {'an integer' if integer else 'a number'}, got {value!r}"
+        return self._range_problem(value, int_max)
+
+    def _range_problem(self, value: Any, int_max: int | None) -> str | None:
+        integer = self.kind == "integer"
         if not finite(value):
             return f"must be a finite number, got {value!r}"
         high = int_max if integer and self.high is None else self.high

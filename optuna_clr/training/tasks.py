@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Mapping
 import dataclasses
 import functools
 import gzip
@@ -145,7 +146,9 @@ class Task:
             classes = [
                 str(c) for c in range(max(int(s.y.max()) for s in splits if s is not None) + 1)
             ]
-        return cls(name, *splits, tuple(str(c) for c in classes))
+        train_split, valid_split, test_split = splits
+        assert train_split is not None and valid_split is not None
+        return cls(name, train_split, valid_split, test_split, tuple(str(c) for c in classes))
 
     def __str__(self) -> str:
         c, h, w = self.image_shape
@@ -334,7 +337,7 @@ _CONTENT_MD5 = {
 }
 
 
-def _dataset_class(key: str) -> type:
+def _dataset_class(key: str) -> Any:
     from torchvision import datasets
 
     return {
@@ -364,7 +367,7 @@ class _Unusable(Exception):
     """A file that is there but does not hold the data set (the message names it and why)."""
 
 
-def _read_all(key: str, root: Path, readers: dict[str, Callable[[], tuple]]) -> dict[str, Any]:
+def _read_all(key: str, root: Path, readers: Mapping[str, Callable[[], tuple]]) -> dict[str, Any]:
     """Read every file of a data set, then raise one error naming each file that failed, or
     log one line naming each file that is not the official one but holds the data set.
 
@@ -527,7 +530,7 @@ def _cifar(key: str, root: Path) -> tuple:
     ``<root>/cifar-10-batches-py`` (``cifar-100-python``)."""
     cls = _dataset_class(key)
     folder, meta = root / cls.base_folder, cls.meta["filename"]
-    readers = {
+    readers: dict[str, Callable[[], tuple]] = {
         name: functools.partial(_read_cifar_batch, key, folder / name, md5)
         for name, md5 in cls.train_list + cls.test_list
     }
