@@ -118,6 +118,7 @@ from optuna_clr.search.samplers import default_tpe
 from optuna_clr.search.space import FAMILY_PARAMS
 from optuna_clr.study.studyfile import StudyFile
 from optuna_clr.study.tracking import censored_value
+from optuna_clr.training.settings import neutral
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,12 +346,19 @@ def write_table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
 
 
 def _differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """The settings that differ; a key one side lacks counts as None (a setting added since the
-    table was built, at its default of None, changes nothing)."""
+    """The settings that differ; a key one side lacks matches an "off" value on the other (a
+    setting added since the table was built, at its off default, changes nothing:
+    :func:`optuna_clr.training.settings.neutral`)."""
     out = [k for k in ("space", "families", "grid") if recorded.get(k) != current.get(k)]
     a, b = recorded.get("objective", {}), current.get("objective", {})
     keys = sorted((set(a) | set(b)) - {"data_dir"})  # where the data lies changes no value
-    return out + [f"objective {k}" for k in keys if a.get(k) != b.get(k)]
+
+    def same(key: str) -> bool:
+        if key in a and key in b:
+            return a[key] == b[key]
+        return neutral(a.get(key, b.get(key)))
+
+    return out + [f"objective {k}" for k in keys if not same(k)]
 
 
 def load_table(expected: dict[str, Any]) -> tuple[dict[Point, dict[str, Any]], dict[str, Any]]:
