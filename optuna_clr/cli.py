@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 from types import FrameType
 from typing import Any
@@ -26,6 +27,7 @@ from typing import cast
 import optuna
 
 from optuna_clr import records
+from optuna_clr import schedules
 from optuna_clr.results import compare
 from optuna_clr.results import dashboard
 from optuna_clr.results import plots
@@ -626,6 +628,9 @@ def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
             ("schedule", "schedule"),
         ],
     )
+    print()
+    for line in report.family_notes(study):
+        print(textwrap.fill(line, 119))
     print(f"\n{_best_line(study)}")
     print(f"see it: {_dashboard_command(args)}")
 
@@ -637,8 +642,14 @@ def _best_line(study: optuna.Study) -> str:
     attrs = best.user_attrs
     unit, target = attrs.get("unit", "iterations"), attrs.get("target_accuracy")
     if attrs.get("reached", True):
+        what = ""
+        if "schedule" in attrs:
+            schedule = schedules.from_dict(attrs["schedule"])
+            effective = schedule.effective(report.trained(best))
+            what = f" ({schedule.family}{'' if effective is schedule else ', in effect '}"
+            what += f"{'' if effective is schedule else effective.label()})"
         return (
-            f"best: trial {best.number}, "
+            f"best: trial {best.number}{what}, "
             f"{report.format_value(cast(float, best.value), unit)} {unit} "
             f"to {target} validation accuracy"
         )

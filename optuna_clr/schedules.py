@@ -40,6 +40,7 @@ import dataclasses
 import inspect
 import math
 from typing import Any
+from typing import cast
 from typing import ClassVar
 from typing import TYPE_CHECKING
 
@@ -144,6 +145,35 @@ class Schedule:
         return (
             f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
         )
+
+    def effective(self, steps: int) -> Schedule:
+        """The simplest schedule equal to this one over updates ``0 .. steps - 1``: a
+        :class:`Fixed` where the LR never changed before ``steps`` (a step decay stopped
+        before its first drop), else this schedule.
+
+        Args:
+            steps: the updates trained (to the target, for a run that reached it).
+
+        Returns:
+            A schedule that trains the same ``steps`` updates.
+
+        Example:
+
+            .. testcode::
+
+                from optuna_clr.schedules import StepDecay
+
+                step = StepDecay(lr=0.09, gamma=0.1, step_size=99)
+                assert step.effective(80).label() == "fixed(lr=0.09)"
+                assert step.effective(150) == step
+        """
+        moves = type(self).batch_size is not Schedule.batch_size
+        moves = moves or type(self).momentum is not Schedule.momentum
+        first = self.lr(0)
+        if moves or any(self.lr(x) != first for x in range(1, max(steps, 1))):
+            return self
+        fixed = FAMILIES["fixed"](lr=first)  # type: ignore[call-arg]
+        return self if fixed == self else fixed
 
     def label(self) -> str:
         """A short form for tables and plots: 4 significant digits, defaults left out."""
@@ -317,31 +347,50 @@ class StepDecay(Schedule):
 
     The CLR paper's CIFAR-10 baseline is ``StepDecay(lr=0.001, gamma=0.1,
     milestones=(60000, 65000))``: 0.001 up to step 59,999, 1e-4 from 60,000, 1e-5 from 65,000.
-    Equal to ``torch.optim.lr_scheduler.MultiStepLR``.
+    Equal to ``torch.optim.lr_scheduler.MultiStepLR``; given ``step_size`` instead of
+    ``milestones`` (a drop every ``step_size`` updates, ``StepLR``), its record stays one line
+    however long the training.
     """
 
     family: ClassVar[str] = "step"
     lr_value: float
     gamma: float
-    milestones: tuple[int, ...]
+    milestones: tuple[int, ...] | None
+    step_size: int | None
 
-    def __init__(self, lr: float, gamma: float, milestones: Any) -> None:
-        ms = tuple(_int(self, "milestones[]", m) for m in (milestones or ()))
-        if not ms:
+    def __init__(
+        self, lr: float, gamma: float, milestones: Any = None, step_size: int | None = None
+    ) -> None:
+        if (milestones is None) == (step_size is None):
             raise ValueError(
-                f"StepDecay: milestones must be a non-empty list of steps, got {milestones!r}"
+                "StepDecay: give milestones (a non-empty list of steps) or step_size, not both"
             )
-        if any(b <= a for a, b in zip(ms, ms[1:])):
-            raise ValueError(f"StepDecay: milestones must be strictly increasing, got {list(ms)}")
+        ms = None
+        if milestones is not None:
+            ms = tuple(_int(self, "milestones[]", m) for m in milestones)
+            if not ms:
+                raise ValueError(
+                    f"StepDecay: milestones must be a non-empty list of steps, got {milestones!r}"
+                )
+            if any(b <= a for a, b in zip(ms, ms[1:])):
+                raise ValueError(
+                    f"StepDecay: milestones must be strictly increasing, got {list(ms)}"
+                )
         _set(
             self,
             lr_value=_positive(self, "lr", lr),
             gamma=_gamma(self, "gamma", gamma),
             milestones=ms,
+            step_size=None if step_size is None else _int(self, "step_size", step_size),
         )
 
     def lr(self, step: int) -> float:
-        return self.lr_value * self.gamma ** bisect.bisect_right(self.milestones, step)
+        drops = (
+            step // self.step_size
+            if self.step_size is not None
+            else bisect.bisect_right(cast(tuple, self.milestones), step)
+        )
+        return self.lr_value * self.gamma**drops
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

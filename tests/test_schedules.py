@@ -145,6 +145,10 @@ def test_step_and_exponential_decay_match_torch():
         lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [1000, 4000, 9000], 0.2), STEPS, lr=0.5
     )
     assert [step.lr(s) for s in range(STEPS)] == pytest.approx(lrs, rel=1e-12)
+    every = S.StepDecay(lr=0.5, gamma=0.2, step_size=700)
+    lrs, _ = torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 700, 0.2), STEPS, lr=0.5)
+    assert [every.lr(s) for s in range(STEPS)] == pytest.approx(lrs, rel=1e-12)
+    assert every.label() == "step(lr=0.5, gamma=0.2, step_size=700)"
     exp = S.ExponentialDecay(lr=0.5, gamma=0.9997)
     lrs, _ = torch_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9997), STEPS, lr=0.5)
     # torch multiplies step by step; the closed form has no accumulated rounding.
@@ -294,6 +298,11 @@ def test_apply_keeps_tensor_learning_rates_as_tensors():
         (lambda: S.ExpRange(0.001, 0.006, 2000, gamma=1.5), "gamma must be in (0, 1]"),
         (lambda: S.ExpRange(0.001, 0.006, 2000, gamma=0.0), "gamma must be in (0, 1]"),
         (lambda: S.StepDecay(lr=0.1, gamma=0.1, milestones=[]), "non-empty"),
+        (
+            lambda: S.StepDecay(lr=0.1, gamma=0.1),
+            "or step_size",
+        ),
+        (lambda: S.StepDecay(lr=0.1, gamma=0.1, milestones=[9], step_size=9), "not both"),
         (lambda: S.StepDecay(lr=0.1, gamma=0.1, milestones=[500, 100]), "strictly increasing"),
         (lambda: S.Fixed(lr=-1.0), "lr must be > 0"),
         (lambda: S.Fixed(lr=float("nan")), "finite"),
@@ -398,3 +407,16 @@ def test_plot_schedule_draws_lr_and_moving_batch_size(tmp_path):
     assert max(fig.axes[1].lines[0].get_ydata()) == 2500
     fig.savefig(tmp_path / "s.png")
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_a_schedule_that_never_changed_its_lr_is_in_effect_a_fixed_lr():
+    step = S.StepDecay(lr=0.087, gamma=0.11, step_size=99)
+    assert step.effective(80) == S.Fixed(lr=0.087)  # stopped before its first drop
+    assert step.effective(99) == S.Fixed(lr=0.087)  # updates 0..98 all at 0.087
+    assert step.effective(100) is step
+    fixed = S.Fixed(lr=0.05)
+    assert fixed.effective(500) is fixed
+    tri = S.Triangular(base_lr=0.01, max_lr=0.1, step_size=50)
+    assert tri.effective(10) is tri  # a ramp is not a fixed LR
+    grow = S.BatchSizeIncrease(lr=0.1, batch_size=32, max_batch_size=512, milestones=[10**6])
+    assert grow.effective(10) is grow  # its batch size is its own, not the trainer's

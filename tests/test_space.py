@@ -67,7 +67,8 @@ def test_epoch_parameters_become_steps():
     assert tri.step_size == 1800 and tri.base_lr == pytest.approx(0.001)
     assert tri.gamma ** (20 * 450) == pytest.approx(0.5)
     step = space.build("step", {"lr": 0.1, "step.interval_epochs": 50.0, "step.gamma": 0.1})
-    assert step.milestones == (22_500, 45_000, 67_500)
+    assert step.step_size == 22_500 and step.lr(22_499) == 0.1
+    assert step.lr(67_500) == pytest.approx(1e-4)
     inv = space.build("inv", {"lr": 0.1, "inv.half_life_epochs": 10.0, "inv.power": 0.5})
     assert inv.lr(4500) == pytest.approx(0.05)
     grow = space.build("batch_growth", {"lr": 0.1, "batch_growth.interval_epochs": 20.0})

@@ -123,6 +123,27 @@ class Arm:
     def retrain_seconds(self) -> float:
         return sum(r.seconds for r in self.runs)
 
+    def cycles_to_target(self, target: float) -> list[float] | None:
+        """The cycles the schedule had completed when each seed that reached ``target`` first
+        reached it (a seed that ran the whole budget would count cycles the answer never
+        needed); None for a schedule that does not cycle.
+
+        Args:
+            target: the validation accuracy the seeds were trained to.
+
+        Returns:
+            One fraction per seed that reached the target, in seed order; empty if none did.
+        """
+        schedule = schedules.from_dict(self.schedule)
+        if not schedule.cycles:
+            return None
+        steps = [
+            next((int(step) for step, acc in r.curve if acc >= target), r.iterations)
+            for r in self.runs
+            if r.reached
+        ]
+        return [cast(float, schedule.cycles_completed(n)) for n in steps]
+
     def test_accuracy(self) -> tuple[float, float] | None:
         accs = [r.test_accuracy for r in self.runs if r.test_accuracy is not None]
         if not accs:

@@ -14,7 +14,6 @@ from pathlib import Path
 import re
 import statistics
 from typing import Any
-from typing import cast
 from typing import TYPE_CHECKING
 
 import optuna
@@ -140,12 +139,13 @@ def headline(comparison: Comparison) -> list[str]:
             "(starred below), so the means are bounds, not measurements.",
             "",
         ]
-    cycles = _cycles(cyclical)
-    if cycles is not None and cycles < 1:
+    cycles = cyclical.cycles_to_target(c.target_accuracy)
+    if cycles and max(cycles) < 1:
         s = schedules.from_dict(cyclical.schedule)
         lines += [
             f"**Warning: the cyclical winner completed no cycle.** `{s.label()}` "
-            f"completed at most {cycles:.2f} of a cycle on any seed (its first cycle ends "
+            f"had completed at most {max(cycles):.2f} of a cycle when it reached the target "
+            f"({len(cycles)} of {len(cyclical.runs)} seeds reached it; its first cycle ends "
             f"at iteration {s.next_cycle_end(0):,}), so it won as a ramp, not as a cycle.",
             "",
         ]
@@ -180,7 +180,7 @@ def arm_table(comparison: Comparison) -> list[str]:
     c, unit = comparison, comparison.unit
     lines = [
         f"| configuration | schedule | {unit} to target, mean ± std | median | every seed "
-        "| reached | cycles completed | test accuracy |",
+        "| reached | cycles to target | test accuracy |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for arm in c.arms:
@@ -196,13 +196,13 @@ def arm_table(comparison: Comparison) -> list[str]:
         )
         sched = schedules.from_dict(arm.schedule).label()
         sched += f" with {arm.training}" if arm.training else ""
-        cycles = _cycles(arm)
+        cycles = _cycles(arm.cycles_to_target(c.target_accuracy))
         lines.append(
             f"| {arm.name}{where} | `{sched}` | {format_value(arm.mean, unit)} ± "
             f"{format_value(arm.std, unit)} | "
             f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
             f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | "
-            f"{'-' if cycles is None else f'{cycles:.2f}'} | {test_s} |"
+            f"{cycles} | {test_s} |"
         )
     return lines
 
@@ -230,11 +230,14 @@ def compute_table(comparison: Comparison) -> list[str]:
     return lines + [""]
 
 
-def _cycles(arm: Any) -> float | None:
-    """The most cycles the arm's schedule completed on any seed; None if it does not cycle."""
-    s = schedules.from_dict(arm.schedule)
-    done = [s.cycles_completed(r.iterations) for r in arm.runs]
-    return max(cast(list[float], done)) if done and done[0] is not None else None
+def _cycles(cycles: list[float] | None) -> str:
+    """Cycles to target as the table shows them: the range over the seeds that reached it."""
+    if cycles is None:
+        return "-"
+    if not cycles:
+        return "none reached"
+    low, high = min(cycles), max(cycles)
+    return f"{high:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
 
 
 def _interval(speedup: dict[str, Any]) -> str:
@@ -349,14 +352,58 @@ def family_table(study: optuna.Study) -> list[dict[str, Any]]:
         row["trials"] += 1
         row["pruned"] += t.state == TrialState.PRUNED
         if t.state == TrialState.COMPLETE and (row["value"] is None or t.value < row["value"]):
+            schedule = schedules.from_dict(t.user_attrs["schedule"])
+            steps = trained(t)
+            effective = schedule.effective(steps)
             row.update(
                 value=t.value,
                 trial=t.number,
                 reached=t.user_attrs.get("reached"),
                 test_accuracy=t.user_attrs.get("test_accuracy"),
-                schedule=schedules.from_dict(t.user_attrs["schedule"]).label(),
+                schedule=schedule.label(),
+                effective=None if effective is schedule else effective.label(),
+                trained=steps,
             )
     return sorted(rows.values(), key=lambda r: (r["value"] is None, r["value"] or 0))
+
+
+def trained(trial: optuna.trial.FrozenTrial) -> int:
+    """The updates a trial's answer rests on: to the target where it reached it."""
+    attrs = trial.user_attrs
+    if attrs.get("reached") and attrs.get("iterations_to_target") is not None:
+        return int(attrs["iterations_to_target"])
+    return int(attrs.get("iterations", 1))
+
+
+def family_notes(study: optuna.Study) -> list[str]:
+    """What the family table cannot say in a cell: how the trials were spread over the
+    families, and each best trial whose LR never changed before it stopped (a step decay that
+    reached the target before its first drop was, in effect, a fixed LR).
+
+    Args:
+        study: a study of :class:`~optuna_clr.IterationsToTarget` trials.
+
+    Returns:
+        Sentences, one per line, for under the table (the CLI's and the study report's).
+    """
+    rows = family_table(study)
+    counts = sorted((r["trials"] for r in rows), reverse=True)
+    lines = (
+        [
+            f"{sum(counts)} trials over {len(rows)} families ({counts[-1]} to {counts[0]} each); "
+            "a family with few trials is barely tuned (`optuna-clr compare` tunes fixed against "
+            "cyclical, each with its own trials)."
+        ]
+        if rows
+        else []
+    )
+    for row in rows:
+        if row.get("effective"):
+            lines.append(
+                f"{row['family']}*: its best trial stopped at {row['trained']:,} iterations, "
+                f"before its LR first changed: in effect {row['effective']}."
+            )
+    return lines
 
 
 def study_unit(study: optuna.Study) -> str:
@@ -380,7 +427,8 @@ def family_rows(study: optuna.Study) -> list[dict[str, Any]]:
             else format_value(row["value"], unit) + ("" if row["reached"] else " (not reached)")
         )
         test = "-" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}"
-        rows.append({**row, "value": value, "test_accuracy": test})
+        family = row["family"] + ("*" if row.get("effective") else "")
+        rows.append({**row, "family": family, "value": value, "test_accuracy": test})
     return rows
 
 
@@ -406,7 +454,7 @@ def study_markdown(
             f"| {row['family']} | {row['trials']} ({row['pruned']}) | {row['value']} | "
             f"{row['trial']} | {row['test_accuracy']} | `{row['schedule']}` |"
         )
-    lines.append("")
+    lines += ["", *(f"{line}\n" for line in family_notes(study))]
     if comparison is not None:
         arms = ", ".join(f"`{a.study_name}`" for a in comparison.arms if a.study_name)
         lines += [

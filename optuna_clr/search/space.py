@@ -270,8 +270,7 @@ class ScheduleSpace:
             return cyclical(base_lr=base, max_lr=top, step_size=steps)
         if family == "step":
             interval = self._steps(g("step.interval_epochs"))
-            milestones = list(range(interval, self.max_iterations, interval)) or [interval]  # type: ignore[arg-type]
-            return S.StepDecay(lr=g("lr"), gamma=g("step.gamma"), milestones=milestones)
+            return S.StepDecay(lr=g("lr"), gamma=g("step.gamma"), step_size=interval)
         if family == "exp":
             return S.ExponentialDecay(
                 lr=g("lr"), gamma=0.5 ** (1.0 / (g("exp.half_life_epochs") * ipe))

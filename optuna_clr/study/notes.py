@@ -106,6 +106,10 @@ def trial_summary(
     cycles = schedule.cycles_completed(result.iterations)
     if cycles is not None:
         words.append(f"{cycles:.2f} cycles completed")
+    trained = result.iterations_to_target if result.reached else result.iterations
+    effective = schedule.effective(cast(int, trained))
+    if effective is not schedule:
+        words.append(f"in effect {effective.label()}: its LR never changed")
     return "; ".join(words)
 
 
