@@ -447,12 +447,7 @@ def clear_bounds(result: RangeTestResult | None) -> RangeTestResult | None:
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
-    cells = [[h for h, _ in columns]] + [[str(r[k]) for _, k in columns] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
-    for j, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
+    print("\n".join(report.text_table(rows, columns)))
 
 
 def cmd_range_test(args: argparse.Namespace) -> int:
@@ -724,8 +719,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     path = _write_comparison(args, storage, store, comparison, range_test)
     print()
-    print(path.read_text().split("\n## ")[0])
-    print(f"report: {path}")
+    print("\n".join(report.terminal_summary(comparison)))
+    print(f"\nreport: {path}")
+    print(f"see it: {_dashboard_command(args)}")
     return 0
 
 

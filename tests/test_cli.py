@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import inspect
 from pathlib import Path
+import re
 
 from conftest import run_cli as run
 from conftest import tiny_study
@@ -118,9 +119,21 @@ def test_a_stored_range_test_is_reused_only_with_the_same_settings(workdir, caps
 def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert run("compare", "tiny.toml", "--no-progress") == 0
     out = capsys.readouterr().out
-    assert "baseline smith: retraining with seeds [1, 2]" in out
+    assert re.search(r"baseline smith: retraining, \w+\(.*\), with seeds \[1, 2\]", out), out
+    assert re.search(r"^  seed 2: (reached [\d.]+ at|did not reach [\d.]+ within)", out, re.M), out
     folder = workdir / "reports" / "tiny-compare"
     text = (folder / "report.md").read_text()
+    # the terminal gets a summary, not the report's Markdown: verdict, the speed-up in words,
+    # one row per configuration, the paths
+    summary = out[out.index("\nVerdict: ") :]
+    assert "**" not in summary and "|" not in summary and "`" not in summary
+    assert max(map(len, summary.splitlines())) <= 119
+    assert re.search(r"At the estimate the cyclical schedule was (faster|slower)", summary)
+    assert re.search(r"^smith \(baseline\) +\w+\(", summary, re.M), summary
+    assert (
+        "report: reports/tiny-compare/report.md" in summary
+        and "\nsee it: optuna-dashboard" in summary
+    )
     assert "speed-up of" in text and "95% interval" in text and "t-interval on the log" in text
     assert text.count("\n# ") + text.startswith("# ") == 1  # one H1
     # the verdict is the one the retrained seeds' paired interval gives
@@ -237,7 +250,7 @@ def test_baselines_only_compare_stores_its_seeds_and_shows_every_configuration(w
     )
     (workdir / "many.toml").write_text(text)
     assert run("compare", "many.toml", "--no-progress") == 0
-    assert capsys.readouterr().out.count("retraining with seeds [1]") == len(lrs)
+    assert capsys.readouterr().out.count("), with seeds [1]") == len(lrs)
     assert (
         run("compare", "many.toml", "--no-progress") == 0
     )  # resumes: every baseline's seed is stored

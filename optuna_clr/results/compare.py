@@ -194,14 +194,25 @@ def retrain(
     progress: Callable[[str], None] | None = None,
 ) -> list[SeedRun]:
     """Train ``schedule`` once per seed with the experiment's settings (and ``training``
-    overrides), no Optuna involved."""
+    overrides), no Optuna involved; ``progress`` hears each seed's outcome in a line."""
     runs = []
     for seed in seeds:
-        if progress:
-            progress(f"seed {seed}: {schedule!r}")
         result = experiment.run(schedule, seed=seed, overrides=training or None)
         runs.append(SeedRun.from_result(seed, result, experiment))
+        if progress:
+            progress(_outcome(runs[-1], experiment))
     return runs
+
+
+def _outcome(run: SeedRun, experiment: Experiment) -> str:
+    """A seed's result in a line: when it reached the target, or how close it came."""
+    target, unit = experiment.target_accuracy, experiment.unit
+    if run.reached:
+        return f"  seed {run.seed}: reached {target:g} at {run.value:,.4g} {unit}"
+    return (
+        f"  seed {run.seed}: did not reach {target:g} within the budget "
+        f"(best {run.best_accuracy:.4f}; counted as {run.value:,.4g} {unit})"
+    )
 
 
 def compare(
@@ -442,7 +453,7 @@ def _seed_runs(
     }
     missing = [s for s in seeds if s not in runs]
     if missing:
-        say(f"{what} with seeds {missing}")
+        say(f"{what}, {schedule.label()}, with seeds {missing}")
         for run in retrain(experiment, schedule, missing, training=training, progress=say):
             retrained.add_trial(
                 _trial_of(run, experiment, label, kind, schedule, key, configuration)

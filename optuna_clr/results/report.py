@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 import re
 import statistics
+import textwrap
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -130,13 +131,14 @@ def headline(comparison: Comparison) -> list[str]:
         f"**Verdict: {verdict(sp)}.**",
         "",
         f"The tuned cyclical schedule needed {needed(cyclical)}, the tuned fixed LR "
-        f"{needed(fixed)}: a speed-up of {sp['ratio']:.2f}x ({_interval(sp)}).",
+        f"{needed(fixed)}: a speed-up of {sp['ratio']:.2f}x ({_interval(sp)}). "
+        f"{in_words(sp, unit)}.",
         "",
     ]
     if not all(r.reached for arm in (fixed, cyclical) for r in arm.runs):
         lines += [
-            "Seeds that did not reach the target count with their censored value "
-            "(starred below), so the means are bounds, not measurements.",
+            "Seeds that did not reach the target count with their censored value, so the "
+            "means are bounds, not measurements.",
             "",
         ]
     cycles = cyclical.cycles_to_target(c.target_accuracy)
@@ -238,6 +240,73 @@ def _cycles(cycles: list[float] | None) -> str:
         return "none reached"
     low, high = min(cycles), max(cycles)
     return f"{high:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+
+
+def text_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> list[str]:
+    """``rows`` as a plain-text table for a terminal: ``columns`` are (heading, key) pairs."""
+    cells = [[h for h, _ in columns]] + [[str(r[k]) for _, k in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
+
+
+def terminal_summary(comparison: Comparison, *, width: int = 119) -> list[str]:
+    """The comparison for a terminal, within ``width`` columns: the report's headline (verdict,
+    speed-up in numbers and words, warnings) as plain text, then one short row per
+    configuration.
+
+    Args:
+        comparison: what :func:`optuna_clr.results.compare.compare` returned.
+        width: the widest line.
+
+    Returns:
+        The lines, without newlines.
+    """
+    c, unit = comparison, comparison.unit
+    lines: list[str] = []
+    for line in headline(c):
+        plain = line.replace("**", "").replace("`", "")
+        indent = "  " if plain.startswith("- ") else ""
+        lines += textwrap.wrap(plain, width, subsequent_indent=indent) or [""]
+    rows = []
+    for arm in c.arms:
+        sched = schedules.from_dict(arm.schedule).label()
+        rows.append(
+            {
+                "arm": arm.name if arm.kind == "tuned" else f"{arm.name} (baseline)",
+                "schedule": sched + (f" with {arm.training}" if arm.training else ""),
+                "mean": format_value(arm.mean, unit),
+                "median": format_value(statistics.median(arm.values), unit),
+                "reached": f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)}",
+                "cycles": _cycles(arm.cycles_to_target(c.target_accuracy)),
+            }
+        )
+    columns = [
+        ("configuration", "arm"),
+        ("schedule", "schedule"),
+        ("mean", "mean"),
+        ("median", "median"),
+        ("reached", "reached"),
+        ("cycles to target", "cycles"),
+    ]
+    seeds = ", ".join(map(str, c.seeds))
+    title = f"{unit.capitalize()} to {c.target_accuracy:g} validation accuracy (seeds {seeds}):"
+    return [*lines, *textwrap.wrap(title, width), *text_table(rows, columns)]
+
+
+def in_words(speedup: dict[str, Any], unit: str, faster: str = "cyclical schedule") -> str:
+    """The speed-up said in words, whichever way it points, since "0.82x" read alone is easily
+    taken for a gain."""
+    ratio = speedup["ratio"]
+    if ratio >= 1:
+        return (
+            f"At the estimate the {faster} was faster: the fixed LR needed {ratio:.2f}x its "
+            f"{unit}, seed for seed (geometric mean)"
+        )
+    return (
+        f"At the estimate the {faster} was slower: it needed {1 / ratio:.2f}x the fixed LR's "
+        f"{unit}, seed for seed (geometric mean)"
+    )
 
 
 def _interval(speedup: dict[str, Any]) -> str:
