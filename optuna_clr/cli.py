@@ -130,14 +130,14 @@ def _training(p: argparse.ArgumentParser, *, seed_help: str) -> None:
         "(default: [task] data_dir, then $OPTUNA_CLR_DATA)",
     )
     p.add_argument("--seed", type=_at_least(0), help=seed_help)
-
-
-def _workers(p: argparse.ArgumentParser, *, n_trials_help: str) -> None:
     p.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bars (default: shown when stderr is a terminal)",
     )
+
+
+def _workers(p: argparse.ArgumentParser, *, n_trials_help: str) -> None:
     p.add_argument("--n-trials", type=_at_least(0), help=n_trials_help)
     p.add_argument(
         "--parallel",
@@ -400,8 +400,18 @@ def _range_test_changes(stored: RangeTestResult, sf: StudyFile) -> list[str]:
     return changes
 
 
+def _say(text: str) -> None:
+    """Print ``text`` within 119 columns, its later lines indented."""
+    print(textwrap.fill(text, 119, subsequent_indent="  "), flush=True)
+
+
 def ensure_range_test(
-    sf: StudyFile, study: optuna.Study, store: Any, *, rerun: bool = False
+    sf: StudyFile,
+    study: optuna.Study,
+    store: Any,
+    *,
+    rerun: bool = False,
+    show_progress_bar: bool = False,
 ) -> RangeTestResult | None:
     """The study's range test: the stored one if it was run with the file's settings (a stored
     test with more seeds will do), else a new run."""
@@ -412,23 +422,22 @@ def ensure_range_test(
     if stored is not None and not rerun:
         changes = _range_test_changes(stored, sf)
         if not changes:
-            print(
+            _say(
                 f"range test: using the one stored in study {study.study_name!r}: {stored.message}"
             )
             return stored
-        print(
+        _say(
             f"range test: the one stored in study {study.study_name!r} does not match the file "
             f"({'; '.join(changes)}): running it again"
         )
-    print(
+    _say(
         f"range test: {kwargs['task']} / {kwargs['model']}, "
-        f"LR {kwargs['min_lr']:g} to {kwargs['max_lr']:g} ...",
-        flush=True,
+        f"LR {kwargs['min_lr']:g} to {kwargs['max_lr']:g} ..."
     )
-    result = lr_range_test(**kwargs)
+    result = lr_range_test(**kwargs, show_progress_bar=show_progress_bar)
     result.settings[RANGE_TEST_REQUEST] = {**range_test_request(sf), "repeats": kwargs["repeats"]}
     dashboard.attach_range_test(study, result, store)
-    print(f"range test: {'clear' if result.clear else 'NOT CLEAR'}: {result.message}")
+    _say(f"range test: {'clear' if result.clear else 'NOT CLEAR'}: {result.message}")
     return result
 
 
@@ -438,10 +447,9 @@ def clear_bounds(result: RangeTestResult | None) -> RangeTestResult | None:
     the search then keeps the file's ranges and uses TPE."""
     if result is None or result.clear:
         return result
-    print(
+    _say(
         "range test: not clear, so the space keeps the study file's ranges and the sampler is "
-        "TPE; rerun `optuna-clr range-test` over a wider LR range or for longer to narrow it",
-        flush=True,
+        "TPE; rerun `optuna-clr range-test` over a wider LR range or for longer to narrow it"
     )
     return None
 
@@ -456,7 +464,7 @@ def cmd_range_test(args: argparse.Namespace) -> int:
     sf.make_objective()  # the data loaded and checked before anything is created
     store = _outputs(args)
     study = _open_study(sf, _storage(args))
-    result = ensure_range_test(sf, study, store, rerun=True)
+    result = ensure_range_test(sf, study, store, rerun=True, show_progress_bar=_progress(args))
     assert result is not None
     folder = args.out / report.folder_name(study.study_name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -496,7 +504,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     notes.name_metric(study, objective)
     if note and args.worker is None:
         print(note)
-    prior = clear_bounds(ensure_range_test(sf, study, store))
+    prior = clear_bounds(ensure_range_test(sf, study, store, show_progress_bar=progress))
     space = sf.make_space(objective)
     if prior is not None and space.outside(prior) and args.worker is None:
         print(f"range test: {space.outside(prior)}")
@@ -617,7 +625,7 @@ def _summary(study: optuna.Study, args: argparse.Namespace) -> None:
             ("family", "family"),
             ("trials", "trials"),
             ("pruned", "pruned"),
-            ("best to target", "value"),
+            ("to target", "value"),
             ("trial", "trial"),
             ("test acc", "test_accuracy"),
             ("schedule", "schedule"),
@@ -663,7 +671,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     note = ensure_fingerprint(home, objective.fingerprint())  # before the range test trains
     if note:
         print(note)
-    range_test = ensure_range_test(sf, home, store)
+    range_test = ensure_range_test(sf, home, store, show_progress_bar=progress)
     prior = clear_bounds(range_test)
     c = sf.compare
     fixed_space = sf.make_space(objective, families=["fixed"], lr=c["fixed_lr"])

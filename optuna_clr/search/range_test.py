@@ -33,8 +33,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import copy
 import dataclasses
+import functools
 import importlib
 import json
 import math
@@ -53,6 +55,7 @@ from torch import nn
 from optuna_clr import records
 from optuna_clr.schedules import Schedule
 from optuna_clr.training import models
+from optuna_clr.training import progress
 from optuna_clr.training import tasks
 from optuna_clr.training.engine import Evaluation
 from optuna_clr.training.engine import make_optimizer
@@ -188,6 +191,7 @@ def lr_range_test(
     image_size: int | None = None,
     divergence_factor: float = 4.0,
     experiment: Experiment | None = None,
+    show_progress_bar: bool = False,
     **train_settings: Any,
 ) -> RangeTestResult:
     """Run the LR range test; see the module docstring.
@@ -207,6 +211,7 @@ def lr_range_test(
         experiment: what the trials train (:class:`~optuna_clr.Experiment`): its task, model,
             device and range-test settings replace those arguments, so the test runs as the
             trials will.
+        show_progress_bar: a bar over the test's iterations, every seed's together.
         train_settings: the training settings the test shares with the trials
             (:func:`optuna_clr.training.settings.names` ``("range_test")``: ``batch_size``,
             ``momentum``, ``nesterov``, ``weight_decay``, ``augment``, ...), as
@@ -286,6 +291,7 @@ def lr_range_test(
     }
     saved = _snapshot(cast(nn.Module, model), optimizer) if user_module else None
     runs = []
+    bar = progress.iterations_bar(steps * repeats, "range test") if show_progress_bar else None
     try:
         for k in range(repeats):
             run_seed = seed + k
@@ -300,7 +306,15 @@ def lr_range_test(
             )
             runs.append(
                 _one_run(
-                    run_task, model, optimizer, ramp, config, metric, divergence_factor, settings
+                    run_task,
+                    model,
+                    optimizer,
+                    ramp,
+                    config,
+                    metric,
+                    divergence_factor,
+                    settings,
+                    functools.partial(progress.show, bar, offset=k * steps) if bar else None,
                 )
             )
             if saved is not None and k + 1 < repeats:
@@ -308,6 +322,8 @@ def lr_range_test(
                     cast(nn.Module, model), optimizer, saved
                 )  # the next seed starts from the user's state
     finally:
+        if bar is not None:
+            bar.close()
         if saved is not None:
             _restore(cast(nn.Module, model), optimizer, saved)  # after the last seed, or an error
     return runs[0] if repeats == 1 else _combine(runs, settings)
@@ -322,12 +338,15 @@ def _one_run(
     metric: str,
     divergence_factor: float,
     settings: dict[str, Any],
+    tick: Callable[[Evaluation], None] | None = None,
 ) -> RangeTestResult:
     points: list[Evaluation] = []
     best_loss = [math.inf]
 
     def on_eval(ev: Evaluation) -> bool:
         points.append(ev)
+        if tick is not None:
+            tick(ev)
         if metric != "loss":
             return False
         # a running mean of the last few points, so one noisy batch does not stop the test

@@ -51,6 +51,7 @@ from optuna_clr.study.objective import FinishedElsewhere
 from optuna_clr.study.objective import IterationsToTarget
 from optuna_clr.study.objective import OutOfMemory
 from optuna_clr.study.objective import TrialJob
+from optuna_clr.training import progress
 from optuna_clr.training.engine import TrainResult
 from optuna_clr.training.fused import fusable
 from optuna_clr.training.fused import FusedJob
@@ -101,22 +102,26 @@ def optimize(
     if parallel < 1:
         raise ValueError(f"parallel must be >= 1, got {parallel}")
     study._stop_flag = False  # Study.stop()'s flag: study.optimize clears it as it starts, too
-    with _requeue_on_interrupt(study) as running:
-        if parallel == 1:
-            _optimize_one_by_one(
-                study, objective, n_trials, tuple(catch), callbacks, show_progress_bar, running
-            )
-        else:
-            _optimize_fused(
-                study,
-                objective,
-                n_trials,
-                parallel,
-                tuple(catch),
-                list(callbacks),
-                show_progress_bar,
-                running,
-            )
+    # our bar, not Optuna's: it gives the best value its unit
+    bar = (
+        progress.TrialsBar(
+            n_trials, "trials" if parallel == 1 else f"trials ({parallel} at a time)"
+        )
+        if show_progress_bar
+        else None
+    )
+    callbacks = [*callbacks, bar] if bar is not None else list(callbacks)
+    try:
+        with _requeue_on_interrupt(study) as running:
+            if parallel == 1:
+                _optimize_one_by_one(study, objective, n_trials, tuple(catch), callbacks, running)
+            else:
+                _optimize_fused(
+                    study, objective, n_trials, parallel, tuple(catch), callbacks, running
+                )
+    finally:
+        if bar is not None:
+            bar.close()
     if wait_for_stale:
         finish_stale_trials(study, objective, catch=catch, callbacks=callbacks)
 
@@ -198,7 +203,6 @@ def _optimize_one_by_one(
     n_trials: int,
     catch: tuple[type[Exception], ...],
     callbacks: Sequence[Callback],
-    show_progress_bar: bool,
     running: set[int],
 ) -> None:
     """``study.optimize``, going on past a trial another worker finished: Optuna's loop cannot
@@ -216,7 +220,6 @@ def _optimize_one_by_one(
                     n_trials=left,
                     catch=catch,
                     callbacks=[done, *callbacks],
-                    show_progress_bar=show_progress_bar,
                 )
             return
         except Exception as error:
@@ -445,16 +448,10 @@ def _optimize_fused(
     parallel: int,
     catch: tuple[type[Exception], ...],
     callbacks: list[Callback],
-    show_progress_bar: bool,
     running: set[int],
 ) -> None:
     asked = 0
     open_jobs: dict[int, TrialJob] = {}
-    bar = None
-    if show_progress_bar:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_trials, desc=f"trials ({parallel} at a time)", unit="trial")
 
     def fail(trial: optuna.Trial, error: BaseException) -> optuna.trial.FrozenTrial | None:
         """Tell ``trial`` failed; None when another worker finished it already."""
@@ -490,12 +487,6 @@ def _optimize_fused(
         if frozen is not None:
             for callback in callbacks:
                 callback(study, frozen)
-        if bar is not None:
-            bar.update(1)
-            try:
-                bar.set_postfix(best=study.best_value)
-            except ValueError:
-                pass
 
     def next_job() -> FusedJob | None:
         nonlocal asked
@@ -528,36 +519,30 @@ def _optimize_fused(
 
     capacity = parallel
     with _Heartbeats(study) as heartbeats, _in_optimize_loop(study):
-        try:
-            while asked < n_trials and not study._stop_flag:
-                asked_before = asked
-                try:
-                    train_fused(
-                        objective.task,
-                        objective.model,
-                        objective.config,
-                        next_job,
-                        capacity=capacity,
-                        on_done=lambda fj, result: tell(fj.key, result),
+        while asked < n_trials and not study._stop_flag:
+            asked_before = asked
+            try:
+                train_fused(
+                    objective.task,
+                    objective.model,
+                    objective.config,
+                    next_job,
+                    capacity=capacity,
+                    on_done=lambda fj, result: tell(fj.key, result),
+                )
+            except BaseException as error:  # Ctrl-C, out of memory...: leave no trial running
+                if _is_out_of_memory(error):
+                    error = OutOfMemory(
+                        f"out of memory with {capacity} trials stacked: {error}. "
+                        "Lower --parallel or batch_size."
                     )
-                except BaseException as error:  # Ctrl-C, out of memory...: leave no trial running
-                    if _is_out_of_memory(error):
-                        error = OutOfMemory(
-                            f"out of memory with {capacity} trials stacked: {error}. "
-                            "Lower --parallel or batch_size."
-                        )
-                    for job in list(open_jobs.values()):
-                        tell(job, None, error)
-                    if not isinstance(error, catch) or asked == asked_before:
-                        raise  # not caught, or nothing to blame it on but the set-up itself
-                    if isinstance(error, OutOfMemory) and capacity > 1:
-                        capacity //= (
-                            2  # the stack is what ran out: go on with fewer trials at a time
-                        )
-                        if torch.cuda.is_available():
-                            torch.cuda.empty_cache()
-                        trials = "trials" if capacity > 1 else "trial"
-                        _logger.warning(f"{error} Going on with {capacity} {trials} at a time.")
-        finally:
-            if bar is not None:
-                bar.close()
+                for job in list(open_jobs.values()):
+                    tell(job, None, error)
+                if not isinstance(error, catch) or asked == asked_before:
+                    raise  # not caught, or nothing to blame it on but the set-up itself
+                if isinstance(error, OutOfMemory) and capacity > 1:
+                    capacity //= 2  # the stack is what ran out: go on with fewer trials at a time
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                    trials = "trials" if capacity > 1 else "trial"
+                    _logger.warning(f"{error} Going on with {capacity} {trials} at a time.")

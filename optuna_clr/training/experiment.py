@@ -30,6 +30,7 @@ import torch
 
 from optuna_clr.schedules import Schedule
 from optuna_clr.training import models
+from optuna_clr.training import progress
 from optuna_clr.training import settings
 from optuna_clr.training import tasks
 from optuna_clr.training.engine import Evaluation
@@ -231,19 +232,11 @@ class Experiment:
         )
         bar = None
         if self.show_progress_bar:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(
-                total=config.max_iterations,
-                desc=progress_label or "training",
-                unit="it",
-                leave=False,
-            )
+            bar = progress.iterations_bar(config.max_iterations, progress_label or "training")
 
         def on_eval(ev: Evaluation) -> bool:
             if bar is not None:
-                bar.update(ev.step - bar.n)
-                bar.set_postfix(acc=f"{ev.accuracy:.4f}", lr=f"{ev.lr:.3g}")
+                progress.show(bar, ev)
             return bool(callback(ev)) if callback is not None else False
 
         try:
