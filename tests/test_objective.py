@@ -66,7 +66,7 @@ def test_study_end_to_end_records_everything_in_the_storage(tmp_path):
         ), a
         # every evaluation was reported in the objective's unit: budget * (1 + target - accuracy)
         curve = accuracy_curve(t)
-        assert max(acc for _, acc in curve) == pytest.approx(a["best_accuracy"])
+        assert round(max(acc for _, acc in curve), 4) == a["best_accuracy"]  # shown to 4 places
         reports = {s: 600 * (1 + 0.95 - acc) for s, acc in curve}
         assert reports == pytest.approx(t.intermediate_values)
 
@@ -88,11 +88,9 @@ def test_unreachable_target_gives_the_censored_value():
     for t in study.trials:
         best = t.user_attrs["best_accuracy"]
         assert not t.user_attrs["reached"] and best < 1.0
-        assert (
-            t.value
-            == pytest.approx(censored_value(100, 1.0, best))
-            == pytest.approx(100 * (2 - best))
-        )
+        # best_accuracy is stored to 4 places, so the value agrees to 100 x 0.00005
+        assert t.value == pytest.approx(censored_value(100, 1.0, best), abs=100 * 5e-5)
+        assert censored_value(100, 1.0, best) == pytest.approx(100 * (2 - best))
         assert t.value > 100
     slow, fast = study.trials
     assert slow.user_attrs["best_accuracy"] < fast.user_attrs["best_accuracy"]

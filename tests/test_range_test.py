@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import optuna_clr
+from optuna_clr import records
 from optuna_clr.results import dashboard
 from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.search.range_test import suggest_bounds
@@ -287,7 +288,8 @@ def test_attach_stores_the_result_and_its_plot(result, tmp_path):
     reloaded = optuna.load_study(study_name="rt", storage=storage)
     assert RangeTestResult.from_study(reloaded) == result
     assert (tmp_path / "artifacts" / artifact_id).stat().st_size > 5000  # the PNG
-    assert reloaded.user_attrs["range_test_plot"] == artifact_id
+    assert records.load(reloaded, "range_test_plot") == artifact_id
+    assert "range_test_plot" not in reloaded.user_attrs
 
 
 def test_argument_errors():

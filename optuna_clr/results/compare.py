@@ -81,8 +81,8 @@ class SeedRun:
             experiment.value(result),
             result.iterations,
             result.examples_seen,
-            result.best_accuracy,
-            result.test_accuracy,
+            round(result.best_accuracy, 4),  # as stored in the retrain study's attrs
+            None if result.test_accuracy is None else round(result.test_accuracy, 4),
             [[e.step, cast(float, e.accuracy)] for e in result.curve],  # validated steps
             result.seconds,
         )

@@ -50,7 +50,7 @@ def attach(
     the artifacts are saved."""
     from optuna.artifacts import upload_artifact
 
-    plot = study.user_attrs.get("range_test_plot")
+    plot = records.load(study, RANGE_TEST_PLOT)
     for old in (records.load(study, ARTIFACTS_RECORD) or {}).values():
         if old != plot:
             records.remove_artifact(study, old, artifact_store)
@@ -82,6 +82,7 @@ def attach(
 
 
 ARTIFACTS_RECORD = "report_artifacts"  # the note's figures, by file name: removed on reattaching
+RANGE_TEST_PLOT = "range_test_plot"  # the range test's plot, an artifact id
 
 
 def attach_comparison(
@@ -120,7 +121,8 @@ def attach_range_test(study: optuna.Study, result: RangeTestResult, artifact_sto
     """Store a range test in ``study`` and its plot as a study artifact optuna-dashboard shows.
 
     The record is what :meth:`RangeTestResult.from_study` reads back; the plot's artifact id is
-    kept in the study's ``range_test_plot`` user attr, and :func:`attach` reuses it.
+    kept as the study's record ``range_test_plot`` (not a user attr: the dashboard would list
+    a bare id), and :func:`attach` reuses it.
 
     Args:
         study: the study whose space and prior the test sets.
@@ -139,7 +141,7 @@ def attach_range_test(study: optuna.Study, result: RangeTestResult, artifact_sto
         artifact_id = upload_artifact(
             artifact_store=artifact_store, file_path=path, study_or_trial=study
         )
-    study.set_user_attr("range_test_plot", artifact_id)
+    records.save(study, RANGE_TEST_PLOT, artifact_id)
     return artifact_id
 
 

@@ -103,6 +103,8 @@ def trial_summary(
         ),
         outcome,
     ]
+    if result.test_accuracy is not None:
+        words.append(f"test accuracy {result.test_accuracy:.4f}")
     cycles = schedule.cycles_completed(result.iterations)
     if cycles is not None:
         words.append(f"{cycles:.2f} cycles completed")
@@ -132,7 +134,9 @@ def save_trial_note(
         target_accuracy=target_accuracy,
         iterations_per_epoch=iterations_per_epoch,
     )
-    optuna_dashboard.save_note(trial, f"## Trial {trial.number}\n\n{line}\n\n`{schedule!r}`\n")
+    optuna_dashboard.save_note(
+        trial, f"## Trial {trial.number}\n\n`{schedule.label()}`\n\n{line}\n"
+    )
 
 
 def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -> Figure:

@@ -330,10 +330,10 @@ class IterationsToTarget:
 
     def _record(self, trial: optuna.Trial, schedule: Schedule, result: TrainResult) -> None:
         attrs: dict[str, Any] = {
-            "test_accuracy": result.test_accuracy,
+            "test_accuracy": _rounded(result.test_accuracy, 4),
             "iterations": result.iterations,
             "examples_seen": result.examples_seen,
-            "epochs": result.epochs,
+            "epochs": float(f"{result.epochs:.4g}"),
             "seconds": result.seconds,
             "stop_reason": result.stop_reason,
             **schedule_attrs(schedule, result.iterations),
@@ -362,13 +362,18 @@ def schedule_attrs(schedule: Schedule, steps: int) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "family": schedule.family,
         "schedule_label": schedule.label(),
-        "lr_min": min(lrs),
-        "lr_max": max(lrs),
+        "lr_min": float(f"{min(lrs):.4g}"),
+        "lr_max": float(f"{max(lrs):.4g}"),
     }
     if schedule.cycles:
         attrs["cycle_length"] = schedule.next_cycle_end(0)
         attrs["cycles_completed"] = round(schedule.cycles_completed(steps) or 0.0, 3)
     return attrs
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    """``value`` to ``digits`` decimals, for the dashboard's attrs: 16 digits hide the 4 read."""
+    return None if value is None else round(value, digits)
 
 
 def upload_curves(trial: optuna.Trial, result: TrainResult, artifact_store: ArtifactStore) -> str:

@@ -159,7 +159,7 @@ class TargetTracker:
         attrs: dict[str, Any] = {
             "reached": self.reached,
             "iterations_to_target": self.iterations_to_target,
-            "best_accuracy": self.best_accuracy,
+            "best_accuracy": round(self.best_accuracy, 4),  # as a person reads it
             "target_accuracy": self.target_accuracy,
             "budget": self.budget,  # with the reports, the accuracy curve (accuracy_curve)
         }
