@@ -152,6 +152,20 @@ def test_the_retrained_seeds_are_trials_with_their_configuration(dashboard: Dash
     runs = sorted((_attrs(t)["configuration"], int(_attrs(t)["seed"])) for t in trials)
     assert runs == [("cyclical", 1), ("cyclical", 2), ("fixed", 1), ("fixed", 2)]
     assert all(t["state"] == "Complete" and t["intermediate_values"] for t in trials)
+    # a seed of a configuration, as long as it trained: not "the best trial" of a search
+    for t in trials:
+        params = {p["name"]: p["param_external_value"] for p in t["params"]}
+        assert params == {"configuration": _attrs(t)["configuration"], "seed": _attrs(t)["seed"]}
+        assert t["datetime_complete"] > t["datetime_start"], t
+    # what the study is and the answer, where its page shows them (the user attrs box)
+    attrs = _attrs(dashboard.study(f"{NAME}-retrain"))
+    assert "not a search" in attrs["about"] and "one seed's luck" in attrs["about"]
+    assert re.match(r"cyclical against fixed: speed-up \d\.\d\dx, ", attrs["verdict"])
+    for arm in ("fixed", "cyclical"):
+        assert re.search(r"of 2 seeds reached 0\.95$", attrs[f"arm: {arm}"]), attrs
+    # the arm studies, whose tuning histories optuna-dashboard's compare page draws, say it too
+    for arm in ("fixed", "cyclical"):
+        assert _attrs(dashboard.study(f"{NAME}-{arm}"))["verdict"] == attrs["verdict"]
 
 
 @pytest.mark.parametrize("name", [NAME, f"{NAME}-fixed", f"{NAME}-cyclical"])

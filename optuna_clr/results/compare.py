@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import dataclasses
+import datetime
 import hashlib
 import json
 import os
@@ -57,6 +58,7 @@ from optuna_clr.training.experiment import Experiment
 ARMS = ("fixed", "cyclical")
 COMPARISON_ATTR = "comparison"  # the record (optuna_clr.records) of the last comparison
 RETRAIN_SUFFIX = "-retrain"  # study <name>-retrain holds every retrained seed as a trial
+SEED_DISTRIBUTION = optuna.distributions.IntDistribution(0, 2**32 - 1)  # torch.manual_seed's range
 
 
 @dataclasses.dataclass
@@ -474,10 +476,12 @@ def _trial_of(
     """A retrained seed as a finished trial: its value, its curve as reports (as a tuning
     trial reports them) and short user attrs."""
     budget, target = experiment.budget, experiment.target_accuracy
-    return optuna.trial.create_trial(
+    trial = optuna.trial.create_trial(
         value=run.value,
-        params={"configuration": label},
-        distributions={"configuration": configuration},
+        # the seed a parameter too, so the dashboard's best trial reads as one seed of one
+        # configuration, not as the answer
+        params={"configuration": label, "seed": run.seed},
+        distributions={"configuration": configuration, "seed": SEED_DISTRIBUTION},
         intermediate_values={
             int(step): reported_value(budget, target, accuracy) for step, accuracy in run.curve
         },
@@ -499,6 +503,11 @@ def _trial_of(
             "budget": budget,
         },
     )
+    # as long as it trained, so the dashboard's timeline shows it
+    trial.datetime_start = cast(datetime.datetime, trial.datetime_complete) - datetime.timedelta(
+        seconds=run.seconds
+    )
+    return trial
 
 
 def _run_of(trial: optuna.trial.FrozenTrial) -> SeedRun:

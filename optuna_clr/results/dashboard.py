@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import optuna
 
 from optuna_clr import records
+from optuna_clr.results import report
 from optuna_clr.results.figures import describe_comparison
 from optuna_clr.results.figures import describe_range_test
 from optuna_clr.results.figures import describe_study
@@ -112,6 +113,9 @@ def attach_comparison(
         if study_name not in names:
             continue
         study = optuna.load_study(study_name=study_name, storage=storage)
+        retrain = study_name == comparison.name + "-retrain"
+        for key, value in report.study_attrs(comparison, retrain=retrain).items():
+            study.set_user_attr(key, value)
         if study_name == comparison.name and study.trials:
             continue
         attach(study, folder, store, note_title=title, figures=figures)

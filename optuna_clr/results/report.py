@@ -294,6 +294,46 @@ def terminal_summary(comparison: Comparison, *, width: int = 119) -> list[str]:
     return [*lines, *textwrap.wrap(title, width), *text_table(rows, columns)]
 
 
+def study_attrs(comparison: Comparison, *, retrain: bool = False) -> dict[str, str]:
+    """The comparison in a few study user attrs, which optuna-dashboard shows on a study's page
+    (its notes are a page of their own, and its compare page shows neither): the verdict, and
+    for the study of retrained seeds what it is and each configuration's summary.
+
+    Args:
+        comparison: what :func:`optuna_clr.results.compare.compare` returned.
+        retrain: the attrs of study ``<name>-retrain``.
+
+    Returns:
+        Attr names to one-line values; the names sort as they should be read.
+    """
+    c, unit = comparison, comparison.unit
+    fixed = c.arm("fixed")
+    verdicts = []
+    for arm in c.arms:
+        if fixed is not None and arm.kind == "tuned" and arm is not fixed:
+            sp = paired_ratio(fixed.values, arm.values)
+            verdicts.append(
+                f"{arm.name} against fixed: speed-up {sp['ratio']:.2f}x, "
+                f"{verdict(sp, faster=arm.name)}"
+            )
+    seeds = f"{len(c.seeds)} seeds; the note has the report"
+    attrs = {"verdict": f"{'; '.join(verdicts) or 'none'} ({seeds})"}
+    if not retrain:
+        return attrs
+    attrs["about"] = (
+        "every seed each configuration was retrained with, one trial per seed: not a search, "
+        "so its best trial is one seed's luck; the verdict and the note are the answer"
+    )
+    for arm in c.arms:
+        reached = sum(r.reached for r in arm.runs)
+        attrs[f"arm: {arm.name}"] = (
+            f"{schedules.from_dict(arm.schedule).label()}: {format_value(arm.mean, unit)} {unit} "
+            f"on average, median {format_value(statistics.median(arm.values), unit)}, "
+            f"{reached} of {len(arm.runs)} seeds reached {c.target_accuracy:g}"
+        )
+    return attrs
+
+
 def in_words(speedup: dict[str, Any], unit: str, faster: str = "cyclical schedule") -> str:
     """The speed-up said in words, whichever way it points, since "0.82x" read alone is easily
     taken for a gain."""
