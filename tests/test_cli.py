@@ -158,6 +158,7 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
         "curves.png",
         "schedules.png",
         "iterations.png",
+        "speedup.png",
         "range_test.png",
     }
     seeds_csv = (folder / "seeds.csv").read_text()

@@ -49,7 +49,13 @@ n_trials = 3
 seeds = 2
 """,
 )
-FIGURES = {"curves", "schedules", "iterations", "range_test"}  # the comparison report's figures
+FIGURES = {
+    "curves",
+    "schedules",
+    "iterations",
+    "speedup",
+    "range_test",
+}  # the comparison report's figures
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -227,7 +227,7 @@ def _plotly_reference(shape: Any) -> tuple[str, float, str, str]:
 
 # --- the tests ---
 
-FIGURES = ["curves", "schedules", "iterations", "range_test", "best_trials"]
+FIGURES = ["curves", "schedules", "iterations", "speedup", "range_test", "best_trials"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -308,6 +308,38 @@ def test_the_range_test_bounds_are_legend_lines_over_the_tested_lrs(range_test: 
     seeds = [s for s in panel.series if s.group == "seeds"]
     assert len(seeds) == 2 and {s.color for s in seeds} == {figures.GREY}
     assert all(s.label is None for s in seeds)
+
+
+def test_the_speedup_figure_draws_the_paired_interval_the_verdict_reads(comparison: Any) -> None:
+    info = figures.describe_speedup(comparison)
+    (panel,) = info.panels
+    fixed = comparison.arm("fixed")
+    others = [a for a in comparison.arms if a is not fixed]
+    assert [t for _, t in panel.yticks] == [a.name for a in others]
+    for i, arm in enumerate(others):
+        mean, seeds = [s for s in panel.series if s.group == arm.name]
+        sp = paired_ratio(fixed.values, arm.values)
+        assert mean.x == pytest.approx((sp["ratio"],)) and mean.y == (i,)
+        (below,), (above,) = mean.xerr
+        assert (mean.x[0] - below, mean.x[0] + above) == pytest.approx((sp["low"], sp["high"]))
+        assert seeds.x == pytest.approx(tuple(f / a for f, a in zip(fixed.values, arm.values)))
+    assert [(line.axis, line.value) for line in panel.lines] == [("x", 1.0)] and panel.xlog
+    assert "what the verdict reads" in info.title
+
+
+def test_the_schedules_are_linear_over_the_runs_that_reached_the_target(comparison: Any) -> None:
+    (panel,) = figures.describe_schedules(comparison).panels
+    reached = [r.iterations for a in comparison.arms for r in a.runs if r.reached]
+    assert not panel.xlog and panel.xrange == (0, max(reached)) and max(reached) < BUDGET
+    assert all(s.x[-1] == max(reached) for s in panel.series)
+
+
+def test_the_best_trials_axis_starts_at_the_first_evaluation(study: Any) -> None:
+    info = figures.describe_best_trials(study, top=3)
+    if info.panels[0].xlog:
+        assert info.panels[0].xrange[0] == 10  # eval_every
+        ax = figures.render_matplotlib(info).axes[0]
+        assert ax.get_xlim()[0] == pytest.approx(10)
 
 
 def test_report_and_dashboard_render_the_same_figures(

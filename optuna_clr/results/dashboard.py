@@ -164,6 +164,7 @@ GRAPH_IDS = {  # a comparison's figure names (the report's PNGs) -> the dashboar
     "curves": "comparison_curves",
     "schedules": "comparison_schedules",
     "iterations": "comparison_iterations",
+    "speedup": "comparison_speedup",
     "range_test": "range_test",
 }
 

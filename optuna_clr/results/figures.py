@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
 import textwrap
 from typing import Any
 from typing import cast
@@ -31,6 +30,7 @@ from optuna.trial import TrialState
 
 from optuna_clr import schedules
 from optuna_clr.results.statistics import log_interval
+from optuna_clr.results.statistics import paired_ratio
 from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.study.tracking import accuracy_curve
 
@@ -152,8 +152,9 @@ def describe_comparison(
     comparison: Comparison, range_test: RangeTestResult | None = None
 ) -> dict[str, FigureInfo]:
     """The figures of a comparison, by name: ``curves`` (:func:`describe_curves`),
-    ``schedules`` (:func:`describe_schedules`), ``iterations`` (:func:`describe_iterations`)
-    and, given ``range_test``, ``range_test`` (:func:`describe_range_test`).
+    ``schedules`` (:func:`describe_schedules`), ``iterations`` (:func:`describe_iterations`),
+    ``speedup`` (:func:`describe_speedup`, with a fixed LR and another configuration) and,
+    given ``range_test``, ``range_test`` (:func:`describe_range_test`).
 
     Args:
         comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
@@ -180,6 +181,9 @@ def describe_comparison(
         "schedules": describe_schedules(comparison),
         "iterations": describe_iterations(comparison),
     }
+    speedup = describe_speedup(comparison)
+    if speedup is not None:
+        out["speedup"] = speedup
     if range_test is not None:
         out["range_test"] = describe_range_test(range_test)
     return out
@@ -235,8 +239,9 @@ def describe_curves(comparison: Comparison) -> FigureInfo:
 
 
 def describe_schedules(comparison: Comparison) -> FigureInfo:
-    """The LR of each configuration's schedule over the longest curve's iterations; on a log
-    axis where the longest run is more than ten times the fastest configuration's median.
+    """The LR of each configuration's schedule on a linear axis (a log axis bends a linear ramp
+    into an apparent exponential), over the iterations the seeds that reached the target
+    trained (every seed's where none did): the part of the schedule that did the work.
 
     Args:
         comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
@@ -252,28 +257,32 @@ def describe_schedules(comparison: Comparison) -> FigureInfo:
             from optuna_clr.results.compare import Arm, Comparison, SeedRun
             from optuna_clr.results.figures import describe_schedules
 
-            run = SeedRun(1, True, 40, 40, 1280, 0.96, None, [[20, 0.8], [40, 0.96]])
-            arm = Arm("fixed", "baseline", {"family": "fixed", "lr": 0.1}, [run])
-            info = describe_schedules(Comparison("demo", "iterations", 0.95, 300, [1], [arm],
+            runs = [SeedRun(1, True, 40, 40, 1280, 0.96, None, [[20, 0.8], [40, 0.96]]),
+                    SeedRun(2, False, 330, 300, 9600, 0.92, None, [[300, 0.92]])]
+            arm = Arm("fixed", "baseline", {"family": "fixed", "lr": 0.1}, runs)
+            info = describe_schedules(Comparison("demo", "iterations", 0.95, 300, [1, 2], [arm],
                                                  None, {}))
             assert info.panels[0].series[0].label.startswith("fixed: ")
-            assert not info.panels[0].xlog  # 40 iterations: no decade to spread
+            assert info.panels[0].xrange == (0, 40)  # the seed that reached it, not the budget
     """
-    longest = max([1, *(p[0] for arm in comparison.arms for r in arm.runs for p in r.curve)])
-    medians = [statistics.median(r.iterations for r in a.runs) for a in comparison.arms if a.runs]
-    xlog = longest >= 10 and bool(medians) and longest > 10 * min(medians)
-    steps = range(0, int(longest), max(1, int(longest) // 2000))
+    runs = [r for arm in comparison.arms for r in arm.runs]
+    reached = [r for r in runs if r.reached] or runs
+    span = max([1, *(r.iterations for r in reached)])
+    steps = range(0, span + 1, max(1, span // 1000))
     series = []
     for color, arm in zip(palette(len(comparison.arms)), comparison.arms):
         s = schedules.from_dict(arm.schedule)
-        xs, ys = _points(steps, [s.lr(x) for x in steps], xlog)
         label = f"{arm.name}: {s.label()}"
-        series.append(Series(xs, ys, arm.name, color, name=label, label=label, width=1.2))
+        lrs = tuple(s.lr(x) for x in steps)
+        series.append(
+            Series(tuple(map(float, steps)), lrs, arm.name, color, label, label, width=1.2)
+        )
+    which = "the seeds that reached the target" if reached is not runs else "every seed"
     panel = Panel(
-        xlabel="iteration (log scale)" if xlog else "iteration",
+        xlabel=f"iteration (up to the longest run of {which})",
         ylabel="learning rate",
         series=tuple(series),
-        xlog=xlog,
+        xrange=(0, span),
     )
     return FigureInfo(f"{comparison.name}: learning-rate schedules", (panel,), (7.0, 3.4))
 
@@ -344,7 +353,77 @@ def describe_iterations(comparison: Comparison) -> FigureInfo:
         grid="x",
     )
     size = (7.0, max(3.2, 1.2 + 0.3 * len(comparison.arms)))
-    return FigureInfo(f"{comparison.name}: {unit} to target", (panel,), size)
+    title = f"{comparison.name}: {unit} to target, each configuration's own spread"
+    return FigureInfo(title, (panel,), size)
+
+
+def describe_speedup(comparison: Comparison) -> FigureInfo | None:
+    """The speed-up over the tuned fixed LR that the verdict reads: for each other
+    configuration, the ratio of the fixed LR's value to its value seed by seed, and their
+    geometric mean with the paired 95% t-interval (:func:`~optuna_clr.results.statistics.
+    paired_ratio`), on a log axis with 1x (no difference) marked.
+
+    A seed pairs the two runs (same split, initial weights and batch order), so this interval
+    is narrower than the two configurations' own spreads in :func:`describe_iterations`
+    suggest, and it is the one that decides.
+
+    Args:
+        comparison: the outcome of :func:`optuna_clr.results.compare.compare`.
+
+    Returns:
+        The figure's description; None without a fixed LR and another configuration.
+
+    Example:
+
+        .. testcode::
+
+            from optuna_clr.results.compare import Arm, Comparison, SeedRun
+            from optuna_clr.results.figures import describe_speedup
+
+            def arm(name, values):
+                runs = [SeedRun(i + 1, True, v, v, 32 * v, 0.96, None, [])
+                        for i, v in enumerate(values)]
+                return Arm(name, "baseline", {"family": "fixed", "lr": 0.1}, runs)
+
+            info = describe_speedup(Comparison("demo", "iterations", 0.95, 300, [1, 2],
+                                               [arm("fixed", [80, 120]), arm("fast", [40, 60])],
+                                               None, {}))
+            mean, seeds = info.panels[0].series
+            assert mean.x == (2.0,) and seeds.x == (2.0, 2.0)  # twice as fast on each seed
+    """
+    fixed = comparison.arm("fixed")
+    others = [a for a in comparison.arms if a is not fixed]
+    if fixed is None or not others:
+        return None
+    colors = dict(zip([a.name for a in comparison.arms], palette(len(comparison.arms))))
+    series: list[Series] = []
+    for i, arm in enumerate(others):
+        color = colors[arm.name]
+        sp = paired_ratio(fixed.values, arm.values)
+        mid, low, high = sp["ratio"], sp["low"], sp["high"]
+        xerr = None if low is None else ((mid - low,), (high - mid,))
+        name = f"{arm.name}: {mid:.2f}x" + ("" if low is None else f" ({low:.2f}-{high:.2f})")
+        series.append(Series((mid,), (i,), arm.name, color, name, marker="circle", xerr=xerr))
+        ratios = tuple(f / a for f, a in zip(fixed.values, arm.values))
+        seeds = f"{arm.name}: seeds {', '.join(str(r.seed) for r in arm.runs)}"
+        series.append(
+            Series(ratios, (i + 0.12,) * len(ratios), arm.name, color, seeds, marker="vline")
+        )
+    panel = Panel(
+        xlabel="speed-up over the tuned fixed LR: its "
+        f"{comparison.unit} / this configuration's\n(log scale; each seed, geometric mean and "
+        "its paired 95% t-interval; right of 1: faster)",
+        ylabel="",
+        series=tuple(series),
+        lines=(ReferenceLine("x", 1.0, "1x: no difference", BLACK, "dotted", 0.8),),
+        xlog=True,
+        yticks=tuple((float(i), arm.name) for i, arm in enumerate(others)),
+        grid="x",
+    )
+    size = (7.0, 1.9 + 0.4 * len(others))
+    return FigureInfo(
+        f"{comparison.name}: speed-up, seed by seed (what the verdict reads)", (panel,), size
+    )
 
 
 # --- a study, and its range test ---
@@ -427,12 +506,16 @@ def describe_best_trials(study: optuna.Study, *, top: int = 5) -> FigureInfo | N
     lines = (
         (ReferenceLine("y", target, f"target {target:g}", BLACK, "dashed", 0.8),) if target else ()
     )
-    top_panel = Panel("", "validation accuracy", accuracy, lines, xlog=xlog)
+    # from the first evaluation: a log axis would otherwise open on a decade with no data
+    steps = [s for t in done for s in t.intermediate_values]
+    xrange = (min(steps), max(steps)) if xlog else None
+    top_panel = Panel("", "validation accuracy", accuracy, lines, xlog=xlog, xrange=xrange)
     bottom = Panel(
         xlabel="iteration (log scale)" if xlog else "iteration",
         ylabel="learning rate",
         series=lr,
         xlog=xlog,
+        xrange=xrange,
     )
     title = f"{study.study_name}, the {len(done)} best trials: accuracy and LR"
     return FigureInfo(title, (top_panel, bottom), (7.0, 6.0))
@@ -573,7 +656,14 @@ def _mpl_panel(ax: Any, panel: Panel) -> None:
         style = {"ls": _MPL_STYLE[line.style], "lw": line.width, "color": line.color}
         draw(line.value, label=line.label, gid="reference", **style)
     if panel.xlog:
-        ax.set_xscale("log")
+        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")  # ticks as plain numbers (0.6, 200), not 6 x 10^-1
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        xs = [x for s in panel.series for x in s.x if x > 0] + list(panel.xrange or ())
+        ax.xaxis.set_minor_formatter(plain if xs and max(xs) <= 20 * min(xs) else NullFormatter())
     if panel.ylog:
         ax.set_yscale("log")
     if panel.xrange is not None:

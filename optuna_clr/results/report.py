@@ -93,6 +93,7 @@ def markdown(comparison: Comparison, images: dict[str, str]) -> str:
     for name, title in (
         ("curves", "Validation accuracy"),
         ("schedules", "Schedules"),
+        ("speedup", "Speed-up over the fixed LR, seed by seed"),
         ("iterations", f"{unit.capitalize()} to target"),
         ("range_test", "LR range test"),
     ):
