@@ -646,8 +646,9 @@ def _best_line(study: optuna.Study) -> str:
     unit, target = attrs.get("unit", "iterations"), attrs.get("target_accuracy")
     if attrs.get("reached", True):
         what = ""
-        if "schedule" in attrs:
-            schedule = schedules.from_dict(attrs["schedule"])
+        exact = records.trial_schedule(best)
+        if exact is not None:
+            schedule = schedules.from_dict(exact)
             effective = schedule.effective(report.trained(best))
             what = f" ({schedule.family}{'' if effective is schedule else ', in effect '}"
             what += f"{'' if effective is schedule else effective.label()})"

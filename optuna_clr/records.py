@@ -51,6 +51,25 @@ def save(study: optuna.Study, key: str, value: Any, *, artifact_store: Any = Non
     return artifact_id
 
 
+SCHEDULE = PREFIX + "schedule"  # a trial's exact schedule (Schedule.to_dict()), a system attr
+
+
+def save_schedule(trial: optuna.Trial, schedule: dict[str, Any]) -> None:
+    """Keep ``trial``'s exact schedule (``Schedule.to_dict()``) in its system attrs, which every
+    worker reads and optuna-dashboard does not list: a dict of 16-digit floats as a user attr
+    widens the trial's page past the window. The user attr ``schedule`` is its short form."""
+    trial.storage.set_trial_system_attr(trial._trial_id, SCHEDULE, schedule)
+
+
+def trial_schedule(trial: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
+    """The exact schedule :func:`save_schedule` kept for ``trial`` (or an older version's
+    ``schedule`` user attr, a dict); None for a trial without one."""
+    found = trial.system_attrs.get(SCHEDULE)
+    if found is None and isinstance(trial.user_attrs.get("schedule"), dict):
+        found = trial.user_attrs["schedule"]
+    return found
+
+
 def load(study: optuna.Study, key: str) -> Any | None:
     """Record ``key`` of ``study``, or None if it has none."""
     text = study._storage.get_study_system_attrs(study._study_id).get(PREFIX + key)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import optuna_clr
+from optuna_clr import records
 from optuna_clr import schedules as S
 from optuna_clr.study.tracking import accuracy_curve
 from optuna_clr.study.tracking import censored_value
@@ -39,7 +40,8 @@ def test_study_end_to_end_records_everything_in_the_storage(tmp_path):
     for t in reloaded.trials:
         assert t.state == optuna.trial.TrialState.COMPLETE
         a = t.user_attrs
-        assert S.from_dict(a["schedule"]).family == t.params["family"]
+        exact = S.from_dict(records.trial_schedule(t))
+        assert exact.family == t.params["family"] and a["schedule"] == exact.label()
         assert a["reached"] == (t.value <= 600)
         if a["reached"]:
             assert t.value == a["iterations_to_target"] == a["iterations"] and t.value % 10 == 0
@@ -54,16 +56,12 @@ def test_study_end_to_end_records_everything_in_the_storage(tmp_path):
             "target_accuracy",
             "budget",
             "family",
-            "schedule_label",
+            "schedule",
             "lr_min",
             "lr_max",
         }
         # short flat scalars only: the curves are in the reports (and artifacts)
-        assert all(
-            isinstance(v, (int, float, str, bool, type(None)))
-            for k, v in a.items()
-            if k != "schedule"
-        ), a
+        assert all(isinstance(v, (int, float, str, bool, type(None))) for k, v in a.items()), a
         # every evaluation was reported in the objective's unit: budget * (1 + target - accuracy)
         curve = accuracy_curve(t)
         assert round(max(acc for _, acc in curve), 4) == a["best_accuracy"]  # shown to 4 places
@@ -178,7 +176,7 @@ def test_end_at_cycle_end_trains_whole_cycles():
     study.optimize(objective, n_trials=1)
     t = study.trials[0]
     assert t.user_attrs["iterations"] == 140  # two whole cycles of 70 fit in 200
-    assert S.from_dict(t.user_attrs["schedule"]).cycle_ends(200)[-1] == 140
+    assert S.from_dict(records.trial_schedule(t)).cycle_ends(200)[-1] == 140
 
 
 # --- issue 29: a name it does not know is refused at construction, before the data loads ---

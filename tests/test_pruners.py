@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 import optuna_clr
+from optuna_clr import records
 
 
 EVAL = 10
@@ -224,7 +225,8 @@ def test_objective_with_examples_unit_is_pruned_only_at_cycle_ends(digits):
     study.optimize(objective, n_trials=3)
     for trial in study.trials:
         assert trial.state == optuna.trial.TrialState.PRUNED
-        first_end = optuna_clr.schedules.from_dict(trial.user_attrs["schedule"]).cycle_ends(400)[0]
+        exact = optuna_clr.schedules.from_dict(records.trial_schedule(trial))
+        first_end = exact.cycle_ends(400)[0]
         steps = sorted(trial.intermediate_values)
         assert (
             steps[-1] >= first_end * batch > steps[-2]

@@ -406,7 +406,7 @@ def _tuned_arm(
 ) -> Arm:
     """The arm's best trial retrained with every seed, and what tuning it cost."""
     best = study.best_trial
-    schedule = schedules.from_dict(best.user_attrs["schedule"])
+    schedule = schedules.from_dict(cast(dict, records.trial_schedule(best)))
     runs = _seed_runs(
         retrained,
         configuration,
@@ -482,6 +482,7 @@ def _trial_of(
         # configuration, not as the answer
         params={"configuration": label, "seed": run.seed},
         distributions={"configuration": configuration, "seed": SEED_DISTRIBUTION},
+        system_attrs={records.SCHEDULE: schedule.to_dict()},
         intermediate_values={
             int(step): reported_value(budget, target, accuracy) for step, accuracy in run.curve
         },
@@ -491,7 +492,7 @@ def _trial_of(
             "seed": run.seed,
             "key": key,
             "family": schedule.family,
-            "schedule_label": schedule.label(),
+            "schedule": schedule.label(),
             "reached": run.reached,
             "iterations": run.iterations,
             "examples_seen": run.examples_seen,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import TrialState
 
+from optuna_clr import records
 from optuna_clr import schedules
 from optuna_clr.results.statistics import log_interval
 from optuna_clr.results.statistics import paired_ratio
@@ -53,6 +54,7 @@ TAB20 = (
     "#7f7f7f", "#c7c7c7", "#bcbd22", "#dbdb8d", "#17becf", "#9edae5",
 )  # fmt: skip
 BLACK = "#000000"
+DASHBOARD_HEIGHT = 450  # px: optuna-dashboard draws a study's own figures in a box this tall
 GREY = "#b2b2b2"
 BOUND_COLORS = {"base_lr": "#2ca02c", "best_lr": "#ff7f0e", "max_lr": "#d62728"}
 
@@ -531,7 +533,7 @@ def _trial_series(
     curve = accuracy_curve(trial)
     xs, ys = _points([s for s, _ in curve], [a for _, a in curve], xlog)
     accuracy = Series(xs, ys, group, color, name=label, label=label, width=1.1)
-    schedule = schedules.from_dict(trial.user_attrs["schedule"])
+    schedule = schedules.from_dict(cast(dict, records.trial_schedule(trial)))
     n = max(int(trial.user_attrs.get("iterations", 1)), 1)
     steps = range(0, n, max(1, n // 1000))
     xs, ys = _points(steps, [schedule.lr(x) for x in steps], xlog)
@@ -700,7 +702,9 @@ def render_plotly(info: FigureInfo) -> Any:
 
     Series are the traces with ``meta="series"``, in the legend under their group; a
     reference line is a shape across its panel plus a trace with ``meta="reference"`` and
-    no data, its legend entry. plotly is imported here only.
+    no data, its legend entry. The figure is :data:`DASHBOARD_HEIGHT` tall, the box
+    optuna-dashboard gives it (a taller one would spill its legend over the next card).
+    plotly is imported here only.
 
     Args:
         info: a description from one of the ``describe_*`` functions.
@@ -723,7 +727,7 @@ def render_plotly(info: FigureInfo) -> Any:
         title={"text": info.title.replace("\n", "<br>"), "font": {"size": 11 if breaks else 14}},
         template="plotly_white",
         showlegend=True,
-        height=round(110 * info.size[1]),
+        height=DASHBOARD_HEIGHT,
         legend={"orientation": "h", "yanchor": "top", "y": -below},
         margin={"t": 50 + 16 * breaks, "b": 10},
     )

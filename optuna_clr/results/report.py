@@ -15,11 +15,13 @@ import re
 import statistics
 import textwrap
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import TrialState
 
+from optuna_clr import records
 from optuna_clr import schedules
 from optuna_clr.results.figures import describe_comparison
 from optuna_clr.results.figures import describe_study
@@ -445,7 +447,7 @@ def family_table(study: optuna.Study) -> list[dict[str, Any]]:
     """Per family: trials, pruned, and the best completed trial (best families first)."""
     rows: dict[str, dict[str, Any]] = {}
     for t in study.get_trials(deepcopy=False):
-        family = t.params.get("family", t.user_attrs.get("schedule", {}).get("family", "?"))
+        family = t.params.get("family", (records.trial_schedule(t) or {}).get("family", "?"))
         row = rows.setdefault(
             family,
             {
@@ -462,7 +464,7 @@ def family_table(study: optuna.Study) -> list[dict[str, Any]]:
         row["trials"] += 1
         row["pruned"] += t.state == TrialState.PRUNED
         if t.state == TrialState.COMPLETE and (row["value"] is None or t.value < row["value"]):
-            schedule = schedules.from_dict(t.user_attrs["schedule"])
+            schedule = schedules.from_dict(cast(dict, records.trial_schedule(t)))
             steps = trained(t)
             effective = schedule.effective(steps)
             row.update(

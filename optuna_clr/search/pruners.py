@@ -27,6 +27,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 
+from optuna_clr import records
 from optuna_clr import schedules
 
 
@@ -92,7 +93,7 @@ def _at_cycle_end(trial: optuna.trial.FrozenTrial, step: int) -> bool:
     ``step`` and the previous report are in the trial's reported unit; the schedule's cycle
     ends count updates and are scaled to that unit first.
     """
-    d = trial.user_attrs.get("schedule")
+    d = records.trial_schedule(trial)
     if not d:
         return True
     schedule = schedules.from_dict(d)

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING
 
 import optuna
 
+from optuna_clr import records
 from optuna_clr import schedules as S
 
 
@@ -247,8 +248,9 @@ class ScheduleSpace:
 
         family = p("family")
         schedule = self.build(family, {name: p(name) for name in FAMILY_PARAMS[family]})
-        # the exact schedule, for the dashboard, reports and the cycle-aware pruner
-        trial.set_user_attr("schedule", schedule.to_dict())
+        # the exact schedule, for reports and the cycle-aware pruner; its short form to read
+        records.save_schedule(trial, schedule.to_dict())
+        trial.set_user_attr("schedule", schedule.label())
         return schedule
 
     def build(self, family: str, params: dict[str, Any]) -> S.Schedule:

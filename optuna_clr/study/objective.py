@@ -15,7 +15,8 @@ A trial that another worker finished while it trained (failed as stale when its 
 late) stops at its next report and raises :class:`FinishedElsewhere`.
 
 Everything a trial knows goes into the storage as short, flat user attrs a trial table can
-sort: ``family``, ``schedule_label`` (its one-line form), ``lr_min``, ``lr_max``,
+sort: ``family``, ``schedule`` (its one-line form; the exact one is
+:func:`optuna_clr.records.trial_schedule`'s), ``lr_min``, ``lr_max``,
 ``cycle_length`` and ``cycles_completed`` (cyclical schedules), ``reached``,
 ``iterations_to_target``, ``best_accuracy``, ``test_accuracy``, ``iterations``,
 ``examples_seen``, ``epochs``, ``seconds``, ``stop_reason``, ``budget``, ``target_accuracy``,
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING
 
 import optuna
 
+from optuna_clr import records
 from optuna_clr.schedules import Schedule
 from optuna_clr.study import notes
 from optuna_clr.study.tracking import TargetTracker
@@ -340,6 +342,7 @@ class IterationsToTarget:
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
+        records.save_schedule(trial, schedule.to_dict())  # the exact one, for reports
         if self.artifact_store is not None:
             upload_schedule_plot(trial, schedule, max(result.iterations, 1), self.artifact_store)
             upload_curves(trial, result, self.artifact_store)
@@ -361,7 +364,7 @@ def schedule_attrs(schedule: Schedule, steps: int) -> dict[str, Any]:
     lrs = [schedule.lr(x) for x in xs]
     attrs: dict[str, Any] = {
         "family": schedule.family,
-        "schedule_label": schedule.label(),
+        "schedule": schedule.label(),
         "lr_min": float(f"{min(lrs):.4g}"),
         "lr_max": float(f"{max(lrs):.4g}"),
     }
