@@ -252,6 +252,13 @@ def test_the_study_page_names_the_metric_and_draws_its_figures_as_a_person_reads
     assert _width(page) <= page.viewport_size["width"]
     _screenshot(page, "dashboard_study.png")
     _screenshot(page, "dashboard_study_full.png", full_page=True)
+    # the study's own figures, its best trial and its attrs, as README shows them
+    page.evaluate(
+        "[...document.querySelectorAll('.js-plotly-plot')].find(gd => "
+        "((gd.layout.title || {}).text || '').includes('best trials')).scrollIntoView()"
+    )
+    page.evaluate("window.scrollBy(0, -80)")  # from under the app bar
+    _screenshot(page, "dashboard_study_figures.png")
 
 
 def _trial(page: Any, site: Any, number: int) -> tuple[str, float]:

@@ -16,9 +16,11 @@ import optuna_clr
 
 
 def docstring_examples():
-    for info in pkgutil.iter_modules(optuna_clr.__path__):
-        module = importlib.import_module(f"optuna_clr.{info.name}")
-        docs = [(info.name, module.__doc__ or "")]
+    for info in pkgutil.walk_packages(optuna_clr.__path__, "optuna_clr."):
+        module = importlib.import_module(info.name)
+        if getattr(module, "__name__", "") != info.name:  # an old path's alias of a moved one
+            continue
+        docs = [(info.name.removeprefix("optuna_clr."), module.__doc__ or "")]
         for name, obj in vars(module).items():
             if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(
                 obj, "__module__", ""

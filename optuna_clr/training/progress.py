@@ -12,7 +12,8 @@ Example:
         from optuna_clr.training import progress
 
         bar = progress.iterations_bar(2000, "trial 0")
-        progress.show(bar, Evaluation(step=80, lr=0.05, loss=0.3, accuracy=0.97))
+        progress.show(bar, Evaluation(step=80, accuracy=0.97, loss=0.3, lr=0.05, examples=2560,
+                                      seconds=0.1))
         bar.close()
 """
 
