@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from optuna_clr.results.statistics import paired_ratio
+from optuna_clr.results.statistics import SequentialDesign
 from optuna_clr.results.statistics import verdict
 
 
@@ -69,3 +70,75 @@ def test_the_verdict_says_inconclusive_when_the_interval_holds_1():
     assert verdict(faster).startswith("cyclical faster")
     assert verdict(slower).startswith("fixed faster")
     assert verdict({"ratio": 2, "low": None, "high": None, "level": 0.95}).startswith("no verdict")
+
+
+# --- seeds until the answer is known ---
+
+# The seed noise of the MNIST comparisons in docs/results/*.csv: the standard deviation of the
+# per-seed log ratio (fixed / other) is 0.07 to 0.32 over its 8 pairs of arms, 0.21 pooled.
+LOG_SD = 0.21
+SIMULATIONS = 4000
+TOLERANCE = 3 * (0.05 * 0.95 / SIMULATIONS) ** 0.5  # the simulation's own error, 3 standard errors
+
+
+def _run(design: SequentialDesign, ratio: float, seed: int, *, naive: bool = False):
+    """Each simulated comparison's decision and the seeds it took: log ratios drawn normal
+    around log(ratio), looked at after every round as ``design`` says (``naive``: each look a
+    plain 95% t-interval)."""
+    rng = np.random.default_rng(seed)
+    logs = rng.normal(np.log(ratio), LOG_SD, size=(SIMULATIONS, design.max_seeds))
+    outcomes = []
+    for row in np.exp(logs):
+        for n in design.looks():
+            if naive:
+                sp = paired_ratio(list(row[:n]), [1.0] * n)
+                decision = "faster" if sp["low"] > 1 else "slower" if sp["high"] < 1 else None
+            else:
+                decision = design.decide(list(row[:n]), [1.0] * n)["decision"]
+                decision = None if decision in ("more seeds", "undecided") else decision
+            if decision is not None or n == design.max_seeds:
+                outcomes.append((decision, n))
+                break
+    return outcomes
+
+
+def test_a_plain_interval_rechecked_every_round_declares_false_winners():
+    design = SequentialDesign(first=3, step=2, max_seeds=20, margin=0.0)
+    outcomes = _run(design, 1.0, seed=11, naive=True)
+    wrong = sum(d in ("faster", "slower") for d, _ in outcomes) / SIMULATIONS
+    print(f"plain 95% t-interval, looks at {design.looks()}: {wrong:.1%} false winners")
+    assert wrong > 0.05 + TOLERANCE  # about 15%: three times what the 95% promises
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.10])
+def test_the_sequential_design_declares_a_false_winner_at_most_5_percent(margin):
+    design = SequentialDesign(first=3, step=2, max_seeds=20, margin=margin)
+    outcomes = _run(design, 1.0, seed=12)
+    wrong = sum(d in ("faster", "slower") for d, _ in outcomes) / SIMULATIONS
+    print(f"sequential, margin {margin:.0%}: {wrong:.1%} false winners")
+    assert wrong <= 0.05 + TOLERANCE
+
+
+def test_the_sequential_design_decides_a_true_speedup_of_1_3():
+    design = SequentialDesign(first=3, step=2, max_seeds=20)
+    outcomes = _run(design, 1.3, seed=13)
+    seeds = sorted(n for _, n in outcomes)
+    right = sum(d == "faster" for d, _ in outcomes) / SIMULATIONS
+    wrong = sum(d == "slower" for d, _ in outcomes) / SIMULATIONS
+    median = seeds[len(seeds) // 2]
+    print(f"true 1.3x: faster declared {right:.1%}, slower {wrong:.2%}, median seeds {median}")
+    assert right > 0.8 and wrong <= 0.05 and median <= 9
+
+
+def test_one_look_is_the_plain_interval_and_the_spends_sum_to_alpha():
+    values, base = [200.0, 180.0, 260.0, 150.0, 90.0], [100.0, 95.0, 120.0, 160.0, 80.0]
+    one = SequentialDesign(first=5, step=2, max_seeds=5).interval(values, base)
+    assert (one["low"], one["high"]) == (
+        paired_ratio(values, base)["low"],
+        paired_ratio(values, base)["high"],
+    )
+    design = SequentialDesign(first=3, step=2, max_seeds=20)
+    assert sum(design.spent(n) for n in design.looks()) == pytest.approx(0.05)
+    assert design.spent(4) == design.spent(5)  # a count between looks spends the next look's
+    with pytest.raises(ValueError, match="first"):
+        SequentialDesign(first=1)

@@ -13,6 +13,13 @@ narrow (it covers a known ratio 85% of the time at a nominal 95%; see
 normal, and close to nominal when they are not, at any n >= 2. A log ratio is scale-free, so a
 seed where both configurations need 2,000 iterations weighs as much as one where both need 90.
 
+Seeds until the answer is known: :class:`SequentialDesign` retrains in rounds (3 seeds, then 2
+more at a time) and stops once the interval excludes 1 or lies within a practical margin of it.
+Re-checking a plain 95% interval after every round declares a false winner far more often than
+5% (``tests/test_statistics.py`` measures it); the design spends the 5% over the looks instead
+(Lan and DeMets, 1983, with Pocock's spending function), so a decision at any look is wrong at
+most 5% of the time.
+
 Example:
 
     .. testcode::
@@ -25,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -110,3 +118,95 @@ def log_interval(
         return mid, None, None
     half = stats.t.ppf((1 + level) / 2, len(logs) - 1) * logs.std(ddof=1) / math.sqrt(len(logs))
     return mid, math.exp(logs.mean() - half), math.exp(logs.mean() + half)
+
+
+@dataclasses.dataclass(frozen=True)
+class SequentialDesign:
+    """Seeds in rounds until the paired speed-up is decided, with intervals valid under
+    repeated looks.
+
+    The looks are at ``first``, ``first + step``, ... seeds, up to ``max_seeds``. The look at
+    ``n`` seeds uses the t-interval of :func:`paired_ratio` at level ``1 - a(n)``, where ``a(n)``
+    is what the alpha-spending function ``A(t) = alpha * ln(1 + (e - 1) t)`` (Pocock's shape;
+    Lan and DeMets, *Biometrika* 70:659, 1983) spends between the previous look and this one,
+    at information fraction ``t = n / max_seeds``. The spends sum to ``alpha``, so by the union
+    bound the chance that any look's interval misses the true ratio is at most ``alpha``,
+    however the looks are correlated: a winner declared at any look is wrong at most ``alpha``
+    of the time. With one look (``first == max_seeds``) it is the plain t-interval.
+
+    Args:
+        first: seeds of the first round (at least 2: one seed has no spread).
+        step: seeds added per later round.
+        max_seeds: the cap; the last look.
+        alpha: the chance of a wrong decision, over all looks.
+        margin: a practical margin: an interval inside ``[1 / (1 + margin), 1 + margin]``
+            decides "no practical difference"; 0 turns that decision off.
+
+    Example:
+
+        .. testcode::
+
+            from optuna_clr.results.statistics import SequentialDesign
+
+            design = SequentialDesign(first=3, step=2, max_seeds=9)
+            print(design.looks())                     # [3, 5, 7, 9]
+            print(design.decide([200, 180, 260], [100, 95, 120])["decision"])
+    """
+
+    first: int = 3
+    step: int = 2
+    max_seeds: int = 20
+    alpha: float = 0.05
+    margin: float = 0.10
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.first <= self.max_seeds or self.step < 1:
+            raise ValueError(
+                f"need 2 <= first <= max_seeds and step >= 1, got first={self.first}, "
+                f"step={self.step}, max_seeds={self.max_seeds}"
+            )
+        if not 0 < self.alpha < 1 or self.margin < 0:
+            raise ValueError(f"need 0 < alpha < 1 and margin >= 0, got {self}")
+
+    def looks(self) -> list[int]:
+        """The seed counts at which the interval is looked at."""
+        return sorted({*range(self.first, self.max_seeds, self.step), self.max_seeds})
+
+    def spent(self, n: int) -> float:
+        """The alpha spent at the look with ``n`` seeds (a count between looks, as a resumed
+        comparison may have, spends what the next look would)."""
+        looks = self.looks()
+        here = next((k for k in looks if k >= n), looks[-1])
+        before = max([0, *(k for k in looks if k < here)])
+        return self._spend(here) - self._spend(before)
+
+    def _spend(self, n: int) -> float:
+        return self.alpha * math.log(1 + (math.e - 1) * min(n, self.max_seeds) / self.max_seeds)
+
+    def interval(self, numerator: list[float], denominator: list[float]) -> dict[str, Any]:
+        """:func:`paired_ratio` at this look's level, with ``design`` saying how it was made."""
+        n = len(numerator)
+        out = paired_ratio(numerator, denominator, level=1 - self.spent(n))
+        looks = ", ".join(map(str, self.looks()))
+        method = f"{METHOD}, at level {out['level']:.4f} of {1 - self.alpha:.0%} spent over "
+        method += f"looks at {looks} seeds (Pocock-type alpha spending)"
+        return {**out, "method": method if len(self.looks()) > 1 else METHOD}
+
+    def decide(self, numerator: list[float], denominator: list[float]) -> dict[str, Any]:
+        """The look's interval and what it decides: ``"faster"`` (the denominator's
+        configuration: the interval of ``numerator / denominator`` lies above 1), ``"slower"``
+        (below 1), ``"equivalent"`` (within the margin), else ``"more seeds"``, or
+        ``"undecided"`` at ``max_seeds``."""
+        out = self.interval(numerator, denominator)
+        low, high = out["low"], out["high"]
+        if low is None:
+            decision = "more seeds"
+        elif low > 1:
+            decision = "faster"
+        elif high < 1:
+            decision = "slower"
+        elif self.margin and 1 / (1 + self.margin) <= low and high <= 1 + self.margin:
+            decision = "equivalent"
+        else:
+            decision = "undecided" if out["n"] >= self.max_seeds else "more seeds"
+        return {**out, "decision": decision}
