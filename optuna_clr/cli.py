@@ -32,6 +32,7 @@ from optuna_clr.results import compare
 from optuna_clr.results import dashboard
 from optuna_clr.results import plots
 from optuna_clr.results import report
+from optuna_clr.results.statistics import SequentialDesign
 from optuna_clr.search.range_test import lr_range_test
 from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.study import notes
@@ -696,7 +697,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "compare stacks its parallel trials with the vmap engine; "
             "--engine processes applies to optimize only"
         )
-    seeds = compare.retrain_seeds(sf.study["seed"], c["seeds"])
+    # seeds in rounds until decided, up to max_seeds; one round where it is not set
+    design = (
+        SequentialDesign(
+            first=c["seeds"], max_seeds=c["max_seeds"] or c["seeds"], margin=c["margin"]
+        )
+        if c["seeds"] >= 2
+        else None
+    )
+    seeds = compare.retrain_seeds(sf.study["seed"], c["max_seeds"] or c["seeds"])
     n_trials = c["n_trials"] if c["n_trials"] is not None else sf.study["n_trials"]
     comparison = compare.compare(
         name=name,
@@ -725,6 +734,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         progress=lambda message: print(message, flush=True),
         show_progress_bar=progress,
         artifact_store=store,
+        design=design,
     )
     path = _write_comparison(args, storage, store, comparison, range_test)
     print()

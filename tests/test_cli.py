@@ -145,7 +145,14 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
         for arm in ("fixed", "cyclical")
     )
     assert len(fixed) == len(cyclical) == 2
-    expected = f"**Verdict: {statistics.verdict(statistics.paired_ratio(fixed, cyclical))}.**"
+    one_look = statistics.SequentialDesign(first=2, max_seeds=2).decide(fixed, cyclical)
+    assert (one_look["low"], one_look["high"]) == pytest.approx(
+        (
+            statistics.paired_ratio(fixed, cyclical)["low"],
+            statistics.paired_ratio(fixed, cyclical)["high"],
+        )
+    )  # one round: the plain t-interval
+    expected = f"**Verdict: {statistics.verdict(one_look)}.**"
     assert expected in text.splitlines()
     assert "## Compute" in text and "iterations trained (tuning)" in text
     for name in ("fixed (trial", "cyclical (trial", "smith (baseline)"):
@@ -465,3 +472,40 @@ def test_a_study_optuna_clr_did_not_make_is_refused_before_anything_is_added(wor
     again = optuna.load_study(study_name="tiny", storage="sqlite:///optuna_clr.db")
     assert len(again.trials) == 2 and set(again.user_attrs) == set()
     assert not [p for p in (workdir / "reports").rglob("*") if p.is_file()]  # no report of it
+
+
+def test_compare_retrains_in_rounds_until_decided_and_resumes_the_rounds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = tiny_study(
+        "rounds",
+        n_trials=3,
+        target=0.97,
+        more="[compare]\nn_trials = 3\nseeds = 2\nmax_seeds = 6\n",
+    )
+    (tmp_path / "rounds.toml").write_text(text)
+    assert run("compare", "rounds.toml", "--no-progress") == 0
+
+    def stored():
+        study = optuna.load_study(study_name="rounds-retrain", storage="sqlite:///optuna_clr.db")
+        runs = {
+            (t.user_attrs["configuration"], t.user_attrs["seed"]): t.value for t in study.trials
+        }
+        assert len(runs) == len(study.trials)  # no seed of a configuration trained twice
+        return runs
+
+    runs = stored()
+    n = len(runs) // 2
+    fixed, cyclical = ([runs[arm, s] for s in range(1, n + 1)] for arm in ("fixed", "cyclical"))
+    # it stopped at the first look (2, 4, 6 seeds) whose interval decides, or at the cap
+    design = statistics.SequentialDesign(first=2, max_seeds=6, margin=0.1)
+    decisions = {
+        k: design.decide(fixed[:k], cyclical[:k])["decision"] for k in (2, 4, 6) if k <= n
+    }
+    assert [k for k, d in decisions.items() if d != "more seeds"][:1] == [n], decisions
+    assert n > 2  # this study needs more than one round
+    report_text = (tmp_path / "reports" / "rounds-compare" / "report.md").read_text()
+    assert f"after {n} seeds" in report_text and "valid under repeated looks" in report_text
+    # a larger cap continues from the stored seeds: only new seeds train
+    (tmp_path / "rounds.toml").write_text(text.replace("max_seeds = 6", "max_seeds = 8"))
+    assert run("compare", "rounds.toml", "--no-progress") == 0
+    assert {k: v for k, v in stored().items() if k[1] <= n} == runs

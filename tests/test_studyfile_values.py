@@ -49,6 +49,7 @@ NONE_DEFAULT_KINDS: dict[tuple[str, str], str | None] = {
     ("range_test", "mode"): None,
     ("range_test", "eval_every"): "number",
     ("compare", "n_trials"): "number",
+    ("compare", "max_seeds"): "number",
     ("compare", "fixed_lr"): "pair",
 }
 # A valid pair for the pair keys whose default is None, to put the bad value in.
@@ -73,6 +74,7 @@ ACCEPTED: set[tuple[str, str, str]] = {
     ("study", "n_trials", "zero"),  # a run that only reports (or only runs the range test)
     ("study", "seed", "zero"),
     ("compare", "n_trials", "zero"),  # baselines only
+    ("compare", "margin", "zero"),  # no practical-difference decision
     ("training", "momentum", "zero"),  # plain SGD
     ("training", "weight_decay", "zero"),  # no decay, the default
     ("training", "label_smoothing", "zero"),  # plain cross-entropy, the default

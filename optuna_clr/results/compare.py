@@ -43,6 +43,7 @@ from optuna.trial import TrialState
 from optuna_clr import records
 from optuna_clr import schedules
 from optuna_clr.results.statistics import paired_ratio
+from optuna_clr.results.statistics import SequentialDesign
 from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.search.space import ScheduleSpace
 from optuna_clr.study.fingerprint import ensure_fingerprint
@@ -237,6 +238,7 @@ def compare(
     tuning_seed: int | None = None,
     artifact_store: Any = None,
     family_spaces: dict[str, ScheduleSpace] | None = None,
+    design: SequentialDesign | None = None,
 ) -> Comparison:
     """Run the comparison protocol (module docstring) and return its outcome; see
     :func:`optuna_clr.results.report.write_report` for the files and
@@ -246,7 +248,10 @@ def compare(
     as record ``comparison`` (:mod:`optuna_clr.records`) of every study of the comparison.
     ``family_spaces`` replaces the one cyclical arm by one arm per family (study
     ``<name>-<family>``), each tuned with the same ``n_trials``: which family wins, not only
-    whether a cyclical one beats the fixed LR; the speed-up is then left out."""
+    whether a cyclical one beats the fixed LR; the speed-up is then left out. With a
+    ``design``, ``seeds`` are the most it may use: the winners are retrained in the design's
+    rounds (``seeds[:3]``, then 2 more at a time) until the fixed-versus-cyclical interval
+    decides, and a resumed comparison continues the rounds from the seeds already stored."""
     say = progress or (lambda message: None)
     given: dict[str, ScheduleSpace | None] = {
         "fixed": fixed_space,
@@ -274,7 +279,7 @@ def compare(
     # parallel-coordinate plots of study <name>-retrain set the configurations side by side
     labels = (*(spaces if n_trials else ()), *(baselines or {}))
     configuration = optuna.distributions.CategoricalDistribution(labels)
-    arms: list[Arm] = []
+    tuned: dict[str, optuna.Study] = {}
     for arm, space in spaces.items():
         if n_trials == 0:
             break
@@ -293,39 +298,48 @@ def compare(
             )
             objective.space = space
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
-        arms.append(
-            _tuned_arm(study, arm, retrained, configuration, objective.experiment, seeds, say)
-        )
-    for label, baseline in (baselines or {}).items():
-        runs = _seed_runs(
-            retrained,
-            configuration,
-            objective.experiment,
-            label,
-            "baseline",
-            baseline.schedule,
-            dict(baseline.training),
-            seeds,
-            say,
-            f"baseline {label}: retraining",
-        )
-        arms.append(
-            Arm(
-                label,
-                "baseline",
-                baseline.schedule.to_dict(),
-                runs,
-                training=dict(baseline.training),
+        tuned[arm] = study
+
+    def retrained_arms(round_seeds: list[int]) -> list[Arm]:
+        """Every configuration retrained with ``round_seeds`` (those stored are reused)."""
+        experiment = objective.experiment
+        arms = [
+            _tuned_arm(study, arm, retrained, configuration, experiment, round_seeds, say)
+            for arm, study in tuned.items()
+        ]
+        for label, baseline in (baselines or {}).items():
+            training = dict(baseline.training)
+            what = f"baseline {label}: retraining"
+            runs = _seed_runs(
+                retrained, configuration, experiment, label, "baseline",
+                baseline.schedule, training, round_seeds, say, what,
+            )  # fmt: skip
+            arms.append(
+                Arm(label, "baseline", baseline.schedule.to_dict(), runs, training=training)
             )
-        )
-    fixed, cyclical = (next((a for a in arms if a.name == n), None) for n in ARMS)
-    speedup = paired_ratio(fixed.values, cyclical.values) if fixed and cyclical else None
+        return arms
+
+    # seeds in rounds while the design says more are needed (one round without a design)
+    looks = [n for n in design.looks() if n <= len(seeds)] if design else []
+    for n in looks or [len(seeds)]:
+        arms = retrained_arms(seeds[:n])
+        fixed, cyclical = (next((a for a in arms if a.name == arm), None) for arm in ARMS)
+        if not (fixed and cyclical):
+            speedup = None
+        elif design is None:
+            speedup = paired_ratio(fixed.values, cyclical.values)
+        else:
+            speedup = design.decide(fixed.values, cyclical.values)
+            if speedup["decision"] != "more seeds":
+                break
+            low, high = speedup["low"], speedup["high"]
+            say(f"{n} seeds: the interval {low:.2f}-{high:.2f} includes 1, so more seeds")
     result = Comparison(
         name=name,
         unit=objective.unit,
         target_accuracy=objective.target_accuracy,
         budget=objective.budget,
-        seeds=list(seeds),
+        seeds=list(seeds[: len(arms[0].runs)] if arms else seeds),
         arms=arms,
         speedup=speedup,
         settings={**environment(objective.experiment), **(settings or {})},

@@ -355,7 +355,8 @@ def in_words(speedup: dict[str, Any], unit: str, faster: str = "cyclical schedul
 def _interval(speedup: dict[str, Any]) -> str:
     if speedup.get("low") is None:
         return "one seed, so no interval: retrain with --seeds 2 or more for one"
-    span = f"{speedup['level']:.0%} interval {speedup['low']:.2f}-{speedup['high']:.2f}"
+    level = speedup.get("confidence", speedup["level"])  # a sequential look's share, if any
+    span = f"{level:.0%} interval {speedup['low']:.2f}-{speedup['high']:.2f}"
     method = speedup.get("method", "paired percentile bootstrap")
     return f"{span}; {method}, {speedup.get('n', '?')} seeds"
 

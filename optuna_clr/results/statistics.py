@@ -100,11 +100,30 @@ def verdict(
         return "no verdict: one seed gives no interval; retrain with --seeds 2 or more"
     low, high, level = speedup["low"], speedup["high"], speedup["level"]
     span = f"the {level:.0%} interval {low:.2f}-{high:.2f}"
+    if "decision" in speedup:  # from a SequentialDesign: its level is one look's share
+        return _sequential_verdict(speedup, faster, slower)
     if low > 1:
         return f"{faster} faster: {span} lies above 1"
     if high < 1:
         return f"{slower} faster: {span} lies below 1"
     return f"inconclusive: {span} includes 1; more seeds needed"
+
+
+def _sequential_verdict(speedup: dict[str, Any], faster: str, slower: str) -> str:
+    low, high, n, decision = speedup["low"], speedup["high"], speedup["n"], speedup["decision"]
+    level = speedup.get("confidence", 0.95)
+    span = f"the {level:.0%} interval {low:.2f}-{high:.2f} (valid under repeated looks) after {n} "
+    span += "seeds"
+    if decision == "faster":
+        return f"{faster} faster: {span} lies above 1"
+    if decision == "slower":
+        return f"{slower} faster: {span} lies below 1"
+    if decision == "equivalent":
+        margin = speedup.get("margin", 0.1)
+        return f"no practical difference: {span} lies within {margin:.0%} of 1"
+    if decision == "undecided":
+        return f"undecided: {span} includes 1 at the cap; raise [compare] max_seeds"
+    return f"inconclusive so far: {span} includes 1; more seeds needed"
 
 
 def log_interval(
@@ -190,7 +209,8 @@ class SequentialDesign:
         looks = ", ".join(map(str, self.looks()))
         method = f"{METHOD}, at level {out['level']:.4f} of {1 - self.alpha:.0%} spent over "
         method += f"looks at {looks} seeds (Pocock-type alpha spending)"
-        return {**out, "method": method if len(self.looks()) > 1 else METHOD}
+        out["method"] = method if len(self.looks()) > 1 else METHOD
+        return {**out, "confidence": 1 - self.alpha}
 
     def decide(self, numerator: list[float], denominator: list[float]) -> dict[str, Any]:
         """The look's interval and what it decides: ``"faster"`` (the denominator's
@@ -209,4 +229,4 @@ class SequentialDesign:
             decision = "equivalent"
         else:
             decision = "undecided" if out["n"] >= self.max_seeds else "more seeds"
-        return {**out, "decision": decision}
+        return {**out, "decision": decision, "margin": self.margin}

@@ -89,6 +89,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "compare": {
         "n_trials": None,
         "seeds": 5,
+        "max_seeds": None,
+        "margin": 0.10,
         "fixed_lr": None,
         "families": ["triangular", "triangular2", "exp_range"],
         "per_family": False,
@@ -558,6 +560,17 @@ class StudyFile:
                 f"retrains with seeds {self.study['seed'] + 1} onwards, past the largest seed "
                 f"{SEED_MAX}; lower [study] seed",
             )
+        f.number("max_seeds", low=0, high=COMPARE_SEEDS_MAX, integer=True, allow_none=True)
+        most = self.compare["max_seeds"]
+        if most is not None and (most < self.compare["seeds"] or self.compare["seeds"] < 2):
+            raise f.fail(
+                "max_seeds",
+                f"is {most}: it must be at least seeds ({self.compare['seeds']}), and seeds at "
+                "least 2 (the first round needs a spread)",
+            )
+        if most is not None and self.study["seed"] + most > SEED_MAX:
+            raise f.fail("max_seeds", f"retrains past the largest seed {SEED_MAX}; lower it")
+        f.number("margin", low=0, high=1, strict_low=False)  # within 2x at most
         f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
         f.pair("fixed_lr", allow_none=True)
         f.flag("per_family")
