@@ -63,6 +63,9 @@ def test_every_optimizer_learns(digits):
         "rmsprop": 0.001,
         "adagrad": 0.05,
         "adadelta": 1.0,
+        "sgd_schedulefree": 0.5,  # the [baselines] extra: tests/test_baselines.py
+        "adamw_schedulefree": 0.005,
+        "prodigy": 1.0,
     }
     assert set(lrs) == set(OPTIMIZERS)
     for name, lr in lrs.items():

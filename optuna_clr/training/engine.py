@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterator
 import contextlib
 import time
 from typing import Any
@@ -91,7 +92,40 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         return torch.optim.RMSprop(groups, lr=lr, momentum=0.0 if m is None else m)
     if name == "adagrad":
         return torch.optim.Adagrad(groups, lr=lr)
-    return torch.optim.Adadelta(groups, lr=lr)
+    if name == "adadelta":
+        return torch.optim.Adadelta(groups, lr=lr)
+    return _tuning_free(name, groups, m)
+
+
+def _tuning_free(name: str, groups: list[dict[str, Any]], momentum: float | None) -> Any:
+    """Schedule-Free SGD or AdamW (Defazio et al. 2024) or Prodigy (Mishchenko and Defazio
+    2024): the optimizers users pick instead of tuning a schedule. Schedule-Free's weights are
+    an average that it swaps in by ``eval()``; the engine calls ``train()`` and ``eval()``
+    around every evaluation (:func:`evaluating`)."""
+    beta = 0.9 if momentum is None else momentum
+    if name == "prodigy":
+        from prodigyopt import Prodigy
+
+        return Prodigy(groups, lr=1.0, betas=(beta, 0.999))  # the schedule sets lr (1.0 advised)
+    import schedulefree
+
+    if name == "sgd_schedulefree":
+        return schedulefree.SGDScheduleFree(groups, lr=0.0, momentum=beta)
+    return schedulefree.AdamWScheduleFree(groups, lr=0.0, betas=(beta, 0.999))
+
+
+@contextlib.contextmanager
+def evaluating(optimizer: Any) -> Iterator[None]:
+    """Evaluate with the weights the optimizer means: Schedule-Free swaps in its averaged
+    weights on ``eval()`` and back on ``train()``; other optimizers have neither."""
+    swap = callable(getattr(optimizer, "eval", None))
+    if swap:
+        optimizer.eval()
+    try:
+        yield
+    finally:
+        if swap:
+            optimizer.train()
 
 
 def augment_batch(
@@ -231,6 +265,8 @@ class _OneModel:
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         self.opt = optimizer if optimizer is not None else make_optimizer(net, config)
+        if callable(getattr(self.opt, "train", None)):
+            cast(Any, self.opt).train()  # Schedule-Free trains in train mode
         self.forward = torch.compile(net) if config.compile else net
         bf16 = config.precision == "bf16" and device.type == "cuda"
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else None
@@ -269,9 +305,10 @@ class _OneModel:
         return losses
 
     def accuracy(self, split: Split) -> float:
-        return accuracy(
-            cast(nn.Module, self.forward),
-            split,
-            batch_size=self.config.eval_batch_size,
-            autocast=self.autocast,
-        )
+        with evaluating(self.opt):
+            return accuracy(
+                cast(nn.Module, self.forward),
+                split,
+                batch_size=self.config.eval_batch_size,
+                autocast=self.autocast,
+            )

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import numbers
 from typing import Any
@@ -33,7 +34,16 @@ INT_MAX = 2**31 - 1  # any count or step (some databases store Optuna's steps in
 SEED_MAX = 2**32 - 1  # NumPy (Optuna's samplers) takes seeds in [0, 2**32)
 BATCH_MAX = 1_000_000  # a batch size: beyond any GPU's memory
 
-OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+OPTIMIZERS = (
+    "sgd", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta",
+    "sgd_schedulefree", "adamw_schedulefree", "prodigy",
+)  # fmt: skip
+# the optimizers that need no LR tuning, from the [baselines] extra: name -> its package
+EXTRA_OPTIMIZERS = {
+    "sgd_schedulefree": "schedulefree",
+    "adamw_schedulefree": "schedulefree",
+    "prodigy": "prodigyopt",
+}
 PRECISIONS = ("fp32", "bf16")
 EVAL_UNITS = ("iterations", "examples")
 DTYPES = ("float32", "float64")
@@ -169,7 +179,8 @@ class TrainConfig:
     )
     optimizer: str = _setting(
         "sgd",
-        "sgd, nesterov, adam, adamw, rmsprop, adagrad or adadelta",
+        "sgd, nesterov, adam, adamw, rmsprop, adagrad, adadelta, or (pip install "
+        '"optuna-clr[baselines]") sgd_schedulefree, adamw_schedulefree, prodigy',
         Check("choice", choices=OPTIMIZERS),
         range_test=True,
     )
@@ -249,6 +260,12 @@ class TrainConfig:
                 )
         if self.optimizer in ("sgd", "nesterov") and self.uses_nesterov and self.sgd_momentum == 0:
             raise ValueError("Nesterov SGD needs momentum > 0")
+        package = EXTRA_OPTIMIZERS.get(self.optimizer)
+        if package is not None and importlib.util.find_spec(package) is None:
+            raise ValueError(
+                f"optimizer {self.optimizer!r} needs the {package} package: "
+                'pip install "optuna-clr[baselines]"'
+            )
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The training loss, the same in every engine: cross-entropy."""
