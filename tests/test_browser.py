@@ -297,7 +297,7 @@ def test_the_comparison_note_shows_the_verdict_on_its_first_screen(page: Any, si
     _open(page, site, f"{NAME}-cyclical", "/note")
     verdict = page.get_by_text(
         re.compile(
-            r"^Verdict: (inconclusive|undecided|no practical difference|cyclical faster|fixed faster)"
+            r"^Verdict: (inconclusive|undecided|no practical difference|cyclical fast|fixed fast)"
         )
     )
     verdict.first.wait_for()
