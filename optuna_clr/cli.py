@@ -49,6 +49,7 @@ from optuna_clr.study.storage import open_storage
 from optuna_clr.study.storage import redact
 from optuna_clr.study.storage import STORAGE_ENV
 from optuna_clr.study.storage import StorageError
+from optuna_clr.study.studyfile import Baseline
 from optuna_clr.study.studyfile import StudyFile
 from optuna_clr.study.studyfile import StudyFileError
 from optuna_clr.training import settings
@@ -719,7 +720,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         n_trials=n_trials,
         seeds=seeds,
         tuning_seed=sf.study["seed"],
-        baselines=sf.baselines,
+        baselines=_baselines(sf, prior),
         range_test=range_test,
         parallel=parallel,
         settings={
@@ -742,6 +743,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"\nreport: {path}")
     print(f"see it: {_dashboard_command(args)}")
     return 0
+
+
+def _baselines(sf: StudyFile, prior: RangeTestResult | None) -> dict[str, Any]:
+    """The file's baselines, and with ``[compare] one_cycle`` fastai's 1cycle from the range
+    test (:meth:`RangeTestResult.one_cycle`) over the budget."""
+    baselines = dict(sf.baselines)
+    if sf.compare["one_cycle"]:
+        if prior is None or prior.max_lr is None:
+            _say("compare: no 1cycle baseline: it takes max_lr from a clear range test")
+        else:
+            total = sf.training["max_iterations"]
+            baselines["one_cycle"] = Baseline(prior.one_cycle(total))
+    return baselines
 
 
 def _write_comparison(

@@ -7,12 +7,14 @@ import importlib.util
 
 from conftest import run_cli as run
 from conftest import tiny_study
+import optuna
 import pytest
 import torch
 
 import optuna_clr
 from optuna_clr import schedules as S
 from optuna_clr.results import compare
+from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.study.storage import open_storage
 from optuna_clr.study.studyfile import StudyFile
 from optuna_clr.study.studyfile import StudyFileError
@@ -76,20 +78,23 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch, tmp_path):
         StudyFile.load(path)
 
 
-def test_compare_retrains_tuning_free_baselines_with_the_same_seeds(tmp_path, monkeypatch):
+def test_compare_retrains_the_baselines_users_pick_instead_of_tuning(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     baselines = "".join(
         f'\n[baselines.{name}]\nfamily = "fixed"\nlr = {lr}\noptimizer = "{name}"\n'
         for name, lr in CASES
     )
-    more = f"[compare]\nn_trials = 0\nseeds = 2\n{baselines}"
+    more = f"[compare]\nn_trials = 0\nseeds = 2\none_cycle = true\n{baselines}"
     (tmp_path / "free.toml").write_text(tiny_study("free", n_trials=0, more=more))
     assert run("compare", "free.toml", "--no-progress") == 0
-    comparison, _ = compare.stored_comparison(open_storage("sqlite:///optuna_clr.db"), "free")
-    assert [(a.name, a.training["optimizer"]) for a in comparison.arms] == [
-        (n, n) for n, _ in CASES
-    ]
-    assert all(
-        [r.seed for r in a.runs] == [1, 2] and all(r.reached for r in a.runs)
-        for a in comparison.arms
-    )
+    storage = open_storage("sqlite:///optuna_clr.db")
+    comparison, _ = compare.stored_comparison(storage, "free")
+    arms = {a.name: a for a in comparison.arms}
+    assert list(arms) == [name for name, _ in CASES] + ["one_cycle"]
+    assert all(arms[name].training["optimizer"] == name for name, _ in CASES)
+    assert all([r.seed for r in a.runs] == [1, 2] for a in comparison.arms)
+    assert all(r.reached for name, _ in CASES for r in arms[name].runs)
+    # fastai's fit_one_cycle from the stored range test, over the budget (300 iterations)
+    test = RangeTestResult.from_study(optuna.load_study(study_name="free", storage=storage))
+    assert S.from_dict(arms["one_cycle"].schedule) == test.one_cycle(300)
+    assert (test.one_cycle(300).max_lr, test.one_cycle(300).pct_start) == (test.max_lr, 0.25)

@@ -94,6 +94,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "fixed_lr": None,
         "families": ["triangular", "triangular2", "exp_range"],
         "per_family": False,
+        "one_cycle": False,
     },
 }
 REQUIRED = {("study", "name"), ("training", "target_accuracy"), ("training", "max_iterations")}
@@ -574,6 +575,7 @@ class StudyFile:
         f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
         f.pair("fixed_lr", allow_none=True)
         f.flag("per_family")
+        f.flag("one_cycle")
         f.families(
             "families",
             {k: v for k, v in FAMILY_PARAMS.items() if k != "fixed"},
