@@ -9,11 +9,14 @@ from optuna_clr import schedules
 from optuna_clr.results.compare import Arm
 from optuna_clr.results.compare import Comparison
 from optuna_clr.results.compare import SeedRun
+from optuna_clr.results.report import against_fixed
 from optuna_clr.results.report import arm_table
 from optuna_clr.results.report import family_notes
 from optuna_clr.results.report import family_rows
 from optuna_clr.results.report import headline
 from optuna_clr.results.report import study_markdown
+from optuna_clr.results.statistics import holm
+from optuna_clr.results.statistics import paired_p_value
 from optuna_clr.results.statistics import paired_ratio
 
 
@@ -105,3 +108,25 @@ def test_a_step_decay_that_never_dropped_is_reported_as_the_fixed_lr_it_was() ->
     ]
     markdown = study_markdown(study, {})
     assert "| step* |" in markdown and "in effect fixed(lr=0.087)" in markdown
+
+
+def test_every_configuration_is_set_against_the_fixed_lr_with_holm_and_its_compute() -> None:
+    comparison = _comparison([_run(s, 60 + 5 * s) for s in range(1, 6)])  # about 2x faster
+    fast = [_run(s, 50 + 5 * s) for s in range(1, 6)]
+    same = [_run(s, 100 + 10 * s + (5 if s % 2 else -5)) for s in range(1, 6)]
+    comparison.arms += [
+        Arm("quick", "baseline", TRIANGULAR, fast),
+        Arm("alike", "baseline", TRIANGULAR, same),
+    ]
+    fixed = comparison.arm("fixed")
+    comparison.arms[0].tuning_iterations = 4000
+    text = "\n".join(against_fixed(comparison))
+    assert "**Fastest at the estimate: quick**" in text
+    assert "with Holm's correction over 3 configurations" in text
+    p = {a.name: paired_p_value(fixed.values, a.values) for a in comparison.arms[1:]}
+    rejected = holm(p)
+    assert rejected == {"cyclical": True, "quick": True, "alike": False}, p
+    assert "- **quick** faster than the fixed LR" in text
+    assert "- **alike** not told apart from the fixed LR" in text
+    retrain = sum(r.iterations for r in fixed.runs)
+    assert f"- fixed: total compute {4000 + retrain:,} iterations" in text

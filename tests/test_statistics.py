@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from optuna_clr.results.statistics import holm
+from optuna_clr.results.statistics import paired_p_value
 from optuna_clr.results.statistics import paired_ratio
 from optuna_clr.results.statistics import SequentialDesign
 from optuna_clr.results.statistics import verdict
@@ -142,3 +144,18 @@ def test_one_look_is_the_plain_interval_and_the_spends_sum_to_alpha():
     assert design.spent(4) == design.spent(5)  # a count between looks spends the next look's
     with pytest.raises(ValueError, match="first"):
         SequentialDesign(first=1)
+
+
+def test_the_paired_p_value_is_the_t_test_on_the_log_ratios():
+    from scipy import stats
+
+    fixed, other = [200.0, 180.0, 260.0, 150.0], [100.0, 120.0, 150.0, 160.0]
+    expected = stats.ttest_1samp(np.log(np.array(fixed) / np.array(other)), 0.0).pvalue
+    assert paired_p_value(fixed, other) == pytest.approx(expected)
+    assert paired_p_value([1.0], [2.0]) is None
+
+
+def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
+    # 0.01 <= 0.05/3 is rejected; 0.03 > 0.05/2 stops it, so 0.04 is kept too
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == {"a": True, "b": False, "c": False}
+    assert holm({"a": 0.01, "b": 0.02, "c": None}) == {"a": True, "b": True, "c": False}

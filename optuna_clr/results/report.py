@@ -26,6 +26,8 @@ from optuna_clr import schedules
 from optuna_clr.results.figures import describe_comparison
 from optuna_clr.results.figures import describe_study
 from optuna_clr.results.figures import render_matplotlib
+from optuna_clr.results.statistics import holm
+from optuna_clr.results.statistics import paired_p_value
 from optuna_clr.results.statistics import paired_ratio
 from optuna_clr.results.statistics import verdict
 from optuna_clr.search.range_test import RangeTestResult
@@ -74,7 +76,7 @@ def figures(comparison: Comparison, range_test: RangeTestResult | None = None) -
 def markdown(comparison: Comparison, images: dict[str, str]) -> str:
     """The comparison as Markdown, one H1; ``images`` maps figure names to paths or URLs."""
     c, unit = comparison, comparison.unit
-    lines = [f"# {c.name}: CLR versus a tuned fixed LR", "", *headline(c)]
+    lines = [f"# {c.name}: CLR versus a tuned fixed LR", "", *headline(c), *against_fixed(c)]
     if c.tuning_seed is not None:
         lines += [
             f"Every configuration is retrained with seeds {', '.join(map(str, c.seeds))} "
@@ -155,6 +157,45 @@ def headline(comparison: Comparison) -> list[str]:
             "",
         ]
     return lines
+
+
+def against_fixed(comparison: Comparison) -> list[str]:
+    """Every configuration against the tuned fixed LR, as Markdown lines: which reaches the
+    target fastest at the estimate, and which differ from the fixed LR with Holm's correction
+    over all of them, with what each cost in total (tuning plus retraining)."""
+    c, unit = comparison, comparison.unit
+    fixed = c.arm("fixed")
+    others = [a for a in c.arms if a is not fixed]
+    if fixed is None or len(others) < 2:
+        return []
+    p = {a.name: paired_p_value(fixed.values, a.values) for a in others}
+    rejected = holm(p)
+    fastest = min(c.arms, key=lambda a: statistics.geometric_mean(a.values))
+    lines = [
+        f"**Fastest at the estimate: {fastest.name}** (geometric mean "
+        f"{format_value(statistics.geometric_mean(fastest.values), unit)} {unit} over "
+        f"{len(c.seeds)} seeds). Against the tuned fixed LR, with Holm's correction over "
+        f"{len(others)} configurations (family-wise error at most 5%):",
+        "",
+    ]
+    for arm in others:
+        sp = paired_ratio(fixed.values, arm.values)
+        if rejected[arm.name]:
+            said = "faster than" if sp["ratio"] > 1 else "slower than"
+        else:
+            said = "not told apart from"
+        pv = "-" if p[arm.name] is None else f"{p[arm.name]:.3g}"
+        lines.append(
+            f"- **{arm.name}** {said} the fixed LR: speed-up {sp['ratio']:.2f}x "
+            f"(p = {pv}); total compute {compute(arm):,} iterations"
+        )
+    return [*lines, f"- fixed: total compute {compute(fixed):,} iterations", ""]
+
+
+def compute(arm: Any) -> int:
+    """What an arm's answer cost: its tuning trials' iterations plus its retrained seeds'."""
+    tuning = arm.tuning_iterations if arm.kind == "tuned" else 0
+    return int(tuning + arm.retrain_iterations)
 
 
 def _family_headline(comparison: Comparison) -> list[str]:
@@ -267,7 +308,7 @@ def terminal_summary(comparison: Comparison, *, width: int = 119) -> list[str]:
     """
     c, unit = comparison, comparison.unit
     lines: list[str] = []
-    for line in headline(c):
+    for line in [*headline(c), *against_fixed(c)]:
         plain = line.replace("**", "").replace("`", "")
         indent = "  " if plain.startswith("- ") else ""
         lines += textwrap.wrap(plain, width, subsequent_indent=indent) or [""]

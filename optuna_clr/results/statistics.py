@@ -126,6 +126,32 @@ def _sequential_verdict(speedup: dict[str, Any], faster: str, slower: str) -> st
     return f"inconclusive so far: {span} includes 1; more seeds needed"
 
 
+def paired_p_value(numerator: list[float], denominator: list[float]) -> float | None:
+    """The two-sided p-value of the paired t-test that the ratio is 1 (the mean log ratio 0);
+    None with fewer than two seeds. Identical ratios give 0 (or 1 when they are all 1)."""
+    logs = np.log(np.asarray(numerator, float) / np.asarray(denominator, float))
+    if len(logs) < 2:
+        return None
+    sd = logs.std(ddof=1)
+    if sd == 0:
+        return 1.0 if logs.mean() == 0 else 0.0
+    t = logs.mean() / (sd / math.sqrt(len(logs)))
+    return float(2 * stats.t.sf(abs(t), len(logs) - 1))
+
+
+def holm(p_values: dict[str, float | None], *, alpha: float = 0.05) -> dict[str, bool]:
+    """Which hypotheses Holm's step-down procedure rejects (Holm, *Scand. J. Stat.* 6:65,
+    1979): the family-wise error over all of them stays at most ``alpha``. A None p-value is
+    never rejected and does not count."""
+    ranked = sorted((p, k) for k, p in p_values.items() if p is not None)
+    rejected = dict.fromkeys(p_values, False)
+    for i, (p, k) in enumerate(ranked):
+        if p > alpha / (len(ranked) - i):
+            break
+        rejected[k] = True
+    return rejected
+
+
 def log_interval(
     values: list[float], *, level: float = 0.95
 ) -> tuple[float, float | None, float | None]:
