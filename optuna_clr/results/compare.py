@@ -251,7 +251,8 @@ def compare(
     whether a cyclical one beats the fixed LR; the speed-up is then left out. With a
     ``design``, ``seeds`` are the most it may use: the winners are retrained in the design's
     rounds (``seeds[:3]``, then 2 more at a time) until the fixed-versus-cyclical interval
-    decides, and a resumed comparison continues the rounds from the seeds already stored."""
+    decides (without both arms, one round), and a resumed comparison continues the rounds from
+    the seeds already stored."""
     say = progress or (lambda message: None)
     given: dict[str, ScheduleSpace | None] = {
         "fixed": fixed_space,
@@ -325,8 +326,9 @@ def compare(
         arms = retrained_arms(seeds[:n])
         fixed, cyclical = (next((a for a in arms if a.name == arm), None) for arm in ARMS)
         if not (fixed and cyclical):
-            speedup = None
-        elif design is None:
+            speedup = None  # the rounds decide fixed against cyclical; without them, one round
+            break
+        if design is None:
             speedup = paired_ratio(fixed.values, cyclical.values)
         else:
             speedup = design.decide(fixed.values, cyclical.values)
