@@ -732,7 +732,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "batch size": sf.training["batch_size"],
             "storage": redact(args.storage),
         },
-        progress=lambda message: print(message, flush=True),
+        progress=_say,
         show_progress_bar=progress,
         artifact_store=store,
         design=design,
