@@ -226,12 +226,13 @@ def _family_headline(comparison: Comparison) -> list[str]:
 
 
 def arm_table(comparison: Comparison) -> list[str]:
-    """One row per configuration: schedule, every seed, cycles completed, test accuracy."""
+    """One row per configuration: schedule, every seed, cycles to target, test accuracy and
+    the total compute of its answer (tuning trials plus retrained seeds)."""
     c, unit = comparison, comparison.unit
     lines = [
         f"| configuration | schedule | {unit} to target, mean ± std | median | every seed "
-        "| reached | cycles to target | test accuracy |",
-        "|---|---|---|---|---|---|---|---|",
+        "| reached | cycles to target | test accuracy | total compute (iterations) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for arm in c.arms:
         seeds = ", ".join(
@@ -252,7 +253,7 @@ def arm_table(comparison: Comparison) -> list[str]:
             f"{format_value(arm.std, unit)} | "
             f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
             f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | "
-            f"{cycles} | {test_s} |"
+            f"{cycles} | {test_s} | {compute(arm):,} |"
         )
     return lines
 
