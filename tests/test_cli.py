@@ -129,7 +129,7 @@ def test_compare_writes_the_report_with_seeds_and_interval(workdir, capsys):
     assert "**" not in summary and "|" not in summary and "`" not in summary
     assert max(map(len, summary.splitlines())) <= 119
     assert re.search(r"At the estimate the cyclical schedule was (faster|slower)", summary)
-    assert re.search(r"^smith \(baseline\) +\w+\(", summary, re.M), summary
+    assert re.search(r"^smith +\w+\(", summary, re.M), summary
     assert (
         "report: reports/tiny-compare/report.md" in summary
         and "\nsee it: optuna-dashboard" in summary

@@ -291,7 +291,7 @@ def _cycles(cycles: list[float] | None) -> str:
     return f"{high:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
 
 
-def _short(label: str, training: dict[str, Any] | None, width: int = 64) -> str:
+def _short(label: str, training: dict[str, Any] | None, width: int = 60) -> str:
     """A schedule and its own optimizer settings in at most ``width`` characters, for the
     terminal (the report gives them whole)."""
     said = [str(v) if k == "optimizer" else f"{k}={v}" for k, v in (training or {}).items()]
@@ -330,7 +330,7 @@ def terminal_summary(comparison: Comparison, *, width: int = 119) -> list[str]:
         sched = schedules.from_dict(arm.schedule).label()
         rows.append(
             {
-                "arm": arm.name if arm.kind == "tuned" else f"{arm.name} (baseline)",
+                "arm": arm.name,
                 "schedule": _short(sched, arm.training),
                 "mean": format_value(arm.mean, unit),
                 "median": format_value(statistics.median(arm.values), unit),
@@ -344,7 +344,7 @@ def terminal_summary(comparison: Comparison, *, width: int = 119) -> list[str]:
         ("mean", "mean"),
         ("median", "median"),
         ("reached", "reached"),
-        ("cycles to target", "cycles"),
+        ("cycles", "cycles"),  # to the target, on the seeds that reached it
     ]
     seeds = ", ".join(map(str, c.seeds))
     title = f"{unit.capitalize()} to {c.target_accuracy:g} validation accuracy (seeds {seeds}):"
