@@ -368,13 +368,19 @@ def study_attrs(comparison: Comparison, *, retrain: bool = False) -> dict[str, s
     verdicts = []
     for arm in c.arms:
         if fixed is not None and arm.kind == "tuned" and arm is not fixed:
-            sp = paired_ratio(fixed.values, arm.values)
+            # the comparison's own interval for the cyclical arm (sequential after rounds)
+            own = c.speedup if arm.name == "cyclical" else None
+            sp = own or paired_ratio(fixed.values, arm.values)
             verdicts.append(
                 f"{arm.name} against fixed: speed-up {sp['ratio']:.2f}x, "
                 f"{verdict(sp, faster=arm.name)}"
             )
     seeds = f"{len(c.seeds)} seeds; the note has the report"
     attrs = {"verdict": f"{'; '.join(verdicts) or 'none'} ({seeds})"}
+    if len(c.arms) > 1:
+        fastest = min(c.arms, key=lambda a: statistics.geometric_mean(a.values))
+        mean = format_value(statistics.geometric_mean(fastest.values), unit)
+        attrs["verdict"] += f"; fastest at the estimate: {fastest.name} ({mean} {unit})"
     if not retrain:
         return attrs
     attrs["about"] = (
