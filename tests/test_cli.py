@@ -509,3 +509,23 @@ def test_compare_retrains_in_rounds_until_decided_and_resumes_the_rounds(tmp_pat
     (tmp_path / "rounds.toml").write_text(text.replace("max_seeds = 6", "max_seeds = 8"))
     assert run("compare", "rounds.toml", "--no-progress") == 0
     assert {k: v for k, v in stored().items() if k[1] <= n} == runs
+
+
+def test_compare_with_parallel_trains_a_rounds_seeds_together_where_it_can(workdir, capsys):
+    more = (
+        "[compare]\nn_trials = 0\nseeds = 3\n"
+        '\n[baselines.sgd]\nfamily = "fixed"\nlr = 0.1\n'
+        '\n[baselines.adam]\nfamily = "fixed"\nlr = 0.003\noptimizer = "adam"\n'
+    )
+    (workdir / "together.toml").write_text(tiny_study("together", n_trials=0, more=more))
+    assert run("compare", "together.toml", "--no-progress", "--parallel", 3) == 0
+    out = capsys.readouterr().out
+    # SGD's seeds are stacked; Adam is not in the fused engine, so its seeds train one by one
+    assert "baseline sgd: retraining, fixed(lr=0.1), with seeds [1, 2, 3], 3 at a time" in out
+    assert "baseline adam: retraining, fixed(lr=0.003), with seeds [1, 2, 3]\n" in out
+    study = optuna.load_study(study_name="together-retrain", storage="sqlite:///optuna_clr.db")
+    stored = sorted((t.user_attrs["configuration"], t.user_attrs["seed"]) for t in study.trials)
+    assert stored == [(c, s) for c in ("adam", "sgd") for s in (1, 2, 3)]
+    sgd = [t for t in study.trials if t.user_attrs["configuration"] == "sgd"]
+    assert len({tuple(t.intermediate_values.items()) for t in sgd}) == 3  # each its own split
+    assert all(t.user_attrs["reached"] for t in sgd)

@@ -245,3 +245,41 @@ def test_frozen_and_unused_parameters_train_as_in_one_trial(digits):
     for i, a in enumerate(alone):
         assert [e.accuracy for e in together[i].curve] == [e.accuracy for e in a.curve]
         assert together[i].iterations_to_target == a.iterations_to_target
+
+
+def test_seeds_of_one_configuration_fused_equal_them_one_by_one():
+    # each seed brings its own validation split (a task of its own) to the stack; float64, as
+    # above, so the stacked kernels' last bits cannot move a crossing
+    experiment = optuna_clr.Experiment(
+        task="digits",
+        model="mlp",
+        config=TrainConfig(
+            max_iterations=400,
+            eval_every=10,
+            target_accuracy=0.96,
+            batch_size=32,
+            device="cpu",
+            dtype="float64",
+        ),
+    )
+    schedule = S.Triangular(0.01, 0.2, 50)
+    seeds = [1, 2, 3, 4, 5]
+    alone = experiment.run_seeds(schedule, seeds)
+    heard: list[int] = []
+    together = experiment.run_seeds(
+        schedule, seeds, parallel=3, on_done=lambda seed, r: heard.append(seed)
+    )
+    assert sorted(heard) == seeds
+    # the splits differ, so the seeds' curves do too: the stack did not share one split
+    assert len({tuple(e.accuracy for e in r.curve) for r in alone}) == len(seeds)
+    for a, b in zip(alone, together):
+        assert [e.accuracy for e in b.curve] == [e.accuracy for e in a.curve]
+        assert (b.iterations_to_target, b.stop_reason) == (a.iterations_to_target, a.stop_reason)
+        assert b.test_accuracy == a.test_accuracy
+
+
+def test_a_job_with_a_task_of_other_sizes_is_refused(digits):
+    config = TrainConfig(max_iterations=50, eval_every=10, batch_size=32, device="cpu")
+    other = optuna_clr.training.tasks.load("digits", validation=0.3)
+    with pytest.raises(ValueError, match="split sizes and image shape"):
+        train_fused(digits, "mlp", config, [FusedJob(S.Fixed(0.1), task=other)], capacity=2)

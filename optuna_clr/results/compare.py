@@ -54,6 +54,7 @@ from optuna_clr.study.tracking import accuracy_curve
 from optuna_clr.study.tracking import reported_value
 from optuna_clr.training.engine import TrainResult
 from optuna_clr.training.experiment import Experiment
+from optuna_clr.training.fused import fusable
 
 
 ARMS = ("fixed", "cyclical")
@@ -195,16 +196,21 @@ def retrain(
     *,
     training: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    parallel: int = 1,
 ) -> list[SeedRun]:
     """Train ``schedule`` once per seed with the experiment's settings (and ``training``
-    overrides), no Optuna involved; ``progress`` hears each seed's outcome in a line."""
-    runs = []
-    for seed in seeds:
-        result = experiment.run(schedule, seed=seed, overrides=training or None)
-        runs.append(SeedRun.from_result(seed, result, experiment))
+    overrides), no Optuna involved; ``progress`` hears each seed's outcome in a line. With
+    ``parallel`` > 1 the seeds train that many at a time as one fused job where the fused
+    engine runs the configuration (:meth:`Experiment.run_seeds`)."""
+
+    def finished(seed: int, result: TrainResult) -> None:
         if progress:
-            progress(_outcome(runs[-1], experiment))
-    return runs
+            progress(_outcome(SeedRun.from_result(seed, result, experiment), experiment))
+
+    results = experiment.run_seeds(
+        schedule, seeds, overrides=training or None, parallel=parallel, on_done=finished
+    )
+    return [SeedRun.from_result(seed, r, experiment) for seed, r in zip(seeds, results)]
 
 
 def _outcome(run: SeedRun, experiment: Experiment) -> str:
@@ -301,20 +307,17 @@ def compare(
             _optimize(study, objective, n_trials - done, parallel, show_progress_bar)
         tuned[arm] = study
 
+    retraining = _Retraining(retrained, configuration, objective.experiment, say, parallel)
+
     def retrained_arms(round_seeds: list[int]) -> list[Arm]:
         """Every configuration retrained with ``round_seeds`` (those stored are reused)."""
-        experiment = objective.experiment
-        arms = [
-            _tuned_arm(study, arm, retrained, configuration, experiment, round_seeds, say)
-            for arm, study in tuned.items()
-        ]
+        arms = [_tuned_arm(study, arm, retraining, round_seeds) for arm, study in tuned.items()]
         for label, baseline in (baselines or {}).items():
             training = dict(baseline.training)
             what = f"baseline {label}: retraining"
-            runs = _seed_runs(
-                retrained, configuration, experiment, label, "baseline",
-                baseline.schedule, training, round_seeds, say, what,
-            )  # fmt: skip
+            runs = retraining.runs(
+                label, "baseline", baseline.schedule, training, round_seeds, what
+            )
             arms.append(
                 Arm(label, "baseline", baseline.schedule.to_dict(), runs, training=training)
             )
@@ -411,30 +414,12 @@ def _optimize(
     )
 
 
-def _tuned_arm(
-    study: optuna.Study,
-    arm: str,
-    retrained: optuna.Study,
-    configuration: optuna.distributions.CategoricalDistribution,
-    experiment: Experiment,
-    seeds: list[int],
-    say: Callable[[str], None],
-) -> Arm:
+def _tuned_arm(study: optuna.Study, arm: str, retraining: _Retraining, seeds: list[int]) -> Arm:
     """The arm's best trial retrained with every seed, and what tuning it cost."""
     best = study.best_trial
     schedule = schedules.from_dict(cast(dict, records.trial_schedule(best)))
-    runs = _seed_runs(
-        retrained,
-        configuration,
-        experiment,
-        arm,
-        "tuned",
-        schedule,
-        {},
-        seeds,
-        say,
-        f"{arm} arm: retraining trial {best.number}",
-    )
+    what = f"{arm} arm: retraining trial {best.number}"
+    runs = retraining.runs(arm, "tuned", schedule, {}, seeds, what)
     trials = study.get_trials(deepcopy=False, states=_FINISHED)
     return Arm(
         arm,
@@ -449,35 +434,56 @@ def _tuned_arm(
     )
 
 
-def _seed_runs(
-    retrained: optuna.Study,
-    configuration: optuna.distributions.CategoricalDistribution,
-    experiment: Experiment,
-    label: str,
-    kind: str,
-    schedule: schedules.Schedule,
-    training: dict[str, Any],
-    seeds: list[int],
-    say: Callable[[str], None],
-    what: str,
-) -> list[SeedRun]:
-    """``schedule`` retrained with every seed; the seeds already trials of ``retrained`` for
-    the same schedule, training overrides and setup (:func:`_key`) are not trained again."""
-    key = _key(experiment, schedule, training)
-    runs = {
-        t.user_attrs["seed"]: _run_of(t)
-        for t in retrained.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.user_attrs.get("key") == key
-    }
-    missing = [s for s in seeds if s not in runs]
-    if missing:
-        say(f"{what}, {schedule.label()}, with seeds {missing}")
-        for run in retrain(experiment, schedule, missing, training=training, progress=say):
-            retrained.add_trial(
-                _trial_of(run, experiment, label, kind, schedule, key, configuration)
+@dataclasses.dataclass
+class _Retraining:
+    """Where retrained seeds go (study ``<name>-retrain``, one trial each) and how they train:
+    ``parallel`` seeds at a time (:meth:`Experiment.run_seeds`)."""
+
+    study: optuna.Study
+    configuration: optuna.distributions.CategoricalDistribution
+    experiment: Experiment
+    say: Callable[[str], None]
+    parallel: int = 1
+
+    def runs(
+        self,
+        label: str,
+        kind: str,
+        schedule: schedules.Schedule,
+        training: dict[str, Any],
+        seeds: list[int],
+        what: str,
+    ) -> list[SeedRun]:
+        """``schedule`` retrained with every seed, each stored as a trial the moment it
+        finishes; the seeds already trials for the same schedule, training overrides and setup
+        (:func:`_key`) are not trained again."""
+        experiment = self.experiment
+        key = _key(experiment, schedule, training)
+        runs = {
+            t.user_attrs["seed"]: _run_of(t)
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("key") == key
+        }
+        missing = [s for s in seeds if s not in runs]
+        if not missing:
+            return [runs[s] for s in seeds]
+
+        def store(seed: int, result: TrainResult) -> None:
+            run = runs[seed] = SeedRun.from_result(seed, result, experiment)
+            self.study.add_trial(
+                _trial_of(run, experiment, label, kind, schedule, key, self.configuration)
             )
-            runs[run.seed] = run
-    return [runs[s] for s in seeds]
+            self.say(_outcome(run, experiment))
+
+        config = dataclasses.replace(experiment.config, **training)
+        fused = fusable(schedule, config) is None
+        together = min(self.parallel, len(missing)) if fused else 1
+        how = f", {together} at a time" if together > 1 else ""
+        self.say(f"{what}, {schedule.label()}, with seeds {missing}{how}")
+        experiment.run_seeds(
+            schedule, missing, overrides=training or None, parallel=self.parallel, on_done=store
+        )
+        return [runs[s] for s in seeds]
 
 
 def _trial_of(

@@ -244,13 +244,87 @@ class Experiment:
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            raise OutOfMemory(
-                f"out of memory training {schedule!r} at batch size {config.batch_size} "
-                f"on {self.device}: {str(error).splitlines()[0]}. "
-                "Lower batch_size (or --parallel), or use a smaller model."
-            ) from error
+            raise self._out_of_memory(error, f"training {schedule!r}", config) from error
         finally:
             if bar is not None:
                 bar.close()
+
+    def run_seeds(
+        self,
+        schedule: Schedule,
+        seeds: list[int],
+        *,
+        overrides: dict[str, Any] | None = None,
+        parallel: int = 1,
+        on_done: Callable[[int, TrainResult], None] | None = None,
+    ) -> list[TrainResult]:
+        """Train one schedule once per seed, ``parallel`` seeds at a time as one fused job
+        where the fused engine runs the configuration (:func:`~optuna_clr.training.fused.fusable`),
+        else one by one. The seeds of a configuration differ only in seed, so on a GPU a round
+        of seeds costs about one run's wall time; the results are those of :meth:`run` (the
+        same iterations in float64; in float32 within the fused engine's last-bit drift).
+
+        Args:
+            schedule: the schedule every seed trains.
+            seeds: the seeds (validation split, initial weights, batch order).
+            overrides: :class:`TrainConfig` fields changed for these runs.
+            parallel: the most seeds trained at once; 1 trains them one by one.
+            on_done: called with each seed and its result the moment it finishes.
+
+        Returns:
+            The results, in the order of ``seeds``.
+
+        Raises:
+            OutOfMemory: the runs ran out of memory; the message says what to lower.
+        """
+        from optuna_clr.training.fused import fusable
+        from optuna_clr.training.fused import FusedJob
+        from optuna_clr.training.fused import train_fused
+
+        config = dataclasses.replace(
+            self.config, max_iterations=self.iterations_for(schedule), **(overrides or {})
+        )
+        if parallel < 2 or len(seeds) < 2 or fusable(schedule, config) is not None:
+            results = []
+            for seed in seeds:
+                results.append(self.run(schedule, seed=seed, overrides=overrides))
+                if on_done is not None:
+                    on_done(seed, results[-1])
+            return results
+        pending, done = list(seeds), {}
+        own_split = not isinstance(self._task_spec, tasks.Task)  # a Task given has one split
+
+        def next_job() -> FusedJob | None:
+            if not pending:
+                return None
+            seed = pending.pop(0)  # its task loaded only when a place in the stack is free
+            return FusedJob(
+                schedule, seed=seed, key=seed, task=self.task_for(seed) if own_split else None
+            )
+
+        def finished(job: FusedJob, result: TrainResult) -> None:
+            done[job.key] = result
+            if on_done is not None:
+                on_done(job.key, result)
+
+        capacity = min(parallel, len(seeds))
+        try:
+            train_fused(
+                self.task, self.model, config, next_job, capacity=capacity, on_done=finished
+            )
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            what = f"training {capacity} seeds of {schedule!r} at once"
+            raise self._out_of_memory(error, what, config) from error
+        return [done[seed] for seed in seeds]
+
+    def _out_of_memory(self, error: Exception, what: str, config: TrainConfig) -> OutOfMemory:
+        """The out-of-memory ``error`` as :class:`OutOfMemory`, saying what to lower."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return OutOfMemory(
+            f"out of memory {what} at batch size {config.batch_size} on {self.device}: "
+            f"{str(error).splitlines()[0]}. Lower batch_size (or --parallel), or use a smaller "
+            "model."
+        )

@@ -4,7 +4,9 @@ A small network at batch 100 leaves a GPU mostly idle (the CLR paper's CIFAR-10 
 about 46k img/s on an H100, launch-bound). Stacking K models (``stack_module_state``) and
 running them as one (``vmap`` over ``functional_call``) turns K small launches into one wider
 one. Each trial keeps its own schedule, seed (weights, batch order, augmentation), step count
-and evaluations; SGD runs on the stacked tensors with per-trial LR and momentum vectors.
+and evaluations; SGD runs on the stacked tensors with per-trial LR and momentum vectors. A trial
+may bring its own task, the same data split with another seed, so the seeds of one configuration
+train as one job (each task is held in memory while its trial is in the stack).
 
 A trial leaves the stack the moment it is done (target reached, pruned by its callback, its
 budget spent, or diverged) and a new one takes its place at the next evaluation boundary, so
@@ -49,6 +51,7 @@ import copy
 import dataclasses
 import time
 from typing import Any
+from typing import cast
 
 import torch
 from torch import nn
@@ -72,13 +75,17 @@ from optuna_clr.training.tasks import Task
 
 @dataclasses.dataclass
 class FusedJob:
-    """One trial for the fused engine. ``seed`` and ``max_iterations`` default to the config's."""
+    """One trial for the fused engine. ``seed`` and ``max_iterations`` default to the config's;
+    ``task``, to the engine's: a job may bring the same data with another validation split
+    (the seeds of one configuration, :meth:`~optuna_clr.training.experiment.Experiment.run_seeds`),
+    as long as every split has the engine's size and image shape."""
 
     schedule: Schedule
     seed: int | None = None
     max_iterations: int | None = None
     callback: Callable[[Evaluation], bool | None] | None = None
     key: Any = None  # yours: handed back with the result
+    task: Task | None = None
 
 
 def fusable(schedule: Schedule, config: TrainConfig) -> str | None:
@@ -96,9 +103,10 @@ class _Slot:
     """A trial in the stack: its job and its own counters, generators and curve."""
 
     def __init__(
-        self, job: FusedJob, config: TrainConfig, n: int, device: torch.device, start: float
+        self, job: FusedJob, config: TrainConfig, task: Task, device: torch.device, start: float
     ) -> None:
-        self.job = job
+        self.job, self.task = job, task
+        n = len(task.train)
         self.seed = config.seed if job.seed is None else job.seed
         self.run = RunState(
             config, job.schedule, budget=job.max_iterations, callback=job.callback
@@ -201,17 +209,28 @@ class _Stack:
 
 
 @torch.no_grad()
-def _accuracies(stack: _Stack, split: Split, rows: list[int], batch_size: int) -> list[float]:
+def _accuracies(
+    stack: _Stack, splits: list[Split], rows: list[int], batch_size: int
+) -> list[float]:
+    """The accuracy of the trials in ``rows``, each on its split (one batch for all when the
+    splits are one)."""
     if not rows:
         return []
     stack.base.eval()
     state = stack.rows(rows)
-    correct = torch.zeros(len(rows), dtype=torch.int64, device=split.x.device)
-    for i in range(0, len(split), batch_size):
-        logits = stack.forward(split.x[i : i + batch_size], shared_input=True, state=state)
-        correct += (logits.argmax(-1) == split.y[i : i + batch_size]).sum(1)
+    first = splits[0]
+    shared = all(split is first for split in splits)
+    correct = torch.zeros(len(rows), dtype=torch.int64, device=first.x.device)
+    for i in range(0, len(first), batch_size):
+        if shared:
+            x, y = first.x[i : i + batch_size], first.y[i : i + batch_size]
+        else:
+            x = torch.stack([split.x[i : i + batch_size] for split in splits])
+            y = torch.stack([split.y[i : i + batch_size] for split in splits])
+        logits = stack.forward(x, shared_input=shared, state=state)
+        correct += (logits.argmax(-1) == y).sum(1)
     stack.base.train()
-    return (correct.double() / len(split)).tolist()
+    return (correct.double() / len(first)).tolist()
 
 
 def train_fused(
@@ -265,7 +284,9 @@ class _Fused:
     ) -> None:
         self.config, self.model, self.capacity, self.next_job = config, model, capacity, next_job
         self.device = resolve_device(config.device)
+        self._given = task
         self.task = task.to(self.device, config.torch_dtype)
+        self._tasks: list[tuple[Task, Task]] = []  # the jobs' own tasks: given, converted
         self.n = len(self.task.train)
         if config.batch_size > self.n:
             raise ValueError(
@@ -306,7 +327,8 @@ class _Fused:
                 return
             if reason := fusable(job.schedule, self.config):
                 raise ValueError(f"{job.schedule!r} cannot be fused: {reason}")
-            slot = _Slot(job, self.config, self.n, self.device, time.perf_counter())
+            task = self._task_of(job)
+            slot = _Slot(job, self.config, task, self.device, time.perf_counter())
             net = models.create(
                 self.model,
                 image_shape=self.task.image_shape,
@@ -315,6 +337,43 @@ class _Fused:
             )
             self.stack.add(net.to(self.device, self.config.torch_dtype))
             self.slots.append(slot)
+
+    def _task_of(self, job: FusedJob) -> Task:
+        """The job's task on the engine's device and dtype, checked to stack with the rest."""
+        if job.task is None or job.task is self._given:
+            return self.task
+        # only the tasks of the trials still in the stack stay in memory
+        self._tasks = [
+            (given, t) for given, t in self._tasks if any(s.task is t for s in self.slots)
+        ]
+        for given, task in self._tasks:
+            if given is job.task:
+                return task
+        task = job.task.to(self.device, self.config.torch_dtype)
+        shapes = [
+            [
+                None if s is None else (len(s), tuple(s.x.shape[1:]))
+                for s in (t.train, t.valid, t.test)
+            ]
+            for t in (task, self.task)
+        ]
+        if shapes[0] != shapes[1]:
+            raise ValueError(
+                "a job's task must have the engine task's split sizes and image shape to be "
+                f"stacked with it: {shapes[0]} against {shapes[1]}"
+            )
+        self._tasks.append((job.task, task))
+        return task
+
+    def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each trial's batch (rows of ``idx``) from its own training split."""
+        splits = [slot.task.train for slot in self.slots]
+        if all(split is self.task.train for split in splits):
+            return self.task.train.x[idx], self.task.train.y[idx]
+        return (
+            torch.stack([split.x[i] for split, i in zip(splits, idx)]),
+            torch.stack([split.y[i] for split, i in zip(splits, idx)]),
+        )
 
     def step(self) -> None:
         """One update of every trial in the stack."""
@@ -325,7 +384,7 @@ class _Fused:
             steps = self.plan_end - self.plan_start
             self.plan = to_device(_plan(slots, steps, config), self.device)
         idx = torch.stack([s.order.take(config.batch_size) for s in slots])
-        x, y = self.task.train.x[idx], self.task.train.y[idx]
+        x, y = self._batch(idx)
         if config.augment:
             x = torch.stack([augment_batch(x[k], s.aug_gen) for k, s in enumerate(slots)])
         losses = self.ce(self.stack.forward(x, shared_input=False), y)
@@ -340,7 +399,8 @@ class _Fused:
     def evaluate(self, due: list[int]) -> list[int]:
         """Evaluate the trials in the rows ``due`` (the only host reads); the rows that stop."""
         history = torch.stack(self.window).cpu()  # steps x trials
-        accs = _accuracies(self.stack, self.task.valid, due, self.config.eval_batch_size)
+        splits = [self.slots[k].task.valid for k in due]
+        accs = _accuracies(self.stack, splits, due, self.config.eval_batch_size)
         now = time.perf_counter()
         done = []
         for j, k in enumerate(due):
@@ -356,10 +416,12 @@ class _Fused:
         """The stopped trials' results (test accuracies measured together); they leave the
         stack."""
         tested = [row for row in done if self.slots[row].run.tested]
-        test = self.task.test
+        tests_of = [self.slots[row].task.test for row in tested]
         accs = (
-            _accuracies(self.stack, test, tested, self.config.eval_batch_size)
-            if test is not None
+            _accuracies(
+                self.stack, cast(list[Split], tests_of), tested, self.config.eval_batch_size
+            )
+            if self.task.test is not None
             else []
         )
         tests = dict(zip(tested, accs))
