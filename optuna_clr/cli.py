@@ -701,7 +701,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # seeds in rounds until decided, up to max_seeds; one round where it is not set
     design = (
         SequentialDesign(
-            first=c["seeds"], max_seeds=c["max_seeds"] or c["seeds"], margin=c["margin"]
+            first=c["seeds"],
+            max_seeds=c["max_seeds"] or c["seeds"],
+            margin=c["margin"],
+            max_compute=c["max_compute"],
         )
         if c["seeds"] >= 2
         else None

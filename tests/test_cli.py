@@ -529,3 +529,16 @@ def test_compare_with_parallel_trains_a_rounds_seeds_together_where_it_can(workd
     sgd = [t for t in study.trials if t.user_attrs["configuration"] == "sgd"]
     assert len({tuple(t.intermediate_values.items()) for t in sgd}) == 3  # each its own split
     assert all(t.user_attrs["reached"] for t in sgd)
+
+
+def test_compare_stops_its_rounds_at_the_compute_cap(tmp_path, monkeypatch):
+    # the rounds study above needs more than its first round; a cap of one iteration is spent
+    # by tuning alone, so the first round is the last
+    monkeypatch.chdir(tmp_path)
+    more = "[compare]\nn_trials = 3\nseeds = 2\nmax_seeds = 6\nmax_compute = 1\n"
+    (tmp_path / "capped.toml").write_text(tiny_study("capped", n_trials=3, target=0.97, more=more))
+    assert run("compare", "capped.toml", "--no-progress") == 0
+    study = optuna.load_study(study_name="capped-retrain", storage="sqlite:///optuna_clr.db")
+    assert sorted({t.user_attrs["seed"] for t in study.trials}) == [1, 2]
+    report_text = (tmp_path / "reports" / "capped-compare" / "report.md").read_text()
+    assert "at the compute cap; raise [compare] max_compute" in report_text

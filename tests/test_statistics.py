@@ -159,3 +159,16 @@ def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
     # 0.01 <= 0.05/3 is rejected; 0.03 > 0.05/2 stops it, so 0.04 is kept too
     assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == {"a": True, "b": False, "c": False}
     assert holm({"a": 0.01, "b": 0.02, "c": None}) == {"a": True, "b": True, "c": False}
+
+
+def test_the_compute_cap_ends_a_comparison_undecided_and_says_which_cap():
+    from optuna_clr.results.statistics import verdict
+
+    design = SequentialDesign(first=3, step=2, max_seeds=20, max_compute=5000)
+    fixed, cyclical = [200.0, 150.0, 260.0], [190.0, 170.0, 240.0]  # far from decided
+    assert design.decide(fixed, cyclical, compute=4999)["decision"] == "more seeds"
+    capped = design.decide(fixed, cyclical, compute=5000)
+    assert (capped["decision"], capped["cap"]) == ("undecided", "compute")
+    assert "at the compute cap; raise [compare] max_compute" in verdict(capped)
+    decided = design.decide([200.0, 210.0, 190.0], [100.0, 104.0, 96.0], compute=10**6)
+    assert decided["decision"] == "faster"  # a cap stops new rounds, it does not undo a decision

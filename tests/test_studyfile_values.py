@@ -50,6 +50,7 @@ NONE_DEFAULT_KINDS: dict[tuple[str, str], str | None] = {
     ("range_test", "eval_every"): "number",
     ("compare", "n_trials"): "number",
     ("compare", "max_seeds"): "number",
+    ("compare", "max_compute"): "number",
     ("compare", "fixed_lr"): "pair",
 }
 # A valid pair for the pair keys whose default is None, to put the bad value in.

@@ -124,6 +124,11 @@ class Arm:
         return sum(r.iterations for r in self.runs)
 
     @property
+    def compute(self) -> int:
+        """What the arm's answer cost: its tuning trials' iterations plus its retrained seeds'."""
+        return (self.tuning_iterations if self.kind == "tuned" else 0) + self.retrain_iterations
+
+    @property
     def retrain_seconds(self) -> float:
         return sum(r.seconds for r in self.runs)
 
@@ -334,7 +339,8 @@ def compare(
         if design is None:
             speedup = paired_ratio(fixed.values, cyclical.values)
         else:
-            speedup = design.decide(fixed.values, cyclical.values)
+            spent = sum(arm.compute for arm in arms)
+            speedup = design.decide(fixed.values, cyclical.values, compute=spent)
             if speedup["decision"] != "more seeds":
                 break
             low, high = speedup["low"], speedup["high"]

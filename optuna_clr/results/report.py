@@ -191,15 +191,9 @@ def against_fixed(comparison: Comparison) -> list[str]:
         pv = "-" if p[arm.name] is None else f"{p[arm.name]:.3g}"
         lines.append(
             f"- **{arm.name}** {said} the fixed LR: speed-up {sp['ratio']:.2f}x "
-            f"(p = {pv}); total compute {compute(arm):,} iterations"
+            f"(p = {pv}); total compute {arm.compute:,} iterations"
         )
-    return [*lines, f"- fixed: total compute {compute(fixed):,} iterations", ""]
-
-
-def compute(arm: Any) -> int:
-    """What an arm's answer cost: its tuning trials' iterations plus its retrained seeds'."""
-    tuning = arm.tuning_iterations if arm.kind == "tuned" else 0
-    return int(tuning + arm.retrain_iterations)
+    return [*lines, f"- fixed: total compute {fixed.compute:,} iterations", ""]
 
 
 def _family_headline(comparison: Comparison) -> list[str]:
@@ -253,7 +247,7 @@ def arm_table(comparison: Comparison) -> list[str]:
             f"{format_value(arm.std, unit)} | "
             f"{format_value(statistics.median(arm.values), unit)} | {seeds} | "
             f"{sum(r.reached for r in arm.runs)}/{len(arm.runs)} | "
-            f"{cycles} | {test_s} | {compute(arm):,} |"
+            f"{cycles} | {test_s} | {arm.compute:,} |"
         )
     return lines
 

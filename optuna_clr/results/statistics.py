@@ -121,6 +121,8 @@ def _sequential_verdict(speedup: dict[str, Any], faster: str, slower: str) -> st
     if decision == "equivalent":
         margin = speedup.get("margin", 0.1)
         return f"no practical difference: {span} lies within {margin:.0%} of 1"
+    if decision == "undecided" and speedup.get("cap") == "compute":
+        return f"undecided: {span} includes 1 at the compute cap; raise [compare] max_compute"
     if decision == "undecided":
         return f"undecided: {span} includes 1 at the cap; raise [compare] max_seeds"
     return f"inconclusive so far: {span} includes 1; more seeds needed"
@@ -186,6 +188,9 @@ class SequentialDesign:
         alpha: the chance of a wrong decision, over all looks.
         margin: a practical margin: an interval inside ``[1 / (1 + margin), 1 + margin]``
             decides "no practical difference"; 0 turns that decision off.
+        max_compute: a compute cap (iterations, tuning and retraining together): once the
+            comparison has spent it, a look that would ask for more seeds ends undecided. A
+            stop for cost, not for the data, so it leaves the intervals valid.
 
     Example:
 
@@ -203,6 +208,7 @@ class SequentialDesign:
     max_seeds: int = 20
     alpha: float = 0.05
     margin: float = 0.10
+    max_compute: float | None = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.first <= self.max_seeds or self.step < 1:
@@ -238,11 +244,14 @@ class SequentialDesign:
         out["method"] = method if len(self.looks()) > 1 else METHOD
         return {**out, "confidence": 1 - self.alpha}
 
-    def decide(self, numerator: list[float], denominator: list[float]) -> dict[str, Any]:
+    def decide(
+        self, numerator: list[float], denominator: list[float], *, compute: float = 0.0
+    ) -> dict[str, Any]:
         """The look's interval and what it decides: ``"faster"`` (the denominator's
         configuration: the interval of ``numerator / denominator`` lies above 1), ``"slower"``
         (below 1), ``"equivalent"`` (within the margin), else ``"more seeds"``, or
-        ``"undecided"`` at ``max_seeds``."""
+        ``"undecided"`` at ``max_seeds`` or once ``compute`` (spent so far) reaches
+        ``max_compute`` (then ``"cap"`` is ``"compute"``)."""
         out = self.interval(numerator, denominator)
         low, high = out["low"], out["high"]
         if low is None:
@@ -255,4 +264,6 @@ class SequentialDesign:
             decision = "equivalent"
         else:
             decision = "undecided" if out["n"] >= self.max_seeds else "more seeds"
+        if decision == "more seeds" and self.max_compute and compute >= self.max_compute:
+            return {**out, "decision": "undecided", "margin": self.margin, "cap": "compute"}
         return {**out, "decision": decision, "margin": self.margin}

@@ -90,6 +90,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "n_trials": None,
         "seeds": 5,
         "max_seeds": None,
+        "max_compute": None,
         "margin": 0.10,
         "fixed_lr": None,
         "families": ["triangular", "triangular2", "exp_range"],
@@ -571,6 +572,7 @@ class StudyFile:
             )
         if most is not None and self.study["seed"] + most > SEED_MAX:
             raise f.fail("max_seeds", f"retrains past the largest seed {SEED_MAX}; lower it")
+        f.number("max_compute", low=0, integer=True, allow_none=True)
         f.number("margin", low=0, high=1, strict_low=False)  # within 2x at most
         f.number("n_trials", low=0, integer=True, allow_none=True, strict_low=False)
         f.pair("fixed_lr", allow_none=True)
