@@ -57,9 +57,16 @@ measurements:
    34 (4 never) against 38.5 (7); every wrong test above 100 either way. Worse with three of
    the four digits tests, so the sampler has no such source.
 
-   NePS's piBO and PriorBand (``neural-pipeline-search``) are not run: its 0.17.0 release
-   would downgrade ``networkx`` (a torch dependency) from 3.6 to 2.8 in this environment, so
-   it was not installed (``pip install --dry-run neural-pipeline-search``).
+   NePS's piBO is an arm with each of the four tests as its prior (:class:`PiBOSampler`
+   says how the space and prior are given to it); its seeds cost minutes each, so they are
+   kept per seed in ``search_efficiency_pibo.csv`` and a rerun runs only the missing ones.
+   PriorBand is not an arm: it is a multi-fidelity method, and the table holds each schedule's
+   outcome at the full budget only, no fidelity to hand it (run at one fidelity it would be
+   random search with a prior). NePS 0.17.0 pins ``networkx<3``, which torch uses and NePS
+   never imports, so a plain install would downgrade torch's networkx; install it with::
+
+       pip install -e ".[benchmark]"          # NePS's other requirements, resolved with torch
+       pip install --no-deps neural-pipeline-search==0.17.0
 
 2. **A real study, with and without the target pruner** (digits). ``--study-trials`` trials of real
    training (``IterationsToTarget`` as the objective) over ``studies/digits.toml``'s own
@@ -96,6 +103,7 @@ import multiprocessing
 import os
 from pathlib import Path
 import platform
+import random
 import re
 import statistics
 import sys
@@ -165,6 +173,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "other_batch": 500,
     },
 }
+PIBO_RUNS = Path(__file__).resolve().parent / "search_efficiency_pibo.csv"  # piBO, per seed
 SHIFT = 10.0  # tests (b) and (c): bounds this factor too high and too low
 TOP = 0.01  # a "top-1%" schedule: at most the table's 1st-percentile value
 LOG_SCALE = {"lr", "max_lr", "step_size_epochs", "exp_range.half_life_epochs"}
@@ -487,6 +496,86 @@ class StartupOnlyPriorSampler(optuna.samplers.BaseSampler):
         self.base_sampler.after_trial(study, trial, state, values)
 
 
+class PiBOSampler(optuna.samplers.BaseSampler):
+    """NePS's piBO (Hvarfner et al. 2022; ``neps.algorithms.pibo`` with its defaults) as an
+    Optuna sampler, so it runs through the same space, snapping and look-up as every arm.
+
+    NePS sees the space flat: the family as a categorical and every family's parameters at
+    once, each within the library space's bounds (a family ignores the others'). Its prior is
+    the range test's, at ``prior_confidence="high"``: ``lr`` at best_lr, ``max_lr`` at max_lr,
+    ``base_lr_ratio`` at base_lr / max_lr (each clipped into its bounds), nothing on the rest.
+    Ask-and-tell: the first parameter a trial asks for draws NePS's next configuration; the
+    trial's value is told back when it ends. NePS draws from torch's and numpy's global
+    generators, so the seed seeds those.
+    """
+
+    def __init__(
+        self, space: optuna_clr.ScheduleSpace, test: optuna_clr.RangeTestResult, seed: int
+    ) -> None:
+        import neps
+
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        prior = {
+            "lr": test.best_lr,
+            "max_lr": test.max_lr,
+            "base_lr_ratio": test.base_lr / test.max_lr,
+        }
+        elements: dict[str, Any] = {}
+        for name, dist in space.distributions.items():
+            key = _neps_name(name)
+            if isinstance(dist, CategoricalDistribution):
+                elements[key] = neps.HPOCategorical(choices=list(dist.choices))
+                continue
+            low, high = dist.low, dist.high  # type: ignore[attr-defined]
+            centre = prior.get(name)
+            elements[key] = neps.HPOFloat(
+                lower=low,
+                upper=high,
+                log=dist.log,  # type: ignore[attr-defined]
+                prior=None if centre is None else min(max(centre, low), high),
+                prior_confidence="high",
+            )
+        self._neps = neps.AskAndTell(neps.algorithms.pibo(neps.SearchSpace(elements)))
+        self._asked: dict[int, Any] = {}  # trial number -> NePS trial
+
+    def infer_relative_search_space(self, study, trial):  # type: ignore[no-untyped-def]
+        return {}
+
+    def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
+        return {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # type: ignore
+        if trial.number not in self._asked:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._asked[trial.number] = self._neps.ask()
+        value = self._asked[trial.number].config[_neps_name(param_name)]
+        if isinstance(param_distribution, CategoricalDistribution):
+            return value
+        d = param_distribution
+        return min(max(float(value), d.low), d.high)  # type: ignore[attr-defined]
+
+    def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+        asked = self._asked.pop(trial.number, None)
+        if asked is not None:
+            self._neps.tell(asked, float(values[0]) if values else math.inf)
+
+
+def _neps_name(name: str) -> str:
+    return name.replace(".", "__")  # NePS's names are identifiers
+
+
+def neps_available() -> str | None:
+    """None if NePS can be imported, else why not (the arms are then left out)."""
+    try:
+        import neps  # noqa: F401
+    except ImportError as error:
+        return f"not installed ({error}); see the recipe at the top of this script"
+    return None
+
+
 def _old_take(left: list[dict[str, Any]], family: Any) -> dict[str, Any] | None:
     for i, recipe in enumerate(left):
         if family is None or recipe["family"] == family:
@@ -578,6 +667,37 @@ def search(
             study = optuna.create_study(direction="minimize", sampler=make_sampler(seed))
             study.optimize(objective, n_trials=trials)
         runs.append(values)
+    return runs
+
+
+def stored_search(
+    arm: Arm, table: dict[Point, dict[str, Any]], seeds: range, trials: int
+) -> list[list[float]]:
+    """:func:`search`, each seed's values kept in ``PIBO_RUNS`` the moment it ends and read
+    from there on a rerun: a piBO seed costs minutes (a Gaussian process refitted every
+    trial), so a table's seeds are run over several sittings."""
+    name, test, space_label, make, suggest = arm
+    key = {"table": TABLE.stem, "sampler": name, "test": test, "space": space_label}
+    stored: dict[int, list[float]] = {}
+    if PIBO_RUNS.is_file():
+        with PIBO_RUNS.open() as f:
+            for row in csv.DictReader(f):
+                if {k: row[k] for k in key} == key and int(row["trials"]) == trials:
+                    stored[int(row["seed"])] = [float(v) for v in row["values"].split()]
+    runs = []
+    for seed in seeds:
+        if seed not in stored:
+            (values,) = search(make, suggest, table, range(seed, seed + 1), trials)
+            new = not PIBO_RUNS.is_file()
+            with PIBO_RUNS.open("a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=[*key, "seed", "trials", "values"])
+                if new:
+                    writer.writeheader()
+                writer.writerow(
+                    {**key, "seed": seed, "trials": trials, "values": " ".join(map(str, values))}
+                )
+            stored[seed] = values
+        runs.append(stored[seed])
     return runs
 
 
@@ -719,6 +839,17 @@ def arms(
                     snapped(space),
                 )
             )
+    if neps_available() is None:
+        for label, r in tests.items():
+            out.append(
+                (
+                    "piBO (NePS)",
+                    label,
+                    "wide",
+                    lambda s, r=r: PiBOSampler(wide, r, s),
+                    snapped(wide),
+                )
+            )
     return [a for a in out if only is None or re.search(only, " ".join(a[:3]))]
 
 
@@ -730,9 +861,13 @@ def measure(
     trials: int,
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     results = {}
-    for name, test, space_label, make, suggest in arm_list:
+    for arm in arm_list:
+        name, test, space_label, make, suggest = arm
         t = time.perf_counter()
-        runs = search(make, suggest, table, seeds, trials)
+        if name.startswith("piBO"):
+            runs = stored_search(arm, table, seeds, trials)
+        else:
+            runs = search(make, suggest, table, seeds, trials)
         results[(name, test, space_label)] = {
             "to_top": [trials_to(v, top_value) for v in runs],
             "best20": [min(v[:20]) for v in runs],
@@ -1006,10 +1141,16 @@ def header(
         f"{args.trials} trials each; RangeTestPriorSampler beta {args.beta:g}, "
         f"min_uniform {args.min_uniform:g}, incumbent_share {args.incumbent_share:g}"
     )
-    print(
-        "  NePS         not run: neural-pipeline-search 0.17.0 would downgrade networkx 3.6 "
-        "(torch's) to 2.8"
-    )
+    why = neps_available()
+    if why is None:
+        from importlib.metadata import version
+
+        print(
+            f"  NePS         neural-pipeline-search {version('neural-pipeline-search')}: piBO "
+            f"with each range test as its prior; its seeds are kept in {PIBO_RUNS.name}"
+        )
+    else:
+        print(f"  NePS         not run: {why}")
 
 
 def main() -> None:
