@@ -173,6 +173,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "other_batch": 500,
     },
 }
+PIBO_MODE = "run"  # --pibo
 PIBO_RUNS = Path(__file__).resolve().parent / "search_efficiency_pibo.csv"  # piBO, per seed
 SHIFT = 10.0  # tests (b) and (c): bounds this factor too high and too low
 TOP = 0.01  # a "top-1%" schedule: at most the table's 1st-percentile value
@@ -671,11 +672,12 @@ def search(
 
 
 def stored_search(
-    arm: Arm, table: dict[Point, dict[str, Any]], seeds: range, trials: int
+    arm: Arm, table: dict[Point, dict[str, Any]], seeds: range, trials: int, run: bool = True
 ) -> list[list[float]]:
     """:func:`search`, each seed's values kept in ``PIBO_RUNS`` the moment it ends and read
     from there on a rerun: a piBO seed costs minutes (a Gaussian process refitted every
-    trial), so a table's seeds are run over several sittings."""
+    trial), so a table's seeds are run over several sittings. With ``run`` False, only the
+    seeds stored already (``--pibo stored``)."""
     name, test, space_label, make, suggest = arm
     key = {"table": TABLE.stem, "sampler": name, "test": test, "space": space_label}
     stored: dict[int, list[float]] = {}
@@ -686,6 +688,8 @@ def stored_search(
                     stored[int(row["seed"])] = [float(v) for v in row["values"].split()]
     runs = []
     for seed in seeds:
+        if seed not in stored and not run:
+            continue
         if seed not in stored:
             (values,) = search(make, suggest, table, range(seed, seed + 1), trials)
             new = not PIBO_RUNS.is_file()
@@ -839,7 +843,7 @@ def arms(
                     snapped(space),
                 )
             )
-    if neps_available() is None:
+    if neps_available() is None and PIBO_MODE != "off":
         for label, r in tests.items():
             out.append(
                 (
@@ -865,7 +869,9 @@ def measure(
         name, test, space_label, make, suggest = arm
         t = time.perf_counter()
         if name.startswith("piBO"):
-            runs = stored_search(arm, table, seeds, trials)
+            runs = stored_search(arm, table, seeds, trials, run=PIBO_MODE == "run")
+            if not runs:
+                continue
         else:
             runs = search(make, suggest, table, seeds, trials)
         results[(name, test, space_label)] = {
@@ -1212,6 +1218,12 @@ def main() -> None:
         "--incumbent-share", type=float, default=0.5, help="its incumbent_share (tuning)"
     )
     parser.add_argument("--width", type=float, default=1.5, help="its prior's width (tuning)")
+    parser.add_argument(
+        "--pibo",
+        choices=("run", "stored", "off"),
+        default="run",
+        help="piBO's arms: run the seeds not stored yet, use only those stored, or leave out",
+    )
     parser.add_argument("--summary-csv", type=Path, help="append one row per arm to this CSV")
     parser.add_argument("--setting", default="", help="a label for --summary-csv's rows")
     parser.add_argument(
@@ -1231,6 +1243,8 @@ def main() -> None:
     if args.seeds < 1 or args.trials < 50 or args.study_seeds < 0:
         parser.error("need --seeds >= 1, --trials >= 50, --study-seeds >= 0")
 
+    global PIBO_MODE
+    PIBO_MODE = args.pibo
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
