@@ -26,6 +26,7 @@ from optuna_clr.results.figures import render_matplotlib
 from optuna_clr.results.figures import render_plotly
 from optuna_clr.search.range_test import RangeTestResult
 from optuna_clr.search.range_test import STUDY_ATTR
+from optuna_clr.study.notes import optuna_dashboard
 
 
 if TYPE_CHECKING:
@@ -65,20 +66,20 @@ def attach(
                 artifact_store=artifact_store, file_path=str(png), study_or_trial=study
             )
     records.save(study, ARTIFACTS_RECORD, ids)
-    try:
-        import optuna_dashboard
-        from optuna_dashboard.artifact import get_artifact_path
-    except ModuleNotFoundError:
+    dashboard = optuna_dashboard()
+    if dashboard is None:
         return ids
+    from optuna_dashboard.artifact import get_artifact_path
+
     text = (folder / "report.md").read_text()
     for name, artifact_id in ids.items():
         text = text.replace(f"]({name})", f"]({get_artifact_path(study, artifact_id)})")
     if note_title:
         title, _, rest = text.partition("\n")
         text = f"{title}\n\n*{note_title}*\n{rest}"
-    optuna_dashboard.save_note(study, text)
+    dashboard.save_note(study, text)
     for graph_id, figure in (figures or {}).items():
-        optuna_dashboard.save_plotly_graph_object(study, figure, graph_object_id=graph_id)
+        dashboard.save_plotly_graph_object(study, figure, graph_object_id=graph_id)
     return ids
 
 

@@ -9,6 +9,7 @@ needed for notes only: without it they are skipped.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import cast
 from typing import Protocol
 from typing import TYPE_CHECKING
@@ -115,6 +116,24 @@ def trial_summary(
     return "; ".join(words)
 
 
+def optuna_dashboard() -> ModuleType | None:
+    """The ``optuna_dashboard`` module, or None where it is not installed.
+
+    Imported quietly: where BoTorch is installed, optuna-dashboard imports it (for its
+    preferential GP sampler), and gpytorch's ``torch.jit.script`` then warns on the terminal
+    of every run that writes a note.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+            )
+            import optuna_dashboard as module
+    except ModuleNotFoundError:
+        return None
+    return module
+
+
 def save_trial_note(
     trial: optuna.Trial,
     schedule: Schedule,
@@ -124,9 +143,8 @@ def save_trial_note(
     iterations_per_epoch: int,
 ) -> None:
     """The trial's note in optuna-dashboard: :func:`trial_summary` and its parameters."""
-    try:
-        import optuna_dashboard
-    except ModuleNotFoundError:
+    dashboard = optuna_dashboard()
+    if dashboard is None:
         return
     line = trial_summary(
         schedule,
@@ -134,9 +152,7 @@ def save_trial_note(
         target_accuracy=target_accuracy,
         iterations_per_epoch=iterations_per_epoch,
     )
-    optuna_dashboard.save_note(
-        trial, f"## Trial {trial.number}\n\n`{schedule.label()}`\n\n{line}\n"
-    )
+    dashboard.save_note(trial, f"## Trial {trial.number}\n\n`{schedule.label()}`\n\n{line}\n")
 
 
 def plot_schedule(schedule: Schedule, steps: int, *, title: str | None = None) -> Figure:
